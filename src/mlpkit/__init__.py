@@ -1,0 +1,24 @@
+"""mlpkit: dense neural networks trained by vectorized backpropagation, in the course notes' notation."""
+
+from mlpkit.gradcheck import gradient_check
+from mlpkit.network import DNN
+from mlpkit.optimizers import SGD, Adam, AdamW, Momentum, Nesterov, RMSprop
+from mlpkit.training import Callback, History, Trainer, TrainingDiverged, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DNN",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Callback",
+    "History",
+    "Momentum",
+    "Nesterov",
+    "RMSprop",
+    "Trainer",
+    "TrainingDiverged",
+    "gradient_check",
+    "train",
+]

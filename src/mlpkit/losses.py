@@ -1,0 +1,82 @@
+"""Output layers: each pairs an output activation with its loss, so that dZ_L = A_L - Y.
+
+sigmoid + binary cross-entropy, softmax + categorical cross-entropy and identity + squared
+error ``J = (1/2m) sum ||a - y||^2`` all give the same output gradient ``dZ_L = A_L - Y``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlpkit.activations import ACTIVATIONS, softmax
+
+
+def _clip_probabilities(A: np.ndarray) -> np.ndarray:
+    # log-loss never takes log(0): keep probabilities one machine epsilon away from 0 and 1.
+    eps = np.finfo(A.dtype).eps if np.issubdtype(A.dtype, np.floating) else 1e-15
+    return np.clip(A, eps, 1.0 - eps)
+
+
+def binary_cross_entropy(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Per-sample loss ``-sum_k [y log a + (1 - y) log(1 - a)]`` over the output units."""
+    A = _clip_probabilities(A)
+    return -(Y * np.log(A) + (1.0 - Y) * np.log1p(-A)).sum(axis=0)
+
+
+def categorical_cross_entropy(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Per-sample loss ``-sum_k y_k log a_k`` over the classes."""
+    return -(Y * np.log(_clip_probabilities(A))).sum(axis=0)
+
+
+def squared_error(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Per-sample loss ``(1/2) ||a - y||^2``."""
+    diff = A - Y
+    return 0.5 * (diff * diff).sum(axis=0)
+
+
+@dataclass(frozen=True)
+class OutputLayer:
+    """An output activation ``A_L = g_L(Z_L)`` and the loss it pairs with."""
+
+    name: str
+    loss_name: str
+    forward: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    sample_losses: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+OUTPUT_LAYERS: dict[str, OutputLayer] = {
+    "sigmoid": OutputLayer(
+        "sigmoid", "binary_cross_entropy", ACTIVATIONS["sigmoid"].forward, binary_cross_entropy
+    ),
+    "softmax": OutputLayer("softmax", "categorical_cross_entropy", softmax, categorical_cross_entropy),
+    "identity": OutputLayer("identity", "squared_error", ACTIVATIONS["identity"].forward, squared_error),
+}
+
+
+def get_output_layer(name: str) -> OutputLayer:
+    """Look up an output activation + loss pair by name; unknown names list the valid ones."""
+    try:
+        return OUTPUT_LAYERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown output_activation {name!r}; expected one of {sorted(OUTPUT_LAYERS)}"
+        ) from None
+
+
+def mean_loss(
+    output: OutputLayer, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> float:
+    """The cost ``J = (1/m) sum_i loss(a_i, y_i)``, or its ``sample_weight``-weighted mean."""
+    losses = output.sample_losses(A, Y)
+    if sample_weight is None:
+        return float(losses.mean())
+    return float(np.dot(losses, sample_weight) / sample_weight.sum())
+
+
+def output_gradient(A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``dZ_L = A_L - Y``, written into ``out`` when given."""
+    # sigmoid+BCE, softmax+CE and identity+squared error all give dZ_L = A_L - Y
+    return np.subtract(A, Y, out=out)

@@ -1,0 +1,215 @@
+"""Optimizers: SGD, Momentum, Nesterov, RMSprop, Adam and AdamW, updating parameters in place.
+
+An optimizer is built on a dict of named parameter arrays (``{"W1": ..., "b1": ...}`` or one
+flat vector ``{"theta": ...}``) and its ``step(grads)`` reads ``grads["d" + name]``. State
+arrays (velocities, moments) are created up front, aligned with the parameters, and every
+update is done in place.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _check_positive(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value > 0:
+        raise ValueError(f"Invalid {name}: {value!r}; must be a number > 0")
+    if not math.isfinite(value):
+        raise ValueError(f"Invalid {name}: {value!r}; must be finite")
+    return float(value)
+
+
+def _check_fraction(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        raise ValueError(f"Invalid {name}: {value!r}; must be a number in [0, 1)")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"Invalid {name}: {value!r}; must be in [0, 1)")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: holds the parameters, the learning rate and the step count ``t``."""
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, params: dict[str, np.ndarray], learning_rate: float) -> None:
+        if not isinstance(params, dict) or not params:
+            raise ValueError("params must be a non-empty dict of named numpy arrays")
+        self.params = params
+        self.learning_rate = _check_positive("learning rate", learning_rate)
+        self.t = 0
+        self.state: dict[str, dict[str, np.ndarray]] = {
+            state: {name: np.zeros_like(p) for name, p in params.items()} for state in self.state_names
+        }
+
+    def step(self, grads: dict[str, np.ndarray]) -> None:
+        """Apply one update to every parameter from ``grads["d" + name]``."""
+        self.t += 1
+        for name, p in self.params.items():
+            try:
+                g = grads["d" + name]
+            except KeyError:
+                raise ValueError(f"grads has no entry 'd{name}' for parameter {name!r}") from None
+            self._update(name, p, g)
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray | float | int]:
+        """Flat name -> value mapping of everything a resume needs (arrays and scalars)."""
+        out: dict[str, np.ndarray | float | int] = {"t": self.t, "learning_rate": self.learning_rate}
+        for state, arrays in self.state.items():
+            for name, array in arrays.items():
+                out[f"{state}.{name}"] = array
+        return out
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what :meth:`state_dict` produced (shapes must match)."""
+        self.t = int(state_dict["t"])
+        self.learning_rate = _check_positive("learning rate", float(state_dict["learning_rate"]))
+        for state, arrays in self.state.items():
+            for name, array in arrays.items():
+                value = np.asarray(state_dict[f"{state}.{name}"])
+                if value.shape != array.shape:
+                    raise ValueError(
+                        f"optimizer state {state}.{name} has shape {value.shape}, expected {array.shape}"
+                    )
+                array[...] = value
+
+
+class SGD(Optimizer):
+    """The notes' gradient descent: ``p = p - alpha * dp``."""
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        p -= self.learning_rate * g
+
+
+class Momentum(Optimizer):
+    """Heavy-ball momentum: ``v = mu v - alpha dp``, ``p = p + v`` (scikit-learn's and PyTorch's form)."""
+
+    state_names = ("velocity",)
+
+    def __init__(self, params: dict[str, np.ndarray], learning_rate: float, momentum: float = 0.9):
+        super().__init__(params, learning_rate)
+        self.momentum = _check_fraction("momentum", momentum)
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        v = self.state["velocity"][name]
+        v *= self.momentum
+        v -= self.learning_rate * g
+        p += v
+
+
+class Nesterov(Momentum):
+    """Nesterov momentum in the form scikit-learn uses: ``p = p + mu v - alpha dp`` after updating v."""
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        v = self.state["velocity"][name]
+        v *= self.momentum
+        v -= self.learning_rate * g
+        p += self.momentum * v - self.learning_rate * g
+
+
+class RMSprop(Optimizer):
+    """``s = rho s + (1 - rho) dp^2``, ``p = p - alpha dp / (sqrt(s) + eps)`` (PyTorch's form)."""
+
+    state_names = ("square_avg",)
+
+    def __init__(
+        self,
+        params: dict[str, np.ndarray],
+        learning_rate: float = 0.001,
+        rho: float = 0.99,
+        epsilon: float = 1e-8,
+    ):
+        super().__init__(params, learning_rate)
+        self.rho = _check_fraction("rho", rho)
+        self.epsilon = _check_positive("epsilon", epsilon)
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        s = self.state["square_avg"][name]
+        s *= self.rho
+        s += (1.0 - self.rho) * g * g
+        p -= self.learning_rate * g / (np.sqrt(s) + self.epsilon)
+
+
+class Adam(Optimizer):
+    """Adam with bias correction: ``p -= alpha m_hat / (sqrt(v_hat) + eps)``."""
+
+    state_names = ("m", "v")
+
+    def __init__(
+        self,
+        params: dict[str, np.ndarray],
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+    ):
+        super().__init__(params, learning_rate)
+        self.beta_1 = _check_fraction("beta_1", beta_1)
+        self.beta_2 = _check_fraction("beta_2", beta_2)
+        self.epsilon = _check_positive("epsilon", epsilon)
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        m, v = self.state["m"][name], self.state["v"][name]
+        m *= self.beta_1
+        m += (1.0 - self.beta_1) * g
+        v *= self.beta_2
+        v += (1.0 - self.beta_2) * (g * g)
+        bias_1 = 1.0 - self.beta_1**self.t
+        bias_2 = 1.0 - self.beta_2**self.t
+        # p -= alpha * (m / bias_1) / (sqrt(v / bias_2) + eps), with the scalars folded together
+        denominator = np.sqrt(v)
+        denominator *= 1.0 / math.sqrt(bias_2)
+        denominator += self.epsilon
+        p -= (self.learning_rate / bias_1) * m / denominator
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``p -= alpha lambda p`` before Adam.
+
+    ``decay_mask`` optionally names, per parameter, the slice that decays (e.g. weights, not biases).
+    """
+
+    def __init__(
+        self,
+        params: dict[str, np.ndarray],
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.01,
+        decay_slices: dict[str, slice] | None = None,
+    ):
+        super().__init__(params, learning_rate, beta_1, beta_2, epsilon)
+        if not weight_decay >= 0:
+            raise ValueError(f"Invalid weight_decay: {weight_decay!r}; must be >= 0")
+        self.weight_decay = float(weight_decay)
+        self.decay_slices = decay_slices or {}
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        decayed = p[self.decay_slices.get(name, slice(None))]
+        decayed *= 1.0 - self.learning_rate * self.weight_decay
+        super()._update(name, p, g)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adamw": AdamW,
+}
+
+
+def make_optimizer(name: str, params: dict[str, np.ndarray], learning_rate: float, **options) -> Optimizer:
+    """Build an optimizer by name; unknown names list the valid ones."""
+    try:
+        cls = OPTIMIZERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"Unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)}") from None
+    return cls(params, learning_rate, **options)

@@ -1,0 +1,414 @@
+"""The training loop: epochs of seeded mini-batches, validation, early stopping, callbacks, history.
+
+Data here is in the engine's layout, columns are samples: ``X`` is ``(n_x, m)`` and ``Y`` is
+``(n_L, m)``. Passing ``rows.T`` (a transposed view of row-major data) makes each
+mini-batch one contiguous gather.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlpkit.network import DNN
+from mlpkit.optimizers import Optimizer, make_optimizer
+from mlpkit.schedules import Constant, ReduceOnPlateau
+
+
+class TrainingDiverged(ArithmeticError):
+    """The loss became NaN or infinite; the network keeps its last finite weights."""
+
+
+def accuracy(output_activation: str, AL: np.ndarray, Y: np.ndarray) -> float:
+    """Fraction of samples predicted exactly right (all outputs right for multi-label); NaN for regression."""
+    if output_activation == "softmax":
+        return float(np.mean(AL.argmax(axis=0) == Y.argmax(axis=0)))
+    if output_activation == "sigmoid":
+        return float(np.mean(np.all((AL > 0.5) == (Y > 0.5), axis=0)))
+    return math.nan
+
+
+@dataclass
+class History:
+    """Per-epoch training record: loss and accuracy on train and validation, seconds, learning rate."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        """Number of completed epochs."""
+        return len(self.loss)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """Plain lists (JSON-serializable; NaN stays NaN)."""
+        return {name: list(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(**{name: [float(v) for v in data.get(name, [])] for name in cls.__dataclass_fields__})
+
+
+class Callback:
+    """Hooks called by :class:`Trainer`; set ``trainer.stop_training = True`` to stop after the epoch."""
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        """Called once before the first epoch of a ``fit`` call."""
+
+    def on_batch_end(self, trainer: Trainer, batch: int, loss: float) -> None:
+        """Called after each mini-batch update."""
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        """Called after each epoch with that epoch's metrics."""
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        """Called once after the last epoch."""
+
+
+def _check_int(name: str, value: int, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_finite(array: np.ndarray, name: str) -> None:
+    """Raise ValueError naming the first non-finite entry (row, column) of a 2-D array."""
+    if not np.isfinite(array).all():
+        row, column = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(
+            f"{name} contains NaN or infinity at row {row}, column {column}; clean or impute it first"
+        )
+
+
+class Trainer:
+    """Mini-batch training of a :class:`DNN` with an optimizer, L2, dropout and a schedule.
+
+    The trainer owns the optimizer state and the random generator, so calling :meth:`fit`
+    again continues where it stopped (warm start), and :meth:`state_dict` captures everything
+    an exact resume needs.
+    """
+
+    def __init__(
+        self,
+        net: DNN,
+        optimizer: str | Optimizer = "adam",
+        learning_rate: float = 1e-3,
+        *,
+        batch_size: int = 128,
+        l2: float = 0.0,
+        dropout: float = 0.0,
+        schedule=None,
+        shuffle: bool = True,
+        seed: int | None = 0,
+        progress: bool | None = None,
+        callbacks: Sequence[Callback] = (),
+        optimizer_options: dict | None = None,
+    ) -> None:
+        self.net = net
+        self.batch_size = _check_int("batch_size", batch_size, 1)
+        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not l2 >= 0 or not math.isfinite(l2):
+            raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+        self.l2 = float(l2)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
+        self.schedule = schedule if schedule is not None else Constant()
+        self.shuffle = bool(shuffle)
+        self.rng = np.random.default_rng(seed)
+        self.progress = progress
+        self.callbacks = list(callbacks)
+        self.gradient = np.zeros_like(net.theta)
+        if isinstance(optimizer, Optimizer):
+            self.optimizer = optimizer
+        else:
+            options = dict(optimizer_options or {})
+            if optimizer == "adamw":
+                options.setdefault("decay_slices", {"theta": slice(0, net.n_weights)})
+            self.optimizer = make_optimizer(optimizer, {"theta": net.theta}, learning_rate, **options)
+        self.initial_learning_rate = self.optimizer.learning_rate
+        self.history = History()
+        self.epoch = 0
+        self.stop_training = False
+        self.best_loss = math.inf
+        self.best_theta: np.ndarray | None = None
+        self.epochs_without_improvement = 0
+
+    # ------------------------------------------------------------------ one step
+    def train_batch(
+        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """Forward, backward and one optimizer step on a column batch; returns (loss, A_L)."""
+        net, m = self.net, X.shape[1]
+        AL, cache = net.forward(X, dropout=self.dropout, rng=self.rng)
+        loss = net.loss(AL, Y, sample_weight)
+        net.compute_gradients(AL, Y, cache, sample_weight=sample_weight, out=self.gradient)
+        if self.l2 > 0.0:
+            weights = net.theta[: net.n_weights]
+            loss += 0.5 * self.l2 / m * float(np.dot(weights, weights))
+            self.gradient[: net.n_weights] += (self.l2 / m) * weights  # dW += (lambda/m) W
+        if not math.isfinite(loss):
+            return loss, AL
+        self.optimizer.step({"dtheta": self.gradient})
+        return loss, AL
+
+    # ------------------------------------------------------------------ epochs
+    def fit(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        epochs: int = 10,
+        *,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        validation_fraction: float = 0.0,
+        early_stopping: bool = False,
+        patience: int = 10,
+        tol: float = 0.0,
+        sample_weight: np.ndarray | None = None,
+    ) -> History:
+        """Train for ``epochs`` more epochs; returns the (cumulative) :class:`History`.
+
+        ``validation_fraction`` holds out a seeded random share of the columns when no
+        ``validation_data`` is given. ``early_stopping`` stops after ``patience`` epochs
+        without a validation-loss (or training-loss) improvement greater than ``tol``, and
+        restores the best weights.
+        """
+        net = self.net
+        epochs = _check_int("epochs", epochs, 1)
+        patience = _check_int("patience", patience, 1)
+        X = net.check_X(X)
+        Y = self._check_targets(X, Y, "Y")
+        check_finite(X.T, "X (as rows x features)")
+        check_finite(Y.T, "Y (as rows x outputs)")
+        if sample_weight is not None:
+            sample_weight = self._check_sample_weight(sample_weight, X.shape[1])
+        if validation_data is None and validation_fraction:
+            X, Y, validation_data, sample_weight = self._split_validation(
+                X, Y, validation_fraction, sample_weight
+            )
+        elif validation_data is not None:
+            Xv = net.check_X(validation_data[0], "validation X")
+            validation_data = (Xv, self._check_targets(Xv, validation_data[1], "validation Y"))
+        if X.shape[1] < 1:
+            raise ValueError("X has no samples (m = 0)")
+        self.stop_training = False
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        for _ in range(epochs):
+            logs = self._run_epoch(X, Y, sample_weight, validation_data)
+            self._track_best(logs, early_stopping, patience, tol)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, self.epoch - 1, logs)
+            if self.stop_training:
+                break
+        if early_stopping and self.best_theta is not None:
+            net.theta[...] = self.best_theta
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+        return self.history
+
+    def _check_targets(self, X: np.ndarray, Y: np.ndarray, name: str) -> np.ndarray:
+        Y = np.asarray(Y)
+        n_L = self.net.layer_sizes[-1]
+        if Y.ndim == 1 and n_L == 1:
+            Y = Y.reshape(1, -1)
+        if Y.ndim != 2 or Y.shape[0] != n_L or Y.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"{name} must have shape (n_L, m) = ({n_L}, {X.shape[1]}) to match X, got {Y.shape}"
+            )
+        if not np.issubdtype(Y.dtype, np.number):
+            raise ValueError(f"{name} must hold numbers (one-hot or 0/1 labels), got dtype {Y.dtype}")
+        return Y.astype(self.net.dtype, copy=False)
+
+    @staticmethod
+    def _check_sample_weight(sample_weight: np.ndarray, m: int) -> np.ndarray:
+        weight = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if weight.shape[0] != m:
+            raise ValueError(f"sample_weight has {weight.shape[0]} entries, expected one per sample ({m})")
+        if not np.isfinite(weight).all() or (weight < 0).any() or weight.sum() <= 0:
+            raise ValueError("sample_weight must be finite, >= 0, and not all zero")
+        return weight
+
+    def _split_validation(self, X, Y, fraction, sample_weight):
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
+        m = X.shape[1]
+        n_val = max(1, int(round(fraction * m)))
+        if n_val >= m:
+            raise ValueError(f"validation_fraction={fraction} leaves no training samples out of {m}")
+        order = self.rng.permutation(m)
+        val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+        weight = sample_weight[train] if sample_weight is not None else None
+        return X[:, train], Y[:, train], (X[:, val], Y[:, val]), weight
+
+    def _batches(self, m: int) -> Iterable[np.ndarray]:
+        order = self.rng.permutation(m) if self.shuffle else np.arange(m)
+        for start in range(0, m, self.batch_size):
+            yield order[start : start + self.batch_size]
+
+    def _run_epoch(self, X, Y, sample_weight, validation_data) -> dict[str, float]:
+        net = self.net
+        m = X.shape[1]
+        learning_rate = self.schedule(self.initial_learning_rate, self.epoch)
+        self.optimizer.learning_rate = learning_rate
+        snapshot = net.theta.copy()
+        rows, targets = X.T, Y.T  # gather whole rows: one contiguous copy per mini-batch
+        total_loss = 0.0
+        correct = 0.0
+        started = time.perf_counter()
+        bar = self._progress_bar(m)
+        for batch, index in enumerate(self._batches(m)):
+            Xb, Yb = rows[index].T, targets[index].T
+            wb = sample_weight[index] if sample_weight is not None else None
+            loss, AL = self.train_batch(Xb, Yb, wb)
+            if not math.isfinite(loss):
+                net.theta[...] = snapshot
+                if bar is not None:
+                    bar.close()
+                raise TrainingDiverged(
+                    f"Training diverged: the loss became {loss} at epoch {self.epoch + 1}, batch "
+                    f"{batch + 1}; the weights from the start of that epoch were kept. Try a smaller "
+                    f"learning rate (it was {learning_rate:g})."
+                )
+            size = index.shape[0]
+            total_loss += loss * size
+            correct += accuracy(net.output_activation, AL, Yb) * size
+            for callback in self.callbacks:
+                callback.on_batch_end(self, batch, loss)
+            if bar is not None:
+                bar.update(size)
+                bar.set_postfix(loss=f"{total_loss / (bar.n or 1):.4f}", refresh=False)
+        if bar is not None:
+            bar.close()
+        logs = {"loss": total_loss / m, "accuracy": correct / m, "learning_rate": learning_rate}
+        if validation_data is not None:
+            logs["val_loss"], logs["val_accuracy"] = self.evaluate(*validation_data)
+        logs["seconds"] = time.perf_counter() - started
+        self.epoch += 1
+        self._record(logs)
+        if isinstance(self.schedule, ReduceOnPlateau):
+            self.schedule.observe(logs.get("val_loss", logs["loss"]))
+        return logs
+
+    def _record(self, logs: dict[str, float]) -> None:
+        history = self.history
+        history.loss.append(logs["loss"])
+        history.accuracy.append(logs["accuracy"])
+        history.val_loss.append(logs.get("val_loss", math.nan))
+        history.val_accuracy.append(logs.get("val_accuracy", math.nan))
+        history.seconds.append(logs["seconds"])
+        history.learning_rate.append(logs["learning_rate"])
+
+    def _track_best(self, logs: dict[str, float], early_stopping: bool, patience: int, tol: float) -> None:
+        monitored = logs.get("val_loss", logs["loss"])
+        if monitored < self.best_loss - tol:
+            self.best_loss = monitored
+            self.epochs_without_improvement = 0
+            if early_stopping:
+                self.best_theta = self.net.theta.copy()
+        else:
+            self.epochs_without_improvement += 1
+            if early_stopping and self.epochs_without_improvement >= patience:
+                self.stop_training = True
+
+    def evaluate(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+        """Mean loss and accuracy of the current weights on a column batch (no dropout)."""
+        AL = self.net.predict_proba(X)
+        Y = Y.astype(AL.dtype, copy=False)
+        return self.net.loss(AL, Y), accuracy(self.net.output_activation, AL, Y)
+
+    def _progress_bar(self, m: int):
+        show = self.progress if self.progress is not None else sys.stderr.isatty()
+        if not show:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=m, desc=f"epoch {self.epoch + 1}", unit="sample", leave=False, file=sys.stderr)
+
+    # ------------------------------------------------------------------ resume
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Arrays (parameters, optimizer state, best weights) and JSON metadata for an exact resume."""
+        arrays: dict[str, np.ndarray] = {"theta": self.net.theta.copy()}
+        meta: dict = {
+            "epoch": self.epoch,
+            "rng": self.rng.bit_generator.state,
+            "history": self.history.to_dict(),
+            "best_loss": self.best_loss,
+            "epochs_without_improvement": self.epochs_without_improvement,
+            "optimizer": {},
+        }
+        for name, value in self.optimizer.state_dict().items():
+            if isinstance(value, np.ndarray):
+                arrays[f"optimizer.{name}"] = value.copy()
+            else:
+                meta["optimizer"][name] = value
+        if isinstance(self.schedule, ReduceOnPlateau):
+            meta["plateau"] = {
+                "scale": self.schedule.scale,
+                "best": self.schedule.best,
+                "wait": self.schedule.wait,
+            }
+        if self.best_theta is not None:
+            arrays["best_theta"] = self.best_theta.copy()
+        return arrays, meta
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Restore what :meth:`state_dict` produced."""
+        theta = np.asarray(arrays["theta"])
+        if theta.shape != self.net.theta.shape:
+            raise ValueError(f"checkpoint has {theta.size} parameters, the network has {self.net.theta.size}")
+        self.net.theta[...] = theta
+        optimizer_state = dict(meta["optimizer"])
+        optimizer_state.update(
+            {k[len("optimizer.") :]: v for k, v in arrays.items() if k.startswith("optimizer.")}
+        )
+        self.optimizer.load_state_dict(optimizer_state)
+        self.epoch = int(meta["epoch"])
+        self.rng.bit_generator.state = meta["rng"]
+        self.history = History.from_dict(meta["history"])
+        self.best_loss = float(meta["best_loss"])
+        self.epochs_without_improvement = int(meta["epochs_without_improvement"])
+        if "plateau" in meta and isinstance(self.schedule, ReduceOnPlateau):
+            for key, value in meta["plateau"].items():
+                setattr(self.schedule, key, value)
+        self.best_theta = np.asarray(arrays["best_theta"]).copy() if "best_theta" in arrays else None
+
+
+def train(
+    net: DNN,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    epochs: int = 10,
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    batch_size: int = 128,
+    seed: int | None = 0,
+    **options,
+) -> History:
+    """Train ``net`` on column data with a fresh :class:`Trainer`; a one-call convenience.
+
+    ``options`` go to :class:`Trainer` (``l2``, ``dropout``, ``schedule``, ``callbacks``,
+    ``progress``...) or to :meth:`Trainer.fit` (``validation_data``, ``validation_fraction``,
+    ``early_stopping``, ``patience``, ``sample_weight``).
+    """
+    fit_names = {
+        "validation_data",
+        "validation_fraction",
+        "early_stopping",
+        "patience",
+        "tol",
+        "sample_weight",
+    }
+    fit_options = {k: options.pop(k) for k in list(options) if k in fit_names}
+    trainer = Trainer(net, optimizer, learning_rate, batch_size=batch_size, seed=seed, **options)
+    return trainer.fit(X, Y, epochs, **fit_options)
