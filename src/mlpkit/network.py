@@ -312,3 +312,13 @@ class DNN:
         if self.output_activation == "sigmoid":
             return (AL > 0.5).astype(np.int64)
         return AL
+
+    # ------------------------------------------------------------------ explanation
+    def explain(self, m: int = 4, *, run: bool = False, seed: int = 0) -> str:
+        """Each layer's forward and backward equations with their shapes for a batch of ``m``.
+
+        ``run=True`` adds values from one random pass and gradient-check errors; see :mod:`mlpkit.explain`.
+        """
+        from mlpkit.explain import explain
+
+        return explain(self, m, run=run, seed=seed)
