@@ -1,0 +1,18 @@
+"""Shared fixtures: random column batches with targets for each output pair."""
+
+import numpy as np
+import pytest
+
+
+def make_targets(output: str, n_out: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Targets of shape (n_out, m): one-hot (softmax), 0/1 (sigmoid) or real values (identity)."""
+    if output == "softmax":
+        return np.eye(n_out)[:, rng.integers(0, n_out, m)]
+    if output == "sigmoid":
+        return (rng.random((n_out, m)) < 0.5).astype(np.float64)
+    return rng.standard_normal((n_out, m))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)

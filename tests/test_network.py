@@ -1,0 +1,266 @@
+"""DNN: the notes' formulas checked by worked examples, closed forms and a per-example loop oracle."""
+
+import math
+
+import numpy as np
+import pytest
+
+from mlpkit import DNN
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def test_shapes_params_and_cache_keys():
+    net = DNN([4, 5, 3, 2], "tanh", "softmax", seed=0)
+    assert {k: v.shape for k, v in net.params.items()} == {
+        "W1": (5, 4),
+        "W2": (3, 5),
+        "W3": (2, 3),
+        "b1": (5, 1),
+        "b2": (3, 1),
+        "b3": (2, 1),
+    }
+    X = np.random.default_rng(0).standard_normal((4, 7))
+    AL, cache = net.forward(X)
+    assert sorted(cache) == ["A0", "A1", "A2", "A3", "Z1", "Z2", "Z3"]
+    assert AL.shape == (2, 7) and AL is cache["A3"]
+    grads = net.compute_gradients(AL, np.eye(2)[:, [0, 1, 0, 1, 1, 0, 0]], cache)
+    assert sorted(grads) == ["dA1", "dA2", "dW1", "dW2", "dW3", "dZ1", "dZ2", "dZ3", "db1", "db2", "db3"]
+    assert "dA0" in net.compute_gradients(AL, np.eye(2)[:, [0] * 7], cache, input_gradient=True)
+    for name, value in net.params.items():
+        assert grads["d" + name].shape == value.shape
+    assert net.n_parameters == 5 * 4 + 5 + 3 * 5 + 3 + 2 * 3 + 2
+
+
+def test_params_are_views_of_theta():
+    net = DNN([3, 2, 1], seed=0)
+    net.theta[:] = np.arange(net.n_parameters)
+    np.testing.assert_array_equal(net.params["W1"], np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(net.params["W2"], [[6, 7]])
+    np.testing.assert_array_equal(net.params["b1"], [[8], [9]])
+    np.testing.assert_array_equal(net.params["b2"], [[10]])
+
+
+def test_forward_matches_the_notes_equations():
+    rng = np.random.default_rng(1)
+    net = DNN([3, 4, 2], "relu", "softmax", seed=2, dtype="float64")
+    X = rng.standard_normal((3, 5))
+    W1, b1, W2, b2 = (net.params[k] for k in ("W1", "b1", "W2", "b2"))
+    Z1 = W1 @ X + b1
+    A1 = np.maximum(Z1, 0)
+    Z2 = W2 @ A1 + b2
+    A2 = np.exp(Z2) / np.exp(Z2).sum(axis=0)
+    AL, cache = net.forward(X)
+    np.testing.assert_allclose(cache["Z1"], Z1, rtol=1e-12)
+    np.testing.assert_allclose(cache["A1"], A1, rtol=1e-12)
+    np.testing.assert_allclose(AL, A2, rtol=1e-12)
+
+
+def test_scalar_network_by_hand():
+    """1-1-1 sigmoid network, one sample: every derivative by the chain rule on paper."""
+    net = DNN([1, 1, 1], "sigmoid", "sigmoid", dtype="float64")
+    w1, b1, w2, b2, x, y = 0.5, -0.2, 1.5, 0.3, 2.0, 1.0
+    net.params["W1"][...] = w1
+    net.params["b1"][...] = b1
+    net.params["W2"][...] = w2
+    net.params["b2"][...] = b2
+    z1 = w1 * x + b1  # 0.8
+    a1 = sigmoid(z1)
+    z2 = w2 * a1 + b2
+    a2 = sigmoid(z2)
+    # L = -(y log a2 + (1-y) log(1-a2));  dL/dz2 = a2 - y
+    dz2 = a2 - y
+    dw2, db2 = dz2 * a1, dz2
+    da1 = w2 * dz2
+    dz1 = da1 * a1 * (1 - a1)
+    dw1, db1 = dz1 * x, dz1
+    AL, cache = net.forward(np.array([[x]]))
+    assert AL[0, 0] == pytest.approx(a2, rel=1e-14)
+    assert net.loss(AL, np.array([[y]])) == pytest.approx(-math.log(a2), rel=1e-14)
+    grads = net.compute_gradients(AL, np.array([[y]]), cache)
+    for key, value in {
+        "dZ2": dz2,
+        "dW2": dw2,
+        "db2": db2,
+        "dA1": da1,
+        "dZ1": dz1,
+        "dW1": dw1,
+        "db1": db1,
+    }.items():
+        assert grads[key].item() == pytest.approx(value, rel=1e-13), key
+
+
+def per_example_backprop(net, X, Y):
+    """Backprop one example and one unit at a time, by the scalar chain rule (no matrix products)."""
+    L = net.L
+    W = [None] + [net.params[f"W{l}"] for l in range(1, L + 1)]
+    b = [None] + [net.params[f"b{l}"][:, 0] for l in range(1, L + 1)]
+    dW = [None] + [np.zeros_like(W[l]) for l in range(1, L + 1)]
+    db = [None] + [np.zeros_like(b[l]) for l in range(1, L + 1)]
+    m = X.shape[1]
+    for i in range(m):
+        a = [list(X[:, i])]
+        for l in range(1, L + 1):
+            z = [
+                sum(W[l][j, k] * a[l - 1][k] for k in range(len(a[l - 1]))) + b[l][j]
+                for j in range(len(b[l]))
+            ]
+            a.append([sigmoid(zj) for zj in z])
+        delta = [a[L][j] - Y[j, i] for j in range(len(a[L]))]
+        for l in range(L, 0, -1):
+            for j in range(len(delta)):
+                db[l][j] += delta[j] / m
+                for k in range(len(a[l - 1])):
+                    dW[l][j, k] += delta[j] * a[l - 1][k] / m
+            if l > 1:
+                delta = [
+                    sum(W[l][j, k] * delta[j] for j in range(len(delta))) * a[l - 1][k] * (1 - a[l - 1][k])
+                    for k in range(len(a[l - 1]))
+                ]
+    return dW, db
+
+
+def test_notes_2_3_3_1_sigmoid_network_one_step():
+    """The notes' 2-3-3-1 network: backprop equals a per-example scalar loop; one update as the notes."""
+    net = DNN([2, 3, 3, 1], "sigmoid", "sigmoid", seed=3, dtype="float64")
+    X = np.array([[0.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.0, 1.0]])
+    Y = np.array([[0.0, 1.0, 1.0, 0.0]])
+    expected_dW, expected_db = per_example_backprop(net, X, Y)
+    AL, cache = net.forward(X)
+    grads = net.compute_gradients(AL, Y, cache)
+    before = {k: v.copy() for k, v in net.params.items()}
+    for l in range(1, 4):
+        np.testing.assert_allclose(grads[f"dW{l}"], expected_dW[l], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(grads[f"db{l}"][:, 0], expected_db[l], rtol=1e-12, atol=1e-15)
+    alpha = 0.75
+    net.update(grads, alpha)
+    for l in range(1, 4):
+        np.testing.assert_allclose(net.params[f"W{l}"], before[f"W{l}"] - alpha * expected_dW[l], rtol=1e-12)
+        np.testing.assert_allclose(
+            net.params[f"b{l}"][:, 0], before[f"b{l}"][:, 0] - alpha * expected_db[l], rtol=1e-12
+        )
+
+
+def test_logistic_regression_is_the_network_without_hidden_layer():
+    """One update equals the notes' w = w - alpha (1/m) X dZ^T, b = b - alpha db."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((3, 6))
+    Y = (rng.random((1, 6)) > 0.5).astype(float)
+    net = DNN([3, 1], output_activation="sigmoid", seed=5, dtype="float64")
+    w = net.params["W1"].T.copy()  # the notes' column vector w, shape (n_x, 1)
+    b = net.params["b1"].item()
+    m, alpha = X.shape[1], 0.1
+    A = 1.0 / (1.0 + np.exp(-(np.dot(w.T, X) + b)))
+    dZ = A - Y
+    dw = (1 / m) * np.dot(X, dZ.T)
+    db = (1 / m) * np.sum(dZ)
+    AL, cache = net.forward(X)
+    np.testing.assert_allclose(AL, A, rtol=1e-12)
+    net.update(net.compute_gradients(AL, Y, cache), alpha)
+    np.testing.assert_allclose(net.params["W1"].T, w - alpha * dw, rtol=1e-12)
+    assert net.params["b1"].item() == pytest.approx(b - alpha * db, rel=1e-12)
+
+
+def test_dZ_L_is_A_minus_Y_for_every_output_pair():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((3, 4))
+    for output, Y in {
+        "sigmoid": (rng.random((2, 4)) > 0.5) * 1.0,
+        "softmax": np.eye(2)[:, [0, 1, 1, 0]],
+        "identity": rng.standard_normal((2, 4)),
+    }.items():
+        net = DNN([3, 5, 2], "tanh", output, seed=0, dtype="float64")
+        AL, cache = net.forward(X)
+        grads = net.compute_gradients(AL, Y, cache)
+        np.testing.assert_allclose(grads["dZ2"], AL - Y, rtol=1e-14)
+        # dW_l = (1/m) dZ_l A_{l-1}^T, db_l = (1/m) sum dZ_l, dA_{l-1} = W_l^T dZ_l, dZ_l = dA_l * g'(Z_l)
+        np.testing.assert_allclose(grads["dW2"], (AL - Y) @ cache["A1"].T / 4, rtol=1e-12)
+        np.testing.assert_allclose(grads["db2"], (AL - Y).sum(axis=1, keepdims=True) / 4, rtol=1e-12)
+        np.testing.assert_allclose(grads["dA1"], net.params["W2"].T @ (AL - Y), rtol=1e-12)
+        np.testing.assert_allclose(grads["dZ1"], grads["dA1"] * (1 - np.tanh(cache["Z1"]) ** 2), rtol=1e-12)
+
+
+def test_init_he_for_relu_glorot_otherwise_and_seeded():
+    wide = DNN([400, 300, 200], "relu", "sigmoid", seed=0, dtype="float64")
+    assert wide.params["W1"].std() == pytest.approx(math.sqrt(2 / 400), rel=0.02)
+    limit = math.sqrt(6 / (300 + 200))  # output layer is sigmoid: Glorot uniform
+    assert np.abs(wide.params["W2"]).max() <= limit
+    assert wide.params["W2"].std() == pytest.approx(limit / math.sqrt(3), rel=0.02)
+    assert not wide.params["b1"].any()
+    again = DNN([400, 300, 200], "relu", "sigmoid", seed=0, dtype="float64")
+    np.testing.assert_array_equal(wide.theta, again.theta)
+    custom = DNN([2, 3, 1], initializer=lambda rng, fan_in, fan_out: np.full((fan_out, fan_in), 0.5))
+    assert (custom.params["W1"] == 0.5).all()
+
+
+def test_dtype_float32_by_default_and_float64_on_request():
+    X = np.ones((2, 3))
+    net = DNN([2, 3, 1], seed=0)
+    assert net.theta.dtype == np.float32 and net.forward(X)[0].dtype == np.float32
+    assert DNN([2, 3, 1], seed=0, dtype="float64").forward(X)[0].dtype == np.float64
+
+
+def test_predict_and_predict_proba():
+    net = DNN([2, 3], "relu", "softmax", seed=0, dtype="float64")
+    X = np.random.default_rng(0).standard_normal((2, 10))
+    proba = net.predict_proba(X)
+    np.testing.assert_allclose(proba, net.forward(X)[0], rtol=1e-12)
+    np.testing.assert_array_equal(net.predict(X), proba.argmax(axis=0))
+    binary = DNN([2, 1], output_activation="sigmoid", seed=0)
+    np.testing.assert_array_equal(binary.predict(X), (binary.predict_proba(X) > 0.5).astype(int))
+
+
+def test_dropout_masks_and_scales_hidden_layers():
+    net = DNN([50, 400, 3], "relu", "softmax", seed=0, dtype="float64")
+    X = np.abs(np.random.default_rng(0).standard_normal((50, 20)))
+    AL, cache = net.forward(X, dropout=0.25, rng=np.random.default_rng(1))
+    D = cache["D1"]
+    assert set(np.unique(D)) == {0.0, 1 / 0.75}
+    assert abs((D == 0).mean() - 0.25) < 0.02
+    np.testing.assert_allclose(cache["A1"], cache["G1"] * D)
+    # predict never drops: deterministic and equal to the undropped forward pass
+    np.testing.assert_array_equal(net.predict_proba(X), net.predict_proba(X))
+    np.testing.assert_allclose(net.predict_proba(X), net.forward(X)[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        (([3, 0, 1],), {}, r"layer_sizes\[1\] must be an integer >= 1, got 0"),
+        (([3],), {}, r"layer_sizes must hold at least \[n_x, n_L\]"),
+        (([3, 2.5, 1],), {}, r"layer_sizes\[1\] must be an integer"),
+        (([3, 4, 1], "swish"), {}, r"Unknown activation 'swish'; expected one of"),
+        (
+            ([3, 4, 1], "relu", "tanh"),
+            {},
+            r"Unknown output_activation 'tanh'; expected one of \['identity', 'sigmoid', 'softmax'\]",
+        ),
+        (([3, 4, 4, 1], ["relu"]), {}, r"hidden_activation has 1 names but the network has 2 hidden layers"),
+        (([3, 4, 1],), {"dtype": "int8"}, r"Unknown dtype 'int8'; expected one of \['float32', 'float64'\]"),
+        (([3, 4, 1],), {"initializer": "zeros"}, r"Unknown initializer 'zeros'; expected one of"),
+    ],
+)
+def test_bad_construction_raises_clear_errors(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DNN(*args, **kwargs)
+
+
+def test_bad_calls_raise_clear_errors():
+    net = DNN([3, 4, 2], "relu", "softmax", seed=0)
+    with pytest.raises(ValueError, match=r"X has 4 rows but the network expects n_x = 3"):
+        net.forward(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"X must be 2-D"):
+        net.forward(np.ones(3))
+    with pytest.raises(ValueError, match=r"must hold real numbers"):
+        net.forward(np.array([["a"] * 2] * 3))
+    AL, cache = net.forward(np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"Y has shape \(2, 4\) but AL has shape \(2, 5\)"):
+        net.compute_gradients(AL, np.ones((2, 4)), cache)
+    with pytest.raises(ValueError, match=r"Y has shape"):
+        net.loss(AL, np.ones((1, 5)))
+    with pytest.raises(ValueError, match=r"Invalid learning rate: -0.1"):
+        net.update(net.compute_gradients(AL, np.ones((2, 5)), cache), -0.1)
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        net.forward(np.ones((3, 5)), dropout=1.0, rng=np.random.default_rng(0))
