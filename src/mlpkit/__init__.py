@@ -3,6 +3,8 @@
 from mlpkit.gradcheck import gradient_check
 from mlpkit.network import DNN
 from mlpkit.optimizers import SGD, Adam, AdamW, Momentum, Nesterov, RMSprop
+from mlpkit.preprocessing import AffineScaler
+from mlpkit.serialization import Model, load, save
 from mlpkit.training import Callback, History, Trainer, TrainingDiverged, train
 
 __version__ = "0.1.0"
@@ -12,13 +14,17 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "AffineScaler",
     "Callback",
     "History",
+    "Model",
     "Momentum",
     "Nesterov",
     "RMSprop",
     "Trainer",
     "TrainingDiverged",
     "gradient_check",
+    "load",
+    "save",
     "train",
 ]

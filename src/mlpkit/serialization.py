@@ -1,0 +1,676 @@
+"""Model files and checkpoints: the :class:`Model`, safe ``save``/``load``, atomic writes.
+
+A file is a zip archive readable by ``numpy.load(path, allow_pickle=False)``: one ``.npy``
+member per array under a plain name (``W1``, ``b1``, ...) plus a JSON member
+``mlpkit.json`` holding the format name and version, the architecture and everything else.
+Loading treats the file as untrusted: nothing is unpickled or executed, every size is
+bounded from the zip directory before anything is read, every array's dtype and shape is
+checked against the JSON architecture, and names map only through the allowlists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from mlpkit.activations import ACTIVATIONS
+from mlpkit.losses import OUTPUT_LAYERS
+from mlpkit.network import DNN, DTYPES
+from mlpkit.preprocessing import SCALING_METHODS, TASKS, AffineScaler, check_rows, encode_labels
+
+MODEL_FORMAT = "mlpkit-model"
+CHECKPOINT_FORMAT = "mlpkit-checkpoint"
+FORMAT_VERSION = 1
+META_ENTRY = "mlpkit.json"
+
+MAX_FILE_BYTES = 4 << 30
+MAX_MEMBERS = 4096
+MAX_JSON_BYTES = 64 << 20
+MAX_LAYERS = 1024
+MAX_UNITS = 1 << 20
+MAX_PARAMETERS = 1 << 28
+MAX_NPY_HEADER_BYTES = 1 << 16
+# A zip bomb expands far beyond its size; model weights barely compress. Above a floor,
+# refuse archives whose declared content is more than this many times the file's size.
+EXPANSION_FLOOR_BYTES = 64 << 20
+MAX_EXPANSION = 200
+MEMBER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,127}\.npy")
+LABEL_TYPES = (str, int, float, bool)
+
+
+# ---------------------------------------------------------------------- the model
+class Model:
+    """A trained network ready for rows-as-samples input, with its preprocessing and labels.
+
+    ``labels`` are the original class values (``predict`` returns them); ``label_names`` are
+    their display strings. Tasks: ``"binary"``, ``"multiclass"``, ``"multilabel"``,
+    ``"regression"``.
+    """
+
+    def __init__(
+        self,
+        net: DNN,
+        scaler: AffineScaler | None = None,
+        label_names: Sequence[str] | None = None,
+        task: str = "multiclass",
+        config: dict | None = None,
+        history: dict | None = None,
+        metrics: dict | None = None,
+        *,
+        labels: Sequence | None = None,
+    ) -> None:
+        if not isinstance(net, DNN):
+            raise ValueError(f"net must be an mlpkit.DNN, got {type(net).__name__}")
+        self.net = net
+        self.task = _check_task(task, net)
+        self.scaler = self._check_scaler(scaler)
+        self.labels, self.label_names = self._resolve_labels(labels, label_names)
+        self.config = dict(config or {})
+        self.history = dict(history or {})
+        self.metrics = dict(metrics or {})
+
+    def _check_scaler(self, scaler: AffineScaler | None) -> AffineScaler | None:
+        if scaler is not None and scaler.n_features != self.n_features:
+            raise ValueError(
+                f"the scaler was fitted on {scaler.n_features} features "
+                f"but the network takes {self.n_features}"
+            )
+        return scaler
+
+    def _resolve_labels(
+        self, labels: Sequence | None, label_names: Sequence[str] | None
+    ) -> tuple[list, list]:
+        if self.task == "regression":
+            return [], []
+        if labels is None:
+            labels = list(label_names) if label_names is not None else list(range(self.n_classes))
+        labels = [value.item() if isinstance(value, np.generic) else value for value in labels]
+        names = [str(value) for value in labels] if label_names is None else [str(n) for n in label_names]
+        if len(labels) != self.n_classes or len(names) != self.n_classes:
+            raise ValueError(
+                f"a {self.task} model with {self.net.layer_sizes[-1]} output unit(s) needs "
+                f"{self.n_classes} labels, got {len(labels)} labels and {len(names)} names"
+            )
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be distinct, got {labels}")
+        return labels, names
+
+    @property
+    def n_features(self) -> int:
+        """Number of input features ``n_x``."""
+        return self.net.layer_sizes[0]
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (labels for multilabel); 0 for regression."""
+        if self.task == "regression":
+            return 0
+        return 2 if self.task == "binary" else self.net.layer_sizes[-1]
+
+    def transform(self, rows: np.ndarray) -> np.ndarray:
+        """Raw rows ``(m, n_x)`` -> the scaled rows the network was trained on, in its dtype."""
+        rows = check_rows(rows, n_features=self.n_features)
+        if self.scaler is None:
+            return rows.astype(self.net.dtype)
+        return self.scaler.transform(rows, self.net.dtype)
+
+    def outputs(self, rows: np.ndarray) -> np.ndarray:
+        """The output activations ``A_L`` as rows ``(m, n_L)`` for raw input rows."""
+        return self.net.predict_proba(self.transform(rows).T).T
+
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """Output rows -> class probabilities ``(m, n_classes)`` (a binary sigmoid gives ``[1-p, p]``)."""
+        if self.task == "regression":
+            raise ValueError("a regression model has no class probabilities; use predict")
+        if self.task == "binary" and outputs.shape[1] == 1:
+            return np.hstack([1.0 - outputs, outputs])
+        return outputs
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(m, n_classes)`` for raw rows ``(m, n_x)``."""
+        return self.probabilities(self.outputs(rows))
+
+    def decide(self, outputs: np.ndarray) -> np.ndarray:
+        """Output rows -> class indices ``(m,)``, a 0/1 indicator (multilabel) or values (regression)."""
+        if self.task == "regression":
+            return outputs[:, 0] if outputs.shape[1] == 1 else outputs
+        if self.task == "multilabel":
+            return (outputs > 0.5).astype(np.int64)
+        if outputs.shape[1] == 1:
+            return (outputs[:, 0] > 0.5).astype(np.int64)
+        return outputs.argmax(axis=1)
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Original labels for classifiers, a 0/1 indicator for multilabel, values for regression."""
+        decided = self.decide(self.outputs(rows))
+        if self.task in ("binary", "multiclass"):
+            return np.asarray(self.labels)[decided]
+        return decided
+
+    def encode(self, y: np.ndarray, name: str = "y") -> np.ndarray:
+        """Original labels -> class indices (ValueError naming the row of an unknown label)."""
+        indices, _ = encode_labels(y, self.labels, name)
+        return indices
+
+    def __repr__(self) -> str:
+        return f"Model({self.net!r}, task={self.task!r}, scaler={self.scaler!r})"
+
+
+def _check_task(task: str, net: DNN) -> str:
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; expected one of {list(TASKS)}")
+    output, n_out = net.output_activation, net.layer_sizes[-1]
+    allowed = {
+        "binary": (output == "sigmoid" and n_out == 1) or (output == "softmax" and n_out == 2),
+        "multiclass": output == "softmax" and n_out >= 2,
+        "multilabel": output == "sigmoid",
+        "regression": output == "identity",
+    }
+    if not allowed[task]:
+        raise ValueError(
+            f"task {task!r} does not fit a {output} output layer with {n_out} unit(s): binary needs "
+            "sigmoid with 1 unit or softmax with 2, multiclass softmax, multilabel sigmoid, "
+            "regression identity"
+        )
+    return task
+
+
+# ---------------------------------------------------------------------- atomic writes
+def check_writable(path: str | os.PathLike) -> Path:
+    """Raise ValueError unless ``path`` can be created or replaced (its folder exists and is writable)."""
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise ValueError(f"cannot write {path}: it is a folder")
+    if not folder.is_dir():
+        raise ValueError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"cannot write {path}: folder {folder} is not writable")
+    return path
+
+
+def atomic_write(path: str | os.PathLike, writer: Callable[[IO], None], *, text: bool = False) -> Path:
+    """Write ``path`` through ``writer(file)`` into a temporary file in the same folder, then rename.
+
+    Readers see the old file or the complete new one, never a partial one; on any error the
+    temporary file is removed and the old file (if any) is left untouched.
+    """
+    path = check_writable(path)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        mode, options = ("w", {"encoding": "utf-8", "newline": ""}) if text else ("wb", {})
+        with os.fdopen(descriptor, mode, **options) as handle:
+            writer(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, _default_file_mode())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_folder(path.parent)
+    return path
+
+
+def _default_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+# ---------------------------------------------------------------------- writing archives
+def _write_archive(
+    handle: IO[bytes], meta: dict, arrays: dict[str, np.ndarray], *, strict_json: bool
+) -> None:
+    text = json.dumps(
+        _finite_or_null(meta) if strict_json else meta,
+        default=_json_default,
+        allow_nan=not strict_json,
+        indent=1,
+    )
+    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(META_ENTRY, text.encode("utf-8"))
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store a {type(value).__name__} in the model file's JSON entry")
+
+
+def _finite_or_null(value: Any) -> Any:
+    """Replace NaN and infinities with None (strict JSON has no such numbers)."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _mlpkit_version() -> str:
+    try:
+        return metadata.version("mlpkit")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _as_model(obj: Any) -> Model:
+    if isinstance(obj, Model):
+        return obj
+    if hasattr(obj, "to_model"):
+        model = obj.to_model()
+        if isinstance(model, Model):
+            return model
+    raise ValueError(f"save needs an mlpkit.Model or an object with to_model(), got {type(obj).__name__}")
+
+
+def save(obj: Any, path: str | os.PathLike) -> Path:
+    """Write a :class:`Model` (or anything with ``to_model()``) to ``path`` as one ``.npz``, atomically."""
+    model = _as_model(obj)
+    meta = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "mlpkit_version": _mlpkit_version(),
+        "architecture": model.net.config(),
+        "task": model.task,
+        "labels": list(model.labels),
+        "label_names": list(model.label_names),
+        "preprocessing": None,
+        "config": model.config,
+        "history": model.history,
+        "metrics": model.metrics,
+    }
+    arrays = {name: array for name, array in model.net.params.items()}
+    if model.scaler is not None:
+        meta["preprocessing"] = {
+            "type": "affine",
+            "method": model.scaler.method,
+            "n_features": model.n_features,
+        }
+        arrays["scaler_offset"] = model.scaler.offset_
+        arrays["scaler_scale"] = model.scaler.scale_
+    return atomic_write(path, lambda handle: _write_archive(handle, meta, arrays, strict_json=True))
+
+
+# ---------------------------------------------------------------------- reading archives
+class _Archive:
+    """An opened, size-checked archive: its JSON entry and its ``.npy`` members by name."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path = path
+        self.kind = kind
+        self.file_size = self._check_file(path)
+        try:
+            self.zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as error:
+            raise self.error(
+                f"not a zip archive, so not an mlpkit {kind} file (truncated or corrupted?): {error}"
+            ) from None
+        self.members = self._index_members()
+        self.meta = self._read_meta()
+
+    def error(self, message: str) -> ValueError:
+        return ValueError(f"{self.path}: {message}")
+
+    def _check_file(self, path: Path) -> int:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such {self.kind} file")
+        if not path.is_file():
+            raise self.error(f"not a file, so not an mlpkit {self.kind} file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise self.error(
+                f"file is {size} bytes, above the {MAX_FILE_BYTES}-byte limit for {self.kind} files"
+            )
+        return size
+
+    def _index_members(self) -> dict[str, zipfile.ZipInfo]:
+        infos = self.zip.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise self.error(f"archive has {len(infos)} entries, more than the {MAX_MEMBERS} allowed")
+        members: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            name = info.filename
+            if name != META_ENTRY and not MEMBER_NAME.fullmatch(name):
+                raise self.error(f"unexpected entry {name[:80]!r} (not an mlpkit {self.kind} file?)")
+            if name in members:
+                raise self.error(f"entry {name!r} appears twice")
+            members[name] = info
+        declared = sum(info.file_size for info in infos)
+        if declared > max(EXPANSION_FLOOR_BYTES, MAX_EXPANSION * self.file_size):
+            raise self.error(
+                f"entries declare {declared} bytes uncompressed from a {self.file_size}-byte file "
+                "(a zip bomb?); refused"
+            )
+        return members
+
+    def _read_meta(self) -> dict:
+        info = self.members.get(META_ENTRY)
+        if info is None:
+            raise self.error(f"no {META_ENTRY} entry: not an mlpkit {self.kind} file")
+        if info.file_size > MAX_JSON_BYTES:
+            raise self.error(
+                f"{META_ENTRY} declares {info.file_size} bytes, above the {MAX_JSON_BYTES} limit"
+            )
+        try:
+            meta = json.loads(self.zip.read(info).decode("utf-8"))
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+            raise self.error(f"{META_ENTRY} cannot be read (corrupted?): {error}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            raise self.error(f"{META_ENTRY} is not valid JSON: {error}") from None
+        if not isinstance(meta, dict):
+            raise self.error(f"{META_ENTRY} must hold a JSON object, got {type(meta).__name__}")
+        self._check_format(meta)
+        return meta
+
+    def _check_format(self, meta: dict) -> None:
+        expected = MODEL_FORMAT if self.kind == "model" else CHECKPOINT_FORMAT
+        if meta.get("format") != expected:
+            raise self.error(
+                f"format is {meta.get('format')!r}, expected {expected!r}: not an mlpkit {self.kind} file"
+            )
+        version = meta.get("format_version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise self.error(f"format_version must be an integer >= 1, got {version!r}")
+        if version > FORMAT_VERSION:
+            raise self.error(
+                f"format version {version} is newer than this mlpkit reads ({FORMAT_VERSION}); upgrade mlpkit"
+            )
+
+    def array_names(self) -> set[str]:
+        return {name[: -len(".npy")] for name in self.members if name != META_ENTRY}
+
+    def read_array(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """One float array, checked against the expected shape and dtype before its data is read."""
+        info = self.members.get(f"{name}.npy")
+        if info is None:
+            raise self.error(f"array {name!r} is missing")
+        expected_bytes = math.prod(shape) * dtype.itemsize
+        if info.file_size > expected_bytes + MAX_NPY_HEADER_BYTES:
+            raise self.error(
+                f"array {name!r} declares {info.file_size} bytes, expected about {expected_bytes}"
+            )
+        try:
+            with self.zip.open(info) as member:
+                return self._read_npy(member, name, shape, dtype)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+            raise self.error(f"array {name!r} cannot be read (corrupted?): {error}") from None
+
+    def _read_npy(self, member: IO[bytes], name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        try:
+            version = np.lib.format.read_magic(member)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(version)
+            if read_header is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            stored_shape, fortran_order, stored_dtype = read_header(member)
+        except (ValueError, SyntaxError, TypeError, EOFError) as error:
+            raise self.error(f"array {name!r} has no valid .npy header: {error}") from None
+        if stored_dtype.kind != "f" or stored_dtype.itemsize not in (4, 8) or stored_dtype.hasobject:
+            raise self.error(f"array {name!r} has dtype {stored_dtype}; only float32 and float64 are allowed")
+        if stored_dtype.newbyteorder("=") != dtype:
+            raise self.error(
+                f"array {name!r} has dtype {stored_dtype}, but the architecture says {dtype.name}"
+            )
+        if tuple(stored_shape) != tuple(shape):
+            raise self.error(f"array {name!r} has shape {tuple(stored_shape)}, expected {tuple(shape)}")
+        n_bytes = math.prod(shape) * stored_dtype.itemsize
+        data = member.read(n_bytes)
+        if len(data) != n_bytes:
+            raise self.error(f"array {name!r} is truncated: {len(data)} of {n_bytes} bytes")
+        order = "F" if fortran_order else "C"
+        return np.frombuffer(data, dtype=stored_dtype).reshape(shape, order=order).astype(dtype, order="C")
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def _open_archive(path: str | os.PathLike, kind: str) -> _Archive:
+    return _Archive(Path(path), kind)
+
+
+# ---------------------------------------------------------------------- checking the JSON
+def _architecture(archive: _Archive) -> dict:
+    """The validated architecture entry; names only through the activation/output allowlists."""
+    architecture = archive.meta.get("architecture")
+    if not isinstance(architecture, dict):
+        raise archive.error("architecture entry is missing or not an object")
+    sizes = architecture.get("layer_sizes")
+    if not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS:
+        raise archive.error(
+            f"architecture.layer_sizes must be a list of 2 to {MAX_LAYERS} sizes, got {sizes!r:.80}"
+        )
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_UNITS:
+            raise archive.error(
+                f"architecture.layer_sizes holds {size!r:.40}; each size must be in [1, {MAX_UNITS}]"
+            )
+    n_parameters = sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))
+    if n_parameters > MAX_PARAMETERS:
+        raise archive.error(f"architecture has {n_parameters} parameters, above the {MAX_PARAMETERS} limit")
+    hidden = architecture.get("hidden_activation")
+    if not isinstance(hidden, list) or len(hidden) != len(sizes) - 2:
+        raise archive.error(
+            f"architecture.hidden_activation must list one name per hidden layer, got {hidden!r:.80}"
+        )
+    _check_names(archive, "architecture.hidden_activation", hidden, ACTIVATIONS)
+    _check_names(
+        archive, "architecture.output_activation", [architecture.get("output_activation")], OUTPUT_LAYERS
+    )
+    if architecture.get("dtype") not in DTYPES:
+        raise archive.error(
+            f"architecture.dtype is {architecture.get('dtype')!r:.40}; expected one of {list(DTYPES)}"
+        )
+    return architecture
+
+
+def _check_names(archive: _Archive, where: str, names: list, allowed: dict) -> None:
+    for name in names:
+        if not isinstance(name, str) or name not in allowed:
+            raise archive.error(f"{where} holds {name!r:.40}; expected one of {sorted(allowed)}")
+
+
+def _build_network(archive: _Archive, architecture: dict) -> DNN:
+    net = DNN(
+        architecture["layer_sizes"],
+        architecture["hidden_activation"],
+        architecture["output_activation"],
+        dtype=architecture["dtype"],
+        seed=0,
+    )
+    for name, view in net.params.items():
+        view[...] = archive.read_array(name, view.shape, net.dtype)
+    return net
+
+
+def _scaler(archive: _Archive, n_features: int) -> AffineScaler | None:
+    preprocessing = archive.meta.get("preprocessing")
+    if preprocessing is None:
+        return None
+    if not isinstance(preprocessing, dict) or preprocessing.get("type") != "affine":
+        raise archive.error(f"preprocessing must be null or an affine entry, got {preprocessing!r:.80}")
+    method = preprocessing.get("method")
+    if method not in SCALING_METHODS:
+        raise archive.error(
+            f"preprocessing.method is {method!r:.40}; expected one of {list(SCALING_METHODS)}"
+        )
+    float64 = np.dtype(np.float64)
+    offset = archive.read_array("scaler_offset", (n_features,), float64)
+    scale = archive.read_array("scaler_scale", (n_features,), float64)
+    try:
+        return AffineScaler.from_arrays(offset, scale, method)
+    except ValueError as error:
+        raise archive.error(f"preprocessing: {error}") from None
+
+
+def _labels(archive: _Archive) -> tuple[list, list[str]]:
+    labels, names = archive.meta.get("labels", []), archive.meta.get("label_names", [])
+    if not isinstance(labels, list) or not all(isinstance(v, LABEL_TYPES) for v in labels):
+        raise archive.error("labels must be a list of strings or numbers")
+    if not isinstance(names, list) or not all(isinstance(v, str) for v in names):
+        raise archive.error("label_names must be a list of strings")
+    return labels, names
+
+
+def _json_object(archive: _Archive, key: str) -> dict:
+    value = archive.meta.get(key, {})
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise archive.error(f"{key} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _history(archive: _Archive) -> dict[str, list[float]]:
+    history = _json_object(archive, "history")
+    restored = {}
+    for name, values in history.items():
+        if not isinstance(values, list) or not all(v is None or isinstance(v, (int, float)) for v in values):
+            raise archive.error(f"history.{name} must be a list of numbers")
+        restored[name] = [math.nan if v is None else float(v) for v in values]
+    return restored
+
+
+def load(path: str | os.PathLike) -> Model:
+    """Read a model file written by :func:`save`; a bad, foreign or newer file raises ValueError naming it."""
+    archive = _open_archive(path, "model")
+    try:
+        architecture = _architecture(archive)
+        expected = {f"W{l}" for l in range(1, len(architecture["layer_sizes"]))}
+        expected |= {name.replace("W", "b") for name in expected}
+        if archive.meta.get("preprocessing") is not None:
+            expected |= {"scaler_offset", "scaler_scale"}
+        unexpected = archive.array_names() - expected
+        if unexpected:
+            raise archive.error(f"unexpected arrays {sorted(unexpected)}")
+        net = _build_network(archive, architecture)
+        scaler = _scaler(archive, net.layer_sizes[0])
+        labels, names = _labels(archive)
+        task = archive.meta.get("task")
+        try:
+            return Model(
+                net,
+                scaler,
+                names or None,
+                task,
+                _json_object(archive, "config"),
+                _history(archive),
+                _json_object(archive, "metrics"),
+                labels=labels or None,
+            )
+        except (ValueError, TypeError) as error:
+            raise archive.error(str(error)) from None
+    finally:
+        archive.close()
+
+
+def read_info(path: str | os.PathLike) -> dict:
+    """The JSON entry of a model file (validated by a full :func:`load`) plus its size in bytes."""
+    load(path)
+    archive = _open_archive(path, "model")
+    try:
+        return {**archive.meta, "file_bytes": archive.file_size}
+    finally:
+        archive.close()
+
+
+# ---------------------------------------------------------------------- checkpoints
+@dataclass
+class Checkpoint:
+    """A training snapshot: :meth:`Trainer.state_dict` arrays and metadata, the architecture and a config."""
+
+    arrays: dict[str, np.ndarray]
+    trainer_meta: dict
+    architecture: dict
+    config: dict = field(default_factory=dict)
+
+    def network(self) -> DNN:
+        """A :class:`DNN` with the checkpoint's architecture and parameters ``theta``."""
+        architecture = self.architecture
+        net = DNN(
+            architecture["layer_sizes"],
+            architecture["hidden_activation"],
+            architecture["output_activation"],
+            dtype=architecture["dtype"],
+            seed=0,
+        )
+        net.theta[...] = self.arrays["theta"]
+        return net
+
+    def restore(self, trainer) -> None:
+        """Load the snapshot into ``trainer`` (its network must have the same architecture)."""
+        if trainer.net.config() != self.architecture:
+            raise ValueError(
+                f"the checkpoint's architecture {self.architecture} differs "
+                f"from the trainer's {trainer.net.config()}"
+            )
+        try:
+            trainer.load_state_dict(self.arrays, self.trainer_meta)
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"checkpoint metadata is incomplete or malformed: {error!r}") from None
+
+
+def save_checkpoint(path: str | os.PathLike, trainer, config: dict | None = None) -> Path:
+    """Write ``trainer.state_dict()`` (and a JSON-serializable ``config``) to ``path`` atomically."""
+    arrays, trainer_meta = trainer.state_dict()
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "mlpkit_version": _mlpkit_version(),
+        "architecture": trainer.net.config(),
+        "trainer": trainer_meta,
+        "config": dict(config or {}),
+    }
+    return atomic_write(path, lambda handle: _write_archive(handle, meta, arrays, strict_json=False))
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`, with the same checks as :func:`load`."""
+    archive = _open_archive(path, "checkpoint")
+    try:
+        architecture = _architecture(archive)
+        sizes = architecture["layer_sizes"]
+        n_parameters = sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))
+        dtype = np.dtype(architecture["dtype"])
+        names = archive.array_names()
+        if "theta" not in names:
+            raise archive.error("array 'theta' is missing")
+        arrays = {name: archive.read_array(name, (n_parameters,), dtype) for name in sorted(names)}
+        trainer_meta = archive.meta.get("trainer")
+        if not isinstance(trainer_meta, dict):
+            raise archive.error("trainer entry is missing or not an object")
+        return Checkpoint(arrays, trainer_meta, architecture, _json_object(archive, "config"))
+    finally:
+        archive.close()
