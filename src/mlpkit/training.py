@@ -113,8 +113,10 @@ class Trainer:
         progress: bool | None = None,
         callbacks: Sequence[Callback] = (),
         optimizer_options: dict | None = None,
+        communicator=None,
     ) -> None:
         self.net = net
+        self.communicator = communicator  # data-parallel hook, e.g. mlpkit.distributed.MPICommunicator
         self.batch_size = _check_int("batch_size", batch_size, 1)
         if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not l2 >= 0 or not math.isfinite(l2):
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
@@ -149,9 +151,12 @@ class Trainer:
     ) -> tuple[float, np.ndarray]:
         """Forward, backward and one optimizer step on a column batch; returns (loss, A_L)."""
         net, m = self.net, X.shape[1]
-        AL, cache = net.forward(X, dropout=self.dropout, rng=self.rng)
-        loss = net.loss(AL, Y, sample_weight)
-        net.compute_gradients(AL, Y, cache, sample_weight=sample_weight, out=self.gradient)
+        if self.communicator is not None:  # this rank's shard; gradient and loss averaged over ranks
+            loss, AL, m = self.communicator.forward_backward(self, X, Y, sample_weight)
+        else:
+            AL, cache = net.forward(X, dropout=self.dropout, rng=self.rng)
+            loss = net.loss(AL, Y, sample_weight)
+            net.compute_gradients(AL, Y, cache, sample_weight=sample_weight, out=self.gradient)
         if self.l2 > 0.0:
             weights = net.theta[: net.n_weights]
             loss += 0.5 * self.l2 / m * float(np.dot(weights, weights))
@@ -191,6 +196,8 @@ class Trainer:
         check_finite(Y.T, "Y (as rows x outputs)")
         if sample_weight is not None:
             sample_weight = self._check_sample_weight(sample_weight, X.shape[1])
+        if self.communicator is not None:
+            self.communicator.synchronize(self, X.shape[1])
         if validation_data is None and validation_fraction:
             X, Y, validation_data, sample_weight = self._split_validation(
                 X, Y, validation_fraction, sample_weight
@@ -267,6 +274,8 @@ class Trainer:
         started = time.perf_counter()
         bar = self._progress_bar(m)
         for batch, index in enumerate(self._batches(m)):
+            if self.communicator is not None:
+                index = self.communicator.shard(index)  # this rank's rows of the global mini-batch
             Xb, Yb = rows[index].T, targets[index].T
             wb = sample_weight[index] if sample_weight is not None else None
             loss, AL = self.train_batch(Xb, Yb, wb)
@@ -281,7 +290,7 @@ class Trainer:
                 )
             size = index.shape[0]
             total_loss += loss * size
-            correct += accuracy(net.output_activation, AL, Yb) * size
+            correct += accuracy(net.output_activation, AL, Yb) * size if size else 0.0
             for callback in self.callbacks:
                 callback.on_batch_end(self, batch, loss)
             if bar is not None:
@@ -289,6 +298,8 @@ class Trainer:
                 bar.set_postfix(loss=f"{total_loss / (bar.n or 1):.4f}", refresh=False)
         if bar is not None:
             bar.close()
+        if self.communicator is not None:
+            total_loss, correct = self.communicator.sum_over_ranks(total_loss, correct)
         logs = {"loss": total_loss / m, "accuracy": correct / m, "learning_rate": learning_rate}
         if validation_data is not None:
             logs["val_loss"], logs["val_accuracy"] = self.evaluate(*validation_data)

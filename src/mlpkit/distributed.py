@@ -1,0 +1,161 @@
+"""Data-parallel training over MPI: every rank takes its shard of each global mini-batch.
+
+Run under ``mpiexec -n K``. Every rank holds the same network and sees the same training set
+(in memory or memory-mapped). At the start of ``fit`` rank 0 broadcasts its weights, optimizer
+state and random generator, so all ranks draw the same permutation; each global mini-batch
+of ``B`` rows is then cut into ``K`` contiguous shards (sizes differ by at most one). A rank
+computes the mean gradient of its shard, scales it to a sum (times its local ``m``, or its
+local sample-weight total), and one ``Allreduce`` sums gradients, losses and counts over the
+ranks; dividing by the global count gives exactly the single-process mean gradient, up to
+floating-point reordering, even for uneven or empty shards. Every rank then takes the same
+optimizer step. Each step sends ``(n_parameters + 3)`` numbers of the network's dtype.
+
+mpi4py is imported here only (the ``mpi`` extra); rank 0 alone should print and write files.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import numpy as np
+
+MPI_EXTRA_HINT = (
+    'distributed training needs mpi4py and an MPI library: pip install "mlpkit[mpi]" '
+    "(installs mpi4py and mpich), then run under mpiexec -n K"
+)
+BUFFER_EXTRA = 3  # loss sum, weight sum, sample count after the gradient in the reduce buffer
+
+
+def import_mpi():
+    """mpi4py's ``MPI`` module, or ImportError naming the ``mpi`` extra."""
+    try:
+        from mpi4py import MPI
+    except ImportError as error:
+        raise ImportError(MPI_EXTRA_HINT) from error
+    return MPI
+
+
+class MPICommunicator:
+    """The Trainer's data-parallel hook over an mpi4py communicator (``COMM_WORLD`` by default).
+
+    Pass it as ``Trainer(..., communicator=MPICommunicator())``. ``allreduce_seconds`` adds up
+    the time spent in the gradient all-reduce, to measure the communication share.
+    """
+
+    def __init__(self, comm: Any = None) -> None:
+        self.MPI = import_mpi()
+        self.comm = comm if comm is not None else self.MPI.COMM_WORLD
+        self.rank: int = self.comm.Get_rank()
+        self.size: int = self.comm.Get_size()
+        self.allreduce_seconds = 0.0
+        self._buffer: np.ndarray | None = None
+        self._dropout_rng: np.random.Generator | None = None
+        self._dropout_epoch: int | None = None
+
+    @property
+    def is_root(self) -> bool:
+        """True on rank 0, the rank that prints and writes files."""
+        return self.rank == 0
+
+    def __repr__(self) -> str:
+        return f"MPICommunicator(rank={self.rank}, size={self.size})"
+
+    # ------------------------------------------------------------------ start of fit
+    def synchronize(self, trainer: Any, m: int) -> None:
+        """Check that all ranks train the same setup on ``m`` samples; copy rank 0's state to all ranks."""
+        net = trainer.net
+        setup = (int(m), net.n_parameters, net.dtype.name, trainer.batch_size)
+        setups = self.comm.allgather(setup)
+        if any(other != setups[0] for other in setups):
+            described = ", ".join(
+                f"rank {rank}: m={s[0]}, parameters={s[1]}, dtype={s[2]}, batch_size={s[3]}"
+                for rank, s in enumerate(setups)
+            )
+            raise ValueError(f"every rank must train the same network on the same data; got {described}")
+        state = self.comm.bcast(trainer.state_dict() if self.is_root else None, root=0)
+        trainer.load_state_dict(*state)
+        if not self.is_root:
+            trainer.progress = False
+
+    # ------------------------------------------------------------------ one step
+    def shard(self, index: np.ndarray) -> np.ndarray:
+        """This rank's contiguous part of a global mini-batch's row indices (may be empty)."""
+        n = index.shape[0]
+        return index[n * self.rank // self.size : n * (self.rank + 1) // self.size]
+
+    def forward_backward(
+        self, trainer: Any, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None
+    ) -> tuple[float, np.ndarray, int]:
+        """Forward and backward on this rank's shard, then the global batch's mean gradient.
+
+        Leaves the averaged gradient in ``trainer.gradient``; returns the global batch's mean
+        loss, this shard's ``A_L`` and the global batch size ``m``.
+        """
+        net, gradient = trainer.net, trainer.gradient
+        m = X.shape[1]
+        weight = float(m if sample_weight is None else np.sum(sample_weight))
+        AL, cache = net.forward(X, dropout=trainer.dropout, rng=self._dropout_generator(trainer))
+        if weight > 0:
+            loss = net.loss(AL, Y, sample_weight)
+            net.compute_gradients(AL, Y, cache, sample_weight=sample_weight, out=gradient)
+        else:  # an empty (or zero-weight) shard still joins the all-reduce, adding nothing
+            loss = 0.0
+            gradient.fill(0.0)
+        loss, m_global = self.average(gradient, loss, weight, m)
+        return loss, AL, m_global
+
+    def average(self, gradient: np.ndarray, loss: float, weight: float, m: int) -> tuple[float, int]:
+        """Turn this rank's mean ``gradient`` and ``loss`` (over ``weight``) into global means, in place.
+
+        One Allreduce of ``[gradient * weight, loss * weight, weight, m]``; returns the global
+        mean loss and the global sample count.
+        """
+        n = gradient.size
+        buffer = self._reduce_buffer(gradient)
+        np.multiply(gradient, weight, out=buffer[:n])  # local sum of per-sample gradients
+        buffer[n:] = (loss * weight, weight, m)
+        started = time.perf_counter()
+        self.comm.Allreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.SUM)
+        self.allreduce_seconds += time.perf_counter() - started
+        total_weight = buffer[n + 1]
+        np.divide(buffer[:n], total_weight, out=gradient)
+        return float(buffer[n] / total_weight), int(round(float(buffer[n + 2])))
+
+    def _reduce_buffer(self, gradient: np.ndarray) -> np.ndarray:
+        size = gradient.size + BUFFER_EXTRA
+        if self._buffer is None or self._buffer.size != size or self._buffer.dtype != gradient.dtype:
+            self._buffer = np.empty(size, dtype=gradient.dtype)
+        return self._buffer
+
+    def _dropout_generator(self, trainer: Any) -> np.random.Generator | None:
+        """Per-rank dropout masks, re-seeded each epoch from the shared shuffling generator.
+
+        Drawing masks from the shared generator would advance it by shard-sized amounts and
+        desynchronize the ranks' permutations; deriving the seed from its state (without
+        advancing it) keeps ranks in step and makes a resumed run draw the same masks.
+        """
+        if trainer.dropout == 0.0:
+            return None
+        if self._dropout_epoch != trainer.epoch or self._dropout_rng is None:
+            seed = int(copy.deepcopy(trainer.rng).integers(2**63))
+            self._dropout_rng = np.random.default_rng([seed, self.rank])
+            self._dropout_epoch = trainer.epoch
+        return self._dropout_rng
+
+    # ------------------------------------------------------------------ end of epoch
+    def sum_over_ranks(self, *values: float) -> tuple[float, ...]:
+        """Element-wise sum of a few scalars over all ranks (float64)."""
+        buffer = np.array(values, dtype=np.float64)
+        self.comm.Allreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.SUM)
+        return tuple(float(value) for value in buffer)
+
+    def barrier(self) -> None:
+        """Wait until every rank gets here."""
+        self.comm.Barrier()
+
+
+def make_communicator(distributed: bool) -> MPICommunicator | None:
+    """An :class:`MPICommunicator` on ``COMM_WORLD`` when ``distributed`` is true, else ``None``."""
+    return MPICommunicator() if distributed else None

@@ -1,0 +1,257 @@
+"""ONNX export: a trained network as standard ONNX operators, its preprocessing folded into W1 and b1.
+
+The file takes raw feature rows: one float32 input ``X`` of shape ``[N, n_x]`` (``N`` free).
+Each layer is one ``Gemm`` (``Z_l = A_{l-1} W_l^T + b_l^T``, rows are samples, ``W_l`` kept in
+the notes' ``(n_l, n_{l-1})`` orientation with ``transB=1``) followed by its activation.
+Outputs follow scikit-learn's ONNX converter:
+
+- softmax (multi-class): ``label`` int64 ``[N]`` and ``probabilities`` float ``[N, n_classes]``;
+- sigmoid with one unit (binary): ``label`` int64 ``[N]`` (1 when ``p > 0.5``) and
+  ``probabilities`` ``[N, 2]`` holding ``[1 - p, p]``;
+- sigmoid with several units (multi-label): ``label`` int64 ``[N, n_L]`` (0/1 per output) and
+  ``probabilities`` ``[N, n_L]``;
+- identity (regression): ``variable`` float ``[N, n_L]``.
+
+A ``label`` value ``i`` is the index into the model's ``label_names`` (stored as JSON in the
+file's metadata under ``label_names``), the same index ``DNN.predict`` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlpkit.activations import LEAKY_RELU_SLOPE
+from mlpkit.network import DNN
+
+OPSET_VERSION = 17
+IR_VERSION = 8
+INPUT_NAME = "X"
+BATCH_DIM = "N"
+HIDDEN_OPERATORS = {"relu": "Relu", "leaky_relu": "LeakyRelu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+ONNX_EXTRA_HINT = 'ONNX export needs the onnx package: pip install "mlpkit[onnx]"'
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """What the exporter reads from a model: the network, the affine preprocessing and the labels."""
+
+    net: DNN
+    scaler: Any
+    label_names: list[str] | None
+    task: str
+
+
+def _import_onnx():
+    try:
+        import onnx
+    except ImportError as error:
+        raise ImportError(ONNX_EXTRA_HINT) from error
+    return onnx
+
+
+def infer_task(net: DNN) -> str:
+    """The prediction task a network's output layer implies."""
+    if net.output_activation == "softmax":
+        return "multiclass"
+    if net.output_activation == "sigmoid":
+        return "binary" if net.layer_sizes[-1] == 1 else "multilabel"
+    return "regression"
+
+
+def _check_scaler(scaler: Any, n_x: int) -> None:
+    """An affine scaler with finite ``offset_`` and nonzero ``scale_`` of shape ``(n_x,)``, or ValueError."""
+    if not callable(getattr(scaler, "fold", None)) or not hasattr(scaler, "offset_"):
+        raise ValueError(
+            f"the model's scaler {type(scaler).__name__} is not a fitted AffineScaler; only an affine "
+            "scaler x_scaled = (x - offset_) / scale_ can be folded into W1 and b1"
+        )
+    for name in ("offset_", "scale_"):
+        values = np.asarray(getattr(scaler, name))
+        if values.shape != (n_x,):
+            raise ValueError(f"scaler.{name} has shape {values.shape}, expected ({n_x},) = (n_x,)")
+        if not np.isfinite(values).all():
+            raise ValueError(
+                f"scaler.{name} holds NaN or infinity at feature {int(np.argmin(np.isfinite(values)))}"
+            )
+    if (np.asarray(scaler.scale_) == 0).any():
+        raise ValueError(
+            f"scaler.scale_ is 0 at feature {int(np.argmax(scaler.scale_ == 0))}; it cannot be folded"
+        )
+
+
+def export_source(model: Any) -> ExportSource:
+    """Read the network, preprocessing and label names from a Model, a DNN, or an object with to_model()."""
+    if isinstance(model, DNN):
+        return ExportSource(model, None, None, infer_task(model))
+    if not isinstance(getattr(model, "net", None), DNN) and callable(getattr(model, "to_model", None)):
+        model = model.to_model()
+    net = getattr(model, "net", None)
+    if not isinstance(net, DNN):
+        raise ValueError(
+            f"export_onnx expects an mlpkit Model, a DNN, or an object with to_model() (a fitted "
+            f"estimator); got {type(model).__name__}"
+        )
+    scaler = getattr(model, "scaler", None)
+    if scaler is not None:
+        _check_scaler(scaler, net.layer_sizes[0])
+    label_names = getattr(model, "label_names", None)
+    task = getattr(model, "task", None) or infer_task(net)
+    return ExportSource(net, scaler, None if label_names is None else list(label_names), task)
+
+
+class _GraphBuilder:
+    """Collects nodes, initializers and outputs of one ONNX graph."""
+
+    def __init__(self, onnx_module) -> None:
+        self.onnx = onnx_module
+        self.helper = onnx_module.helper
+        self.nodes: list = []
+        self.initializers: list = []
+        self.outputs: list = []
+
+    def constant(self, name: str, values: np.ndarray) -> str:
+        self.initializers.append(self.onnx.numpy_helper.from_array(values, name=name))
+        return name
+
+    def node(self, op: str, inputs: list[str], output: str, **attributes) -> str:
+        self.nodes.append(self.helper.make_node(op, inputs, [output], name=f"{op}_{output}", **attributes))
+        return output
+
+    def output(self, name: str, element_type: int, shape: list) -> None:
+        self.outputs.append(self.helper.make_tensor_value_info(name, element_type, shape))
+
+
+def _add_layers(builder: _GraphBuilder, source: ExportSource) -> str:
+    """One Gemm per layer plus each hidden activation; returns the name of ``Z_L``."""
+    net = source.net
+    A_prev = INPUT_NAME
+    for l in range(1, net.L + 1):
+        W, b = net.params[f"W{l}"], net.params[f"b{l}"]
+        if l == 1 and source.scaler is not None:
+            # fold x_scaled = (x - offset) / scale into W1, b1 (in float64, then to float32)
+            W, b = source.scaler.fold(W.astype(np.float64), b.astype(np.float64))
+        builder.constant(f"W{l}", np.ascontiguousarray(W, dtype=np.float32))
+        builder.constant(f"b{l}", np.asarray(b, dtype=np.float32).reshape(-1))
+        Z = builder.node("Gemm", [A_prev, f"W{l}", f"b{l}"], f"Z{l}", transB=1)  # (N, n_l)
+        if l < net.L:
+            A_prev = _add_hidden_activation(builder, net.hidden_activations[l - 1], Z, f"A{l}")
+    return Z
+
+
+def _add_hidden_activation(builder: _GraphBuilder, name: str, Z: str, A: str) -> str:
+    if name == "identity":
+        return Z
+    if name == "leaky_relu":
+        return builder.node("LeakyRelu", [Z], A, alpha=LEAKY_RELU_SLOPE)
+    return builder.node(HIDDEN_OPERATORS[name], [Z], A)
+
+
+def _add_head(builder: _GraphBuilder, net: DNN, Z: str) -> None:
+    """The output activation and the scikit-learn style outputs (label/probabilities or variable)."""
+    FLOAT, INT64 = builder.onnx.TensorProto.FLOAT, builder.onnx.TensorProto.INT64
+    n_L = net.layer_sizes[-1]
+    if net.output_activation == "identity":
+        builder.node("Identity", [Z], "variable")
+        builder.output("variable", FLOAT, [BATCH_DIM, n_L])
+        return
+    if net.output_activation == "softmax":
+        builder.node("Softmax", [Z], "probabilities", axis=1)
+        builder.node("ArgMax", ["probabilities"], "label", axis=1, keepdims=0)
+        builder.output("label", INT64, [BATCH_DIM])
+        builder.output("probabilities", FLOAT, [BATCH_DIM, n_L])
+        return
+    half = builder.constant("half", np.array(0.5, dtype=np.float32))
+    if n_L > 1:  # multi-label: one independent sigmoid per output
+        builder.node("Sigmoid", [Z], "probabilities")
+        builder.node("Greater", ["probabilities", half], "positive")
+        builder.node("Cast", ["positive"], "label", to=INT64)
+        builder.output("label", INT64, [BATCH_DIM, n_L])
+        builder.output("probabilities", FLOAT, [BATCH_DIM, n_L])
+        return
+    one = builder.constant("one", np.array(1.0, dtype=np.float32))
+    squeeze_axes = builder.constant("squeeze_axes", np.array([1], dtype=np.int64))
+    builder.node("Sigmoid", [Z], "p")  # (N, 1)
+    builder.node("Sub", [one, "p"], "q")
+    builder.node("Concat", ["q", "p"], "probabilities", axis=1)  # (N, 2) = [1 - p, p]
+    builder.node("Greater", ["p", half], "positive")
+    builder.node("Cast", ["positive"], "label_column", to=INT64)
+    builder.node("Squeeze", ["label_column", squeeze_axes], "label")
+    builder.output("label", INT64, [BATCH_DIM])
+    builder.output("probabilities", FLOAT, [BATCH_DIM, 2])
+
+
+def _metadata(source: ExportSource) -> dict[str, str]:
+    net = source.net
+    metadata = {
+        "task": source.task,
+        "layer_sizes": json.dumps(list(net.layer_sizes)),
+        "hidden_activation": json.dumps(list(net.hidden_activations)),
+        "output_activation": net.output_activation,
+        "preprocessing": "folded into W1, b1" if source.scaler is not None else "none",
+    }
+    if source.label_names is not None:
+        metadata["label_names"] = json.dumps(source.label_names)
+    return metadata
+
+
+def to_onnx(model: Any):
+    """Build and fully check the ``onnx.ModelProto`` of a Model, a DNN, or an object with to_model()."""
+    onnx = _import_onnx()
+    from mlpkit import __version__
+
+    source = export_source(model)
+    builder = _GraphBuilder(onnx)
+    Z_L = _add_layers(builder, source)
+    _add_head(builder, source.net, Z_L)
+    n_x = source.net.layer_sizes[0]
+    graph = onnx.helper.make_graph(
+        builder.nodes,
+        "mlpkit_dnn",
+        [onnx.helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, [BATCH_DIM, n_x])],
+        builder.outputs,
+        initializer=builder.initializers,
+    )
+    proto = onnx.helper.make_model(
+        graph,
+        opset_imports=[onnx.helper.make_opsetid("", OPSET_VERSION)],
+        producer_name="mlpkit",
+        producer_version=__version__,
+        doc_string=(
+            f"{source.net!r}; input {INPUT_NAME} = raw feature rows [N, {n_x}] float32; "
+            "label i indexes metadata label_names"
+        ),
+    )
+    proto.ir_version = IR_VERSION
+    onnx.helper.set_model_props(proto, _metadata(source))
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    if not path.parent.is_dir():
+        raise ValueError(f"cannot write ONNX file {path}: folder {path.parent} does not exist")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def export_onnx(model: Any, path: str | os.PathLike) -> Path:
+    """Write ``model`` (a Model, a DNN, or an object with to_model()) as an ONNX file; returns its path."""
+    proto = to_onnx(model)
+    target = Path(path)
+    _write_atomically(target, proto.SerializeToString())
+    return target
