@@ -223,7 +223,7 @@ def input_gradients(model: Any, X_rows: np.ndarray, y: np.ndarray) -> np.ndarray
     dA0 = net.compute_gradients(AL, Y.astype(AL.dtype), cache, input_gradient=True)["dA0"]
     scaler = None if isinstance(model, DNN) else getattr(model, "scaler", None)
     if scaler is not None:
-        dA0 = dA0 / np.asarray(scaler.scale, dtype=dA0.dtype).reshape(-1, 1)
+        dA0 = dA0 / np.asarray(scaler.scale_, dtype=dA0.dtype).reshape(-1, 1)
     return dA0.T
 
 
@@ -394,6 +394,24 @@ def plot_boundary(model: Any, X_rows: np.ndarray, y: np.ndarray, path: str | os.
 
 
 # ---------------------------------------------------------------------- first-layer weights
+def weight_mosaic(W1: np.ndarray, height: int, width: int, columns: int) -> np.ndarray:
+    """Rows of ``W1`` as ``height x width`` tiles, ``columns`` per row, left to right, one NaN pixel apart."""
+    units = W1.shape[0]
+    rows = math.ceil(units / columns)
+    mosaic = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), np.nan)
+    for unit in range(units):
+        top, left = (unit // columns) * (height + 1), (unit % columns) * (width + 1)
+        mosaic[top : top + height, left : left + width] = W1[unit].reshape(height, width)
+    return mosaic
+
+
+def _label_tiles(axes: Any, units: int, columns: int, height: int, width: int) -> None:
+    for unit in range(units):
+        top, left = (unit // columns) * (height + 1), (unit % columns) * (width + 1)
+        label_box = {"facecolor": "white", "alpha": 0.7, "pad": 0.5, "edgecolor": "none"}
+        axes.text(left, top, str(unit + 1), fontsize=6, va="top", ha="left", bbox=label_box)
+
+
 def plot_weights(
     model: Any,
     path: str | os.PathLike,
@@ -408,20 +426,18 @@ def plot_weights(
     W1 = np.asarray(network_of(model).params["W1"], dtype=float)
     shown = W1[:max_units]
     columns = math.ceil(math.sqrt(shown.shape[0]))
-    rows = math.ceil(shown.shape[0] / columns)
-    figure = _new_figure(1.3 * columns + 1.2, 1.3 * rows + 0.8)
-    grid = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).reshape(-1)
+    mosaic = weight_mosaic(shown, height, width, columns)
+    figure = _new_figure(8, 7)
+    axes = figure.subplots()
     limit = float(np.abs(shown).max()) or 1.0
-    image = None
-    for unit, axes in enumerate(grid):
-        axes.set_axis_off()
-        if unit < shown.shape[0]:
-            image = axes.imshow(shown[unit].reshape(height, width), cmap="RdBu_r", vmin=-limit, vmax=limit)
-            axes.set_title(f"unit {unit + 1}", fontsize=8)
-    figure.colorbar(image, ax=list(grid), label="weight", shrink=0.8)
-    figure.suptitle(
-        f"First-layer weights W1: {shown.shape[0]} of {W1.shape[0]} hidden units, "
-        f"each a {height}x{width} image"
+    image = axes.imshow(mosaic, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    _label_tiles(axes, shown.shape[0], columns, height, width)
+    axes.set_axis_off()
+    figure.colorbar(image, ax=axes, label="weight", shrink=0.8)
+    axes.set_title(
+        f"First-layer weights W1: hidden units 1-{shown.shape[0]} of {W1.shape[0]}, "
+        f"each a {height}x{width} image\n"
+        "(numbered left to right, top to bottom; red: positive, blue: negative)"
     )
     _save(figure, path)
     return figure
