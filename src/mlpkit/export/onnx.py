@@ -12,15 +12,15 @@ Outputs follow scikit-learn's ONNX converter:
   ``probabilities`` ``[N, n_L]``;
 - identity (regression): ``variable`` float ``[N, n_L]``.
 
-A ``label`` value ``i`` is the index into the model's ``label_names`` (stored as JSON in the
-file's metadata under ``label_names``), the same index ``DNN.predict`` returns.
+A ``label`` value ``i`` is a class index: the class is ``model.labels[i]``, displayed as
+``model.label_names[i]`` (both stored as JSON in the file's metadata under ``labels`` and
+``label_names``), the same index ``DNN.predict`` and ``Model.decide`` return.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import numpy as np
 
 from mlpkit.activations import LEAKY_RELU_SLOPE
 from mlpkit.network import DNN
+from mlpkit.serialization import atomic_write, check_writable
 
 OPSET_VERSION = 17
 IR_VERSION = 8
@@ -44,6 +45,7 @@ class ExportSource:
 
     net: DNN
     scaler: Any
+    labels: list | None
     label_names: list[str] | None
     task: str
 
@@ -89,7 +91,7 @@ def _check_scaler(scaler: Any, n_x: int) -> None:
 def export_source(model: Any) -> ExportSource:
     """Read the network, preprocessing and label names from a Model, a DNN, or an object with to_model()."""
     if isinstance(model, DNN):
-        return ExportSource(model, None, None, infer_task(model))
+        return ExportSource(model, None, None, None, infer_task(model))
     if not isinstance(getattr(model, "net", None), DNN) and callable(getattr(model, "to_model", None)):
         model = model.to_model()
     net = getattr(model, "net", None)
@@ -101,9 +103,11 @@ def export_source(model: Any) -> ExportSource:
     scaler = getattr(model, "scaler", None)
     if scaler is not None:
         _check_scaler(scaler, net.layer_sizes[0])
-    label_names = getattr(model, "label_names", None)
+    labels, label_names = getattr(model, "labels", None), getattr(model, "label_names", None)
     task = getattr(model, "task", None) or infer_task(net)
-    return ExportSource(net, scaler, None if label_names is None else list(label_names), task)
+    return ExportSource(
+        net, scaler, list(labels) if labels else None, list(label_names) if label_names else None, task
+    )
 
 
 class _GraphBuilder:
@@ -196,6 +200,8 @@ def _metadata(source: ExportSource) -> dict[str, str]:
         "output_activation": net.output_activation,
         "preprocessing": "folded into W1, b1" if source.scaler is not None else "none",
     }
+    if source.labels is not None:
+        metadata["labels"] = json.dumps(source.labels)
     if source.label_names is not None:
         metadata["label_names"] = json.dumps(source.label_names)
     return metadata
@@ -234,24 +240,8 @@ def to_onnx(model: Any):
     return proto
 
 
-def _write_atomically(path: Path, payload: bytes) -> None:
-    if not path.parent.is_dir():
-        raise ValueError(f"cannot write ONNX file {path}: folder {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def export_onnx(model: Any, path: str | os.PathLike) -> Path:
     """Write ``model`` (a Model, a DNN, or an object with to_model()) as an ONNX file; returns its path."""
-    proto = to_onnx(model)
-    target = Path(path)
-    _write_atomically(target, proto.SerializeToString())
-    return target
+    check_writable(path)
+    payload = to_onnx(model).SerializeToString()
+    return atomic_write(path, lambda handle: handle.write(payload))
