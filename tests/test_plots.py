@@ -10,7 +10,7 @@ from matplotlib.image import imread
 from sklearn import datasets as sklearn_datasets
 from sklearn.metrics import confusion_matrix
 
-from mlpkit import DNN, plots
+from mlpkit import DNN, AffineScaler, Model, plots
 from mlpkit.plots import weight_mosaic
 from mlpkit.training import Trainer
 
@@ -251,4 +251,61 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r'pip install "mlpkit\[plot\]"'):
         plots.plot_curves({"loss": [1.0]}, tmp_path / "curves.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- a Model: scaler and label names
+@pytest.fixture(scope="module")
+def named_moons():
+    """A Model on moons with a standard scaler and text labels, trained on the scaled rows."""
+    X, y = sklearn_datasets.make_moons(200, noise=0.15, random_state=1)
+    X = X * [30.0, 0.5] + [100.0, -2.0]  # features on very different scales
+    scaler = AffineScaler("standard").fit(X)
+    net = DNN([2, 8, 1], "tanh", "sigmoid", seed=0, dtype="float64")
+    Trainer(net, "adam", 0.05, batch_size=32, seed=0).fit(scaler.transform(X).T, y.reshape(1, -1), epochs=20)
+    model = Model(net, scaler, task="binary", labels=["lower", "upper"])
+    return model, X, np.array(["lower", "upper"])[y]
+
+
+def test_model_confusion_uses_its_labels_and_names(named_moons, tmp_path):
+    model, X, labels = named_moons
+    figure = plots.plot_confusion(model, X, labels, tmp_path / "confusion.png")
+    axes = figure.axes[0]
+    expected = confusion_matrix(labels, model.predict(X), labels=["lower", "upper"])
+    np.testing.assert_array_equal(axes.images[0].get_array(), expected)
+    assert [label.get_text() for label in axes.get_yticklabels()] == ["lower", "upper"]
+    assert_readable_png(tmp_path / "confusion.png", 600, 500)
+
+
+def test_model_boundary_is_its_probability_on_raw_features(named_moons, tmp_path):
+    model, X, labels = named_moons
+    xx, yy, values = plots.decision_grid(model, X, resolution=20)
+    expected = model.predict_proba(np.column_stack([xx.ravel(), yy.ravel()]))[:, 1]
+    np.testing.assert_allclose(values.ravel(), expected, rtol=1e-12)
+    figure = plots.plot_boundary(model, X, labels, tmp_path / "boundary.png")
+    assert [text.get_text() for text in figure.axes[0].get_legend().get_texts()] == ["lower", "upper"]
+    assert figure.axes[1].get_ylabel().startswith("P(class upper)")
+
+
+def test_model_input_gradients_are_with_respect_to_raw_features(named_moons):
+    model, X, labels = named_moons
+    gradients = plots.input_gradients(model, X[:3], labels[:3])
+    truth = model.encode(labels[:3])
+
+    def sample_loss(row: np.ndarray, index: int) -> float:
+        return -np.log(model.predict_proba(row.reshape(1, -1))[0, index])
+
+    steps = 1e-6 * np.array([30.0, 0.5])  # relative to each feature's spread
+    for i in range(3):
+        numeric = [
+            (sample_loss(X[i] + h * e, truth[i]) - sample_loss(X[i] - h * e, truth[i])) / (2 * h)
+            for h, e in zip(steps, np.eye(2), strict=True)
+        ]
+        np.testing.assert_allclose(gradients[i], numeric, rtol=1e-5)
+
+
+def test_model_labels_outside_its_classes_are_named(named_moons, tmp_path):
+    model, X, _ = named_moons
+    with pytest.raises(ValueError, match="middle"):
+        plots.plot_confusion(model, X[:2], np.array(["lower", "middle"]), tmp_path / "c.png")
     assert list(tmp_path.iterdir()) == []

@@ -137,15 +137,21 @@ def _require_classifier(model: Any, kind: str) -> str:
 
 
 def predicted_classes(model: Any, X_rows: np.ndarray) -> np.ndarray:
-    """Class index per row: argmax of softmax, or sigmoid output > 0.5."""
-    probabilities = output_activations(model, X_rows)
-    if task_of(model) == "binary":
-        return (probabilities[:, 0] > 0.5).astype(np.int64)
-    return probabilities.argmax(axis=1)
+    """Class index per row: one sigmoid output > 0.5, else the argmax of the outputs."""
+    outputs = output_activations(model, X_rows)
+    if outputs.shape[1] == 1:
+        return (outputs[:, 0] > 0.5).astype(np.int64)
+    return outputs.argmax(axis=1)
 
 
 def class_indices(model: Any, y: np.ndarray) -> np.ndarray:
-    """True labels as class indices: integer indices or class names, checked against the model."""
+    """True labels as class indices.
+
+    For a Model, ``y`` holds its original labels (``model.encode``); for a bare DNN, class
+    indices or the names ``"0"``, ``"1"``, ...
+    """
+    if not isinstance(model, DNN) and hasattr(model, "encode"):
+        return np.asarray(model.encode(np.asarray(y).reshape(-1)), dtype=np.int64)
     names = class_names(model)
     y = np.asarray(y).reshape(-1)
     if y.dtype.kind in "USO":
@@ -188,7 +194,7 @@ def decision_grid(
     xx, yy = np.meshgrid(xs, ys)
     grid = np.column_stack([xx.ravel(), yy.ravel()])
     if _require_classifier(model, "boundary") == "binary":
-        values = output_activations(model, grid)[:, 0]
+        values = output_activations(model, grid)[:, -1]  # P(class 1): one sigmoid unit or softmax's second
     else:
         values = predicted_classes(model, grid)
     return xx, yy, values.reshape(xx.shape)
@@ -197,11 +203,11 @@ def decision_grid(
 def _targets(model: Any, y: np.ndarray, m: int) -> np.ndarray:
     """Targets ``Y`` (n_L, m) in the engine's layout for the true labels ``y``."""
     net = network_of(model)
-    task = task_of(model)
-    if task == "multiclass":
-        return np.eye(net.layer_sizes[-1])[class_indices(model, y)].T
-    if task == "binary":
-        return class_indices(model, y).reshape(1, -1).astype(float)
+    if task_of(model) in ("binary", "multiclass"):
+        indices = class_indices(model, y)
+        if net.layer_sizes[-1] == 1:
+            return indices.reshape(1, -1).astype(float)
+        return np.eye(net.layer_sizes[-1])[indices].T
     Y = np.asarray(y, dtype=float).reshape(m, -1)
     if Y.shape[1] != net.layer_sizes[-1]:
         raise ValueError(f"y must have {net.layer_sizes[-1]} values per sample, got shape {np.shape(y)}")
