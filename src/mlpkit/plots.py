@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from mlpkit.network import DNN
+from mlpkit.serialization import atomic_write, check_writable
 
 PLOT_EXTRA_MESSAGE = 'plots need matplotlib; install it with: pip install "mlpkit[plot]"'
 FORMATS = (".png", ".pdf", ".svg")
@@ -48,26 +48,16 @@ def _new_figure(width: float, height: float) -> Any:
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
-    """The output path as a Path, or ValueError if its suffix or folder is wrong."""
+    """The output path, or ValueError if its suffix is not an image format or its folder is unusable."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"output file {str(path)!r} must end in one of {list(FORMATS)}")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ValueError(f"output folder {str(folder)!r} does not exist (for {str(path)!r})")
-    return path
+    return check_writable(path)
 
 
 def _save(figure: Any, path: Path) -> None:
-    """Write the figure atomically: a new temporary file in the same folder, then a rename."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temporary, "xb") as handle:  # "x": a fresh file with the user's default mode
-            figure.savefig(handle, format=path.suffix[1:].lower(), dpi=DPI)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """Write the figure atomically (temporary file in the same folder, then a rename)."""
+    atomic_write(path, lambda handle: figure.savefig(handle, format=path.suffix[1:].lower(), dpi=DPI))
 
 
 # ---------------------------------------------------------------------- model adapters
