@@ -1,0 +1,80 @@
+"""The :class:`Dataset` every loader returns (train and test rows, labels, names) and target kinds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlpkit.preprocessing import split_indices
+
+TARGET_KINDS = ("classification", "multilabel", "regression")
+
+
+@dataclass
+class Dataset:
+    """Train and test splits with rows as samples: ``X_*`` is ``(m, n_x)``, ``y_*`` is ``(m,)`` or ``(m, k)``.
+
+    ``class_names`` names the integer labels ``0..k-1`` when the labels are codes;
+    ``scaling`` is the preprocessing that suits the features (``"pixel"`` or ``"standard"``).
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str] | None = None
+    feature_names: list[str] | None = None
+    target_name: str | None = None
+    scaling: str = "standard"
+    source: str = ""
+    own_split: bool = True
+
+    @property
+    def n_features(self) -> int:
+        """Number of feature columns ``n_x``."""
+        return self.X_train.shape[1]
+
+    def label_values(self, y: np.ndarray) -> np.ndarray:
+        """Labels as the model should know them: class names for coded labels, else ``y`` itself."""
+        if self.class_names is None:
+            return y
+        return np.asarray(self.class_names)[y]
+
+    def describe(self) -> str:
+        """One line: name, split sizes, features and classes."""
+        kind = target_kind(self.y_train)
+        classes = len(self.class_names) if self.class_names else len(np.unique(self.y_train))
+        what = f"{classes} classes" if kind == "classification" else kind
+        return (
+            f"{self.name}: {self.X_train.shape[0]} train / {self.X_test.shape[0]} test rows, "
+            f"{self.n_features} features, {what}"
+        )
+
+
+def target_kind(y: np.ndarray) -> str:
+    """``"classification"`` for text, booleans or whole numbers; ``"multilabel"`` for a 0/1 matrix;
+    ``"regression"`` for other numbers."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        numeric = np.issubdtype(y.dtype, np.number) or y.dtype == bool
+        return "multilabel" if numeric and np.isin(y, (0, 1)).all() else "regression"
+    if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.integer):
+        return "classification"
+    return "classification" if np.all(np.mod(y, 1) == 0) else "regression"
+
+
+def split_dataset(
+    name: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    test_fraction: float,
+    seed: int | None,
+    **details,
+) -> Dataset:
+    """A :class:`Dataset` from whole data by a seeded split, stratified for class labels."""
+    stratify = y if target_kind(y) == "classification" else None
+    train, test = split_indices(X.shape[0], test_fraction, seed, stratify)
+    return Dataset(name, X[train], y[train], X[test], y[test], own_split=False, **details)

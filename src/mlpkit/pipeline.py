@@ -1,0 +1,233 @@
+"""From a dataset and a training config to a trained, evaluated :class:`Model`.
+
+The steps, each a small function the CLI (and later checkpointing or distributed runs) can
+compose: pick the task and output layer from the targets, encode labels, fit the scaler on
+the training rows, build the network and its trainer, fit, evaluate on the test rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from mlpkit.activations import ACTIVATIONS
+from mlpkit.datasets import Dataset, target_kind
+from mlpkit.metrics import evaluate_model
+from mlpkit.network import DNN, DTYPES
+from mlpkit.optimizers import OPTIMIZERS
+from mlpkit.preprocessing import AffineScaler, encode_labels, target_matrix
+from mlpkit.serialization import Model
+from mlpkit.training import Callback, History, Trainer
+
+OUTPUT_CHOICES = ("auto", "sigmoid", "softmax", "identity")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (the CLI's ``train`` flags), stored in the model file."""
+
+    data: str = "fashion-mnist"
+    target: str | None = None
+    hidden: tuple[int, ...] = (256, 128)
+    activation: str = "relu"
+    output: str = "auto"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    batch_size: int = 128
+    epochs: int = 10
+    dropout: float = 0.0
+    l2: float = 0.0
+    seed: int = 0
+    dtype: str = "float32"
+    validation_fraction: float = 0.1
+    early_stopping: bool = False
+    test_fraction: float = 0.2
+
+    def check(self) -> TrainConfig:
+        """Raise ValueError naming the first bad setting and its allowed values; returns ``self``."""
+        _check_choice("activation", self.activation, sorted(ACTIVATIONS))
+        _check_choice("output", self.output, OUTPUT_CHOICES)
+        _check_choice("optimizer", self.optimizer, sorted(OPTIMIZERS))
+        _check_choice("dtype", self.dtype, DTYPES)
+        if any(isinstance(size, bool) or not isinstance(size, int) or size < 1 for size in self.hidden):
+            raise ValueError(f"hidden must list layer sizes >= 1, got {list(self.hidden)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        for name in ("batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.l2 >= 0:
+            raise ValueError(f"l2 must be >= 0, got {self.l2}")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        return self
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values."""
+        values = asdict(self)
+        values["hidden"] = list(self.hidden)
+        return values
+
+
+def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ValueError(f"Unknown {name} {value!r}; expected one of {list(allowed)}")
+
+
+# ---------------------------------------------------------------------- task and labels
+@dataclass
+class Targets:
+    """Encoded training targets and what they imply: task, output layer, labels."""
+
+    task: str
+    output_activation: str
+    n_outputs: int
+    encoded: np.ndarray
+    labels: list | None = None
+    label_names: list[str] | None = None
+
+
+def encode_targets(dataset: Dataset, output: str = "auto") -> Targets:
+    """Pick the task and output layer for the training targets and encode them."""
+    y = dataset.y_train
+    kind = "regression" if output == "identity" else target_kind(y)
+    if kind == "regression":
+        return _regression_targets(y)
+    if kind == "multilabel":
+        if output == "softmax":
+            raise ValueError(
+                "output 'softmax' needs one class per row; the targets are a 0/1 matrix (multilabel)"
+            )
+        n_labels = y.shape[1]
+        return Targets("multilabel", "sigmoid", n_labels, y.astype(np.int64), list(range(n_labels)))
+    return _class_targets(dataset, output)
+
+
+def _regression_targets(y: np.ndarray) -> Targets:
+    if not np.issubdtype(y.dtype, np.number) and y.dtype != bool:
+        raise ValueError(f"output 'identity' (regression) needs numeric targets, got {y.dtype} labels")
+    values = y.astype(np.float64)
+    return Targets("regression", "identity", 1 if values.ndim == 1 else values.shape[1], values)
+
+
+def _class_targets(dataset: Dataset, output: str) -> Targets:
+    if dataset.class_names is not None:
+        indices, labels = np.asarray(dataset.y_train, dtype=np.int64), list(dataset.class_names)
+    else:
+        indices, labels = encode_labels(dataset.y_train, name="training labels")
+    k = len(labels)
+    if k < 2:
+        raise ValueError(
+            f"the training labels hold a single class ({labels}); classification needs at least 2"
+        )
+    if output == "sigmoid" and k > 2:
+        raise ValueError(f"output 'sigmoid' fits 2 classes (or multilabel targets), got {k}; use softmax")
+    if output == "softmax" or (output == "auto" and k > 2):
+        return Targets("binary" if k == 2 else "multiclass", "softmax", k, indices, labels)
+    return Targets("binary", "sigmoid", 1, indices, labels)
+
+
+def encode_test_targets(model: Model, values: np.ndarray) -> np.ndarray:
+    """Evaluation targets for ``model``: class indices via its labels, an indicator or values."""
+    if model.task in ("binary", "multiclass"):
+        return model.encode(np.asarray(values), name="test labels")
+    if model.task == "multilabel":
+        return np.asarray(values, dtype=np.int64)
+    return np.asarray(values, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------- building and training
+def build_model(dataset: Dataset, config: TrainConfig) -> tuple[Model, np.ndarray, np.ndarray]:
+    """An untrained :class:`Model` (network, fitted scaler, labels) and the engine-layout ``X``, ``Y``."""
+    config.check()
+    targets = encode_targets(dataset, config.output)
+    scaler = AffineScaler(dataset.scaling).fit(dataset.X_train)
+    rows = scaler.transform(dataset.X_train, config.dtype)  # (m, n_x)
+    sizes = [dataset.n_features, *config.hidden, targets.n_outputs]
+    net = DNN(sizes, config.activation, targets.output_activation, seed=config.seed, dtype=config.dtype)
+    stored = {
+        **config.to_dict(),
+        "feature_names": dataset.feature_names,
+        "target_name": dataset.target_name,
+    }
+    model = Model(net, scaler, targets.label_names, targets.task, stored, labels=targets.labels)
+    Y = target_matrix(targets.task, targets.encoded, targets.n_outputs, net.dtype)  # (n_L, m)
+    return model, rows.T, Y
+
+
+def make_trainer(
+    model: Model, config: TrainConfig, callbacks: Sequence[Callback] = (), progress: bool | None = None
+) -> Trainer:
+    """The :class:`Trainer` for the config's optimizer, learning rate, batch size, L2 and dropout."""
+    return Trainer(
+        model.net,
+        config.optimizer,
+        config.lr,
+        batch_size=config.batch_size,
+        l2=config.l2,
+        dropout=config.dropout,
+        seed=config.seed,
+        progress=progress,
+        callbacks=callbacks,
+    )
+
+
+def fit(trainer: Trainer, X: np.ndarray, Y: np.ndarray, config: TrainConfig) -> History:
+    """Run the config's epochs with its validation share and early stopping."""
+    return trainer.fit(
+        X,
+        Y,
+        config.epochs,
+        validation_fraction=config.validation_fraction,
+        early_stopping=config.early_stopping,
+    )
+
+
+@dataclass
+class TrainResult:
+    """A trained model, its test-split report and the training wall time."""
+
+    model: Model
+    report: dict
+    train_seconds: float
+
+
+def train_model(
+    dataset: Dataset, config: TrainConfig, callbacks: Sequence[Callback] = (), progress: bool | None = None
+) -> TrainResult:
+    """Build, train and evaluate on the test split; the model's ``history`` and ``metrics`` are filled in."""
+    model, X, Y = build_model(dataset, config)
+    trainer = make_trainer(model, config, callbacks, progress)
+    started = time.perf_counter()
+    history = fit(trainer, X, Y, config)
+    seconds = time.perf_counter() - started
+    return TrainResult(model, finish_model(model, dataset, history, seconds), seconds)
+
+
+def finish_model(model: Model, dataset: Dataset, history: History, seconds: float) -> dict:
+    """Evaluate on the test split, store history and summary metrics in the model; return the report."""
+    report = evaluate_model(
+        model, dataset.X_test, encode_test_targets(model, dataset.label_values(dataset.y_test))
+    )
+    model.history = history.to_dict()
+    model.metrics = summary_metrics(report, history.epochs, seconds)
+    return report
+
+
+def summary_metrics(report: dict, epochs: int, seconds: float) -> dict:
+    """The numbers stored in the model file: test loss and accuracy (or MSE, R^2), epochs, time."""
+    metrics = {
+        "test_loss": report["loss"],
+        "test_rows": report["rows"],
+        "epochs": epochs,
+        "train_seconds": seconds,
+    }
+    for key in ("accuracy", "mse", "r2"):
+        if key in report:
+            metrics[f"test_{key}"] = report[key]
+    return metrics
