@@ -1,0 +1,54 @@
+"""docs/guide.md stays true: every quoted code line is in the named function, every named test exists."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "docs" / "guide.md"
+CODE_REFERENCE = re.compile(r"`(src/mlpkit/[\w/]+\.py)`, `([\w.]+)`[^`]*?:\n\n```python\n(.*?)```", re.DOTALL)
+TEST_REFERENCE = re.compile(r"`(tests/test_\w+\.py)::(test_\w+)`")
+
+
+def _function_source(path: Path, qualified_name: str) -> str:
+    """The source text of ``function`` or ``Class.method`` in the file."""
+    source = path.read_text(encoding="utf-8")
+    scope: list[ast.stmt] = ast.parse(source).body
+    node = None
+    for part in qualified_name.split("."):
+        node = next((n for n in scope if getattr(n, "name", None) == part), None)
+        assert node is not None, f"{path.relative_to(ROOT)} has no {qualified_name}"
+        scope = getattr(node, "body", [])
+    return ast.get_source_segment(source, node)
+
+
+def _code_references() -> list[tuple[str, str, str]]:
+    return CODE_REFERENCE.findall(GUIDE.read_text(encoding="utf-8"))
+
+
+def test_the_guide_quotes_code():
+    assert len(_code_references()) >= 9
+    assert len(set(TEST_REFERENCE.findall(GUIDE.read_text(encoding="utf-8")))) >= 15
+
+
+@pytest.mark.parametrize("file, function, excerpt", _code_references(), ids=lambda value: str(value)[:40])
+def test_quoted_code_is_in_the_named_function(file, function, excerpt):
+    body = {line.strip() for line in _function_source(ROOT / file, function).splitlines()}
+    for line in excerpt.splitlines():
+        if line.strip():
+            assert line.strip() in body, (
+                f"docs/guide.md quotes {line.strip()!r}, no longer in {file} {function}"
+            )
+
+
+def test_every_named_test_exists():
+    for file, name in set(TEST_REFERENCE.findall(GUIDE.read_text(encoding="utf-8"))):
+        path = ROOT / file
+        assert path.exists(), f"docs/guide.md names {file}, which does not exist"
+        assert re.search(rf"^def {name}\(", path.read_text(encoding="utf-8"), re.MULTILINE), (
+            f"docs/guide.md names {file}::{name}, which does not exist"
+        )
