@@ -9,6 +9,20 @@ from mlpkit.training import Callback, History, Trainer, TrainingDiverged, train
 
 __version__ = "0.1.0"
 
+# scikit-learn estimators: imported on first use (and left out of __all__, so that
+# `from mlpkit import *` works without scikit-learn, an optional extra)
+_ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+
+
+def __getattr__(name: str):
+    """Load ``MLPClassifier``/``MLPRegressor`` lazily (ImportError naming the extra if it is missing)."""
+    if name in _ESTIMATORS:
+        from mlpkit import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'mlpkit' has no attribute {name!r}")
+
+
 __all__ = [
     "DNN",
     "SGD",
