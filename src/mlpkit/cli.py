@@ -1,24 +1,45 @@
 """The ``mlpkit`` command: parses arguments, calls the library, prints results. Nothing else.
 
-Exit codes: 0 success, 1 failure (e.g. a check that did not pass), 2 bad usage or bad input.
+Subcommands: ``train``, ``evaluate``, ``predict``, ``info``, ``gradcheck``. Exit codes: 0
+success, 1 other failures (training diverged, a download failed, a check did not pass), 2 bad
+usage or bad input (one line on stderr naming the option, file, row or column; no output
+file is left behind).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
+import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from mlpkit.training import Callback
+
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 GRADCHECK_THRESHOLD = 1e-7
+OUTPUT_CHOICES = ("auto", "sigmoid", "softmax", "identity")
+OPTIMIZER_CHOICES = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+DTYPE_CHOICES = ("float32", "float64")
 
 
 class UsageError(ValueError):
     """Bad flags or bad input: reported in one line on stderr, exit code 2."""
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with usage errors reported in one line (and exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---------------------------------------------------------------------- argument types
 def int_list(text: str) -> list[int]:
     """Parse ``"256,128"`` into ``[256, 128]`` (an empty string gives ``[]``)."""
     if text.strip() == "":
@@ -30,6 +51,487 @@ def int_list(text: str) -> list[int]:
     if any(value < 1 for value in values):
         raise argparse.ArgumentTypeError(f"every size must be >= 1, got {text!r}")
     return values
+
+
+def _number(text: str, kind: type) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+        ) from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    value = _number(text, float)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = _number(text, float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    value = _number(text, float)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text!r}")
+    return value
+
+
+def _say(args: argparse.Namespace, text: str = "") -> None:
+    if not args.quiet:
+        print(text, flush=True)
+
+
+def _print_json(value: dict) -> None:
+    print(json.dumps(_finite_or_null(value)), flush=True)
+
+
+def _finite_or_null(value):
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# ---------------------------------------------------------------------- train
+def _add_train_parser(subparsers) -> None:
+    from mlpkit.activations import ACTIVATIONS
+
+    parser = subparsers.add_parser(
+        "train",
+        help="train a network on a dataset and write the model file",
+        description="Train a dense network (default: 784-256-128-10 on Fashion-MNIST); report test accuracy.",
+    )
+    parser.add_argument(
+        "--data", default="fashion-mnist", metavar="NAME|PATH", help="dataset name or .csv/.npz"
+    )
+    parser.add_argument("--target", metavar="COL", help="CSV target column (default: the last one)")
+    parser.add_argument(
+        "--hidden", type=int_list, default=[256, 128], help="hidden layer sizes, e.g. 256,128"
+    )
+    parser.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS), help="hidden activation")
+    parser.add_argument(
+        "--output", default="auto", choices=OUTPUT_CHOICES, help="output layer (auto: from y)"
+    )
+    parser.add_argument("--optimizer", default="adam", choices=OPTIMIZER_CHOICES)
+    parser.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")
+    parser.add_argument("--batch-size", type=positive_int, default=128)
+    parser.add_argument("--epochs", type=positive_int, default=10)
+    parser.add_argument("--dropout", type=fraction, default=0.0, help="hidden-unit drop probability")
+    parser.add_argument("--l2", type=non_negative_float, default=0.0, help="L2 penalty lambda")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES)
+    parser.add_argument(
+        "--validation-fraction", type=fraction, default=0.1, help="held-out share of training"
+    )
+    parser.add_argument(
+        "--early-stopping", action="store_true", help="stop on a validation plateau, keep best"
+    )
+    parser.add_argument("--out", default="model.npz", help="model file to write (default: model.npz)")
+    parser.add_argument("--plot", metavar="FILE", help="write training curves (needs the plot extra)")
+    parser.add_argument("--json", action="store_true", help="end the output with one JSON summary line")
+    parser.add_argument("--quiet", action="store_true", help="print only the final summary")
+    parser.set_defaults(run=_run_train)
+
+
+class EpochPrinter(Callback):
+    """Prints one line per epoch: loss, accuracy, validation loss and accuracy, seconds."""
+
+    def __init__(self, total_epochs: int) -> None:
+        self.total_epochs = total_epochs
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict[str, float]) -> None:
+        width = len(str(self.total_epochs))
+        parts = [f"epoch {epoch + 1:>{width}}/{self.total_epochs}", f"loss {logs['loss']:.4f}"]
+        if math.isfinite(logs["accuracy"]):
+            parts.append(f"accuracy {logs['accuracy']:.4f}")
+        if "val_loss" in logs:
+            parts.append(f"val_loss {logs['val_loss']:.4f}")
+            if math.isfinite(logs["val_accuracy"]):
+                parts.append(f"val_accuracy {logs['val_accuracy']:.4f}")
+        parts.append(f"{logs['seconds']:.1f} s")
+        print("  ".join(parts), flush=True)
+
+
+def _train_config(args: argparse.Namespace):
+    from mlpkit.pipeline import TrainConfig
+
+    return TrainConfig(
+        data=args.data,
+        target=args.target,
+        hidden=tuple(args.hidden),
+        activation=args.activation,
+        output=args.output,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        dropout=args.dropout,
+        l2=args.l2,
+        seed=args.seed,
+        dtype=args.dtype,
+        validation_fraction=args.validation_fraction,
+        early_stopping=args.early_stopping,
+    ).check()
+
+
+def _check_plot_path(path: str | None):
+    """The plotting function, checked before training so a bad --plot fails fast."""
+    if path is None:
+        return None
+    try:
+        from mlpkit.plots import check_output_path, plot_curves
+    except ImportError:
+        raise UsageError("--plot is not available in this mlpkit (no mlpkit.plots module)") from None
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError('--plot needs matplotlib: pip install "mlpkit[plot]"') from None
+    try:
+        check_output_path(path)
+    except ValueError as error:
+        raise UsageError(f"--plot: {error}") from None
+    return plot_curves
+
+
+def _describe_network(model) -> str:
+    net = model.net
+    sizes = "-".join(str(size) for size in net.layer_sizes)
+    hidden = ",".join(sorted(set(net.hidden_activations))) or "no"
+    return (
+        f"{sizes}, {hidden} hidden, {net.output_activation} output ({model.task}), "
+        f"{net.dtype.name}, {net.n_parameters:,} parameters"
+    )
+
+
+def _describe_training(config) -> str:
+    stopping = "on" if config.early_stopping else "off"
+    return (
+        f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, {config.epochs} epochs, "
+        f"dropout {config.dropout:g}, l2 {config.l2:g}, validation {config.validation_fraction:g}, "
+        f"early stopping {stopping}, seed {config.seed}"
+    )
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import time
+
+    from mlpkit.datasets import load_dataset
+    from mlpkit.pipeline import build_model, finish_model, fit, make_trainer
+    from mlpkit.serialization import check_writable, save
+
+    config = _train_config(args)
+    try:
+        out = check_writable(args.out)
+    except ValueError as error:
+        raise UsageError(f"--out: {error}") from None
+    plot_curves = _check_plot_path(args.plot)
+    dataset = load_dataset(
+        config.data, target=config.target, seed=config.seed, test_fraction=config.test_fraction
+    )
+    model, X, Y = build_model(dataset, config)
+    _say(args, f"data      {dataset.describe()}, {dataset.scaling} scaling")
+    _say(args, f"network   {_describe_network(model)}")
+    _say(args, f"training  {_describe_training(config)}")
+    callbacks = [] if args.quiet else [EpochPrinter(config.epochs)]
+    trainer = make_trainer(model, config, callbacks, progress=False if args.quiet else None)
+    started = time.perf_counter()
+    history = fit(trainer, X, Y, config)
+    seconds = time.perf_counter() - started
+    report = finish_model(model, dataset, history, seconds)
+    save(model, out)
+    if plot_curves is not None:
+        plot_curves(model.history, args.plot)
+    _print_train_summary(args, model, report, out)
+    return EXIT_OK
+
+
+def _print_train_summary(args: argparse.Namespace, model, report: dict, out: Path) -> None:
+    metrics = model.metrics
+    if "accuracy" in report:
+        scores = f"test accuracy {report['accuracy']:.4f}  test loss {report['loss']:.4f}"
+    else:
+        scores = f"test loss {report['loss']:.4f}  test mse {report['mse']:.4g}  test r2 {report['r2']:.4f}"
+    print(
+        f"{scores} on {report['rows']} rows; {metrics['epochs']} epochs in "
+        f"{metrics['train_seconds']:.1f} s; model written to {out}",
+        flush=True,
+    )
+    if args.json:
+        summary = {
+            "test_accuracy": report.get("accuracy", math.nan),
+            "test_loss": report["loss"],
+            "epochs": metrics["epochs"],
+            "train_seconds": metrics["train_seconds"],
+            "model": str(out),
+            "test_rows": report["rows"],
+            "data": args.data,
+        }
+        summary.update({f"test_{key}": report[key] for key in ("mse", "r2") if key in report})
+        if args.plot:
+            summary["plot"] = args.plot
+        _print_json(summary)
+
+
+# ---------------------------------------------------------------------- evaluate
+def _add_evaluate_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="loss, accuracy, per-class precision/recall/F1 and confusion matrix of a model",
+        description=(
+            "Evaluate a model file on the test split of its training data (or of a named dataset), "
+            "or on the whole of another .csv/.npz file."
+        ),
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
+    parser.add_argument(
+        "--data", metavar="NAME|PATH", help="dataset name or file (default: the training data)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.set_defaults(run=_run_evaluate)
+
+
+def _same_source(a: str, b: str | None) -> bool:
+    if b is None:
+        return False
+    return a == b or Path(a).resolve() == Path(b).resolve()
+
+
+def _evaluation_rows(model, source: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Rows and labels to evaluate on, and a description: a test split, or a whole file."""
+    from mlpkit.datasets import is_dataset_name, load_dataset, read_table
+
+    config = model.config
+    if is_dataset_name(source) or _same_source(source, config.get("data")):
+        dataset = load_dataset(
+            source,
+            target=config.get("target") if not is_dataset_name(source) else None,
+            seed=config.get("seed", 0),
+            test_fraction=config.get("test_fraction", 0.2),
+        )
+        rows, values, part = dataset.X_test, dataset.label_values(dataset.y_test), "test split"
+    else:
+        target = config.get("target_name") if str(source).lower().endswith(".csv") else None
+        table = read_table(source, target=target)
+        rows, values, part = table.X, table.y, "whole file"
+    if rows.shape[1] != model.n_features:
+        raise UsageError(f"{source}: {rows.shape[1]} feature columns but the model takes {model.n_features}")
+    return rows, values, f"{source} ({part}, {rows.shape[0]} rows)"
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from mlpkit.metrics import evaluate_model
+    from mlpkit.pipeline import encode_test_targets
+    from mlpkit.serialization import load
+
+    model = load(args.model)
+    source = args.data or model.config.get("data")
+    if not source:
+        raise UsageError(f"{args.model}: the model does not say which data it was trained on; pass --data")
+    rows, values, where = _evaluation_rows(model, source)
+    try:
+        targets = encode_test_targets(model, values)
+    except ValueError as error:
+        raise UsageError(f"{source}: {error}") from None
+    report = evaluate_model(model, rows, targets)
+    if args.json:
+        _print_json({"model": args.model, "data": source, **report})
+    else:
+        _print_report(args.model, where, report)
+    return EXIT_OK
+
+
+def _print_report(model_path: str, where: str, report: dict) -> None:
+    print(f"model {model_path} on {where}")
+    scores = [f"loss {report['loss']:.4f}"]
+    scores += [f"{key} {report[key]:.4f}" for key in ("accuracy", "mse", "r2") if key in report]
+    print("  ".join(scores))
+    if "per_class" in report:
+        print(_per_class_table(report["per_class"]))
+    if "confusion_matrix" in report:
+        print(_confusion_table(report["confusion_matrix"], [row["label"] for row in report["per_class"]]))
+
+
+def _per_class_table(rows: list[dict]) -> str:
+    width = max(5, *(len(row["label"]) for row in rows))
+    lines = ["", f"{'class':<{width}}  precision  recall  f1      support"]
+    for row in rows:
+        lines.append(
+            f"{row['label']:<{width}}  {row['precision']:<9.4f}  {row['recall']:<6.4f}  "
+            f"{row['f1']:<6.4f}  {row['support']}"
+        )
+    return "\n".join(lines)
+
+
+def _confusion_table(matrix: list[list[int]], names: list[str]) -> str:
+    width = max(5, *(len(str(count)) for line in matrix for count in line))
+    label_width = max(len(name) for name in names)
+    lines = ["", "confusion matrix (rows: true class, columns: predicted class, in the order above)"]
+    for name, line in zip(names, matrix, strict=True):
+        lines.append(f"{name:<{label_width}}  " + " ".join(f"{count:>{width}}" for count in line))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- predict
+def _add_predict_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict raw feature rows from a .csv or .npz file; CSV out",
+        description="Predict each row of INPUT (.csv with a header, or .npz with X); write a CSV.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
+    parser.add_argument("input", metavar="INPUT", help="feature rows: .csv with a header, or .npz with X")
+    parser.add_argument("--proba", action="store_true", help="add one probability column per class")
+    parser.add_argument("--output", metavar="FILE", help="CSV file to write (default: standard output)")
+    parser.set_defaults(run=_run_predict)
+
+
+def _read_features(model, path: str) -> np.ndarray:
+    from mlpkit.datasets import read_csv_features, read_npz_features
+
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return read_csv_features(path, model.n_features, model.config.get("feature_names"))
+    if suffix == ".npz":
+        return read_npz_features(path, model.n_features)
+    raise UsageError(f"{path}: unsupported input type {suffix or '(none)'!r}; expected .csv or .npz")
+
+
+def _prediction_columns(model, rows: np.ndarray, proba: bool) -> tuple[list[str], list[list[str]]]:
+    number = "{:.9g}" if model.net.dtype == np.float32 else "{:.17g}"
+    outputs = model.outputs(rows)
+    decided = model.decide(outputs)
+    if model.task == "regression":
+        values = decided.reshape(len(rows), -1)
+        header = (
+            ["prediction"]
+            if values.shape[1] == 1
+            else [f"prediction_{k + 1}" for k in range(values.shape[1])]
+        )
+        columns = [[number.format(v) for v in line] for line in values]
+    elif model.task == "multilabel":
+        header = ["prediction"]
+        columns = [
+            [";".join(n for n, on in zip(model.label_names, line, strict=True) if on)] for line in decided
+        ]
+    else:
+        header = ["prediction"]
+        columns = [[model.label_names[index]] for index in decided]
+    if proba:
+        probabilities = model.probabilities(outputs)
+        header += [f"proba_{name}" for name in model.label_names]
+        columns = [
+            line + [number.format(p) for p in ps] for line, ps in zip(columns, probabilities, strict=True)
+        ]
+    return header, columns
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from mlpkit.serialization import atomic_write, check_writable, load
+
+    model = load(args.model)
+    if args.proba and model.task == "regression":
+        raise UsageError("--proba: a regression model has no class probabilities")
+    if args.output:
+        check_writable(args.output)
+    rows = _read_features(model, args.input)
+    header, lines = _prediction_columns(model, rows, args.proba)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(lines)
+    if args.output:
+        atomic_write(args.output, lambda handle: handle.write(buffer.getvalue()), text=True)
+    else:
+        sys.stdout.write(buffer.getvalue())
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- info
+def _add_info_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "info",
+        help="architecture, parameters, dtype, training config, metrics and format of a model file",
+        description="Describe a model file written by mlpkit train (or mlpkit.save).",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.set_defaults(run=_run_info)
+
+
+def _model_info(path: str) -> dict:
+    from mlpkit.serialization import load, read_info
+
+    model = load(path)
+    meta = read_info(path)
+    net = model.net
+    return {
+        "model": path,
+        "format": meta["format"],
+        "format_version": meta["format_version"],
+        "mlpkit_version": meta.get("mlpkit_version"),
+        "file_bytes": meta["file_bytes"],
+        "architecture": net.config(),
+        "parameters": net.n_parameters,
+        "dtype": net.dtype.name,
+        "task": model.task,
+        "labels": model.label_names,
+        "preprocessing": meta.get("preprocessing"),
+        "config": model.config,
+        "metrics": model.metrics,
+        "epochs_trained": len(model.history.get("loss", [])),
+    }
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    info = _model_info(args.model)
+    if args.json:
+        _print_json(info)
+        return EXIT_OK
+    architecture = info["architecture"]
+    sizes = "-".join(str(size) for size in architecture["layer_sizes"])
+    activations = ", ".join([*architecture["hidden_activation"], architecture["output_activation"]])
+    preprocessing = info["preprocessing"]
+    print(f"model          {info['model']} ({info['file_bytes']:,} bytes)")
+    print(
+        f"format         {info['format']} version {info['format_version']} (mlpkit {info['mlpkit_version']})"
+    )
+    print(f"architecture   {sizes} ({activations})")
+    print(f"parameters     {info['parameters']:,}")
+    print(f"dtype          {info['dtype']}")
+    print(f"task           {info['task']}" + (f", labels {info['labels']}" if info["labels"] else ""))
+    print(f"preprocessing  {preprocessing['method'] + ' scaling' if preprocessing else 'none'}")
+    print(f"epochs trained {info['epochs_trained']}")
+    print("training config")
+    for key, value in info["config"].items():
+        print(f"  {key:<20} {value}")
+    print("metrics")
+    for key, value in info["metrics"].items():
+        print(f"  {key:<20} {value:.6g}" if isinstance(value, float) else f"  {key:<20} {value}")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------- gradcheck
@@ -80,24 +582,46 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     """The full ``mlpkit`` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="mlpkit",
         description="Dense neural networks trained by vectorized backpropagation.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train_parser(subparsers)
+    _add_evaluate_parser(subparsers)
+    _add_predict_parser(subparsers)
+    _add_info_parser(subparsers)
     _add_gradcheck_parser(subparsers)
     return parser
 
 
+def _fail(command: str, error: BaseException | str, code: int) -> int:
+    message = " ".join(str(error).split()) or type(error).__name__
+    print(f"mlpkit {command}: error: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    from mlpkit.training import TrainingDiverged
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (UsageError, ValueError) as error:
-        print(f"mlpkit {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    except TrainingDiverged as error:
+        return _fail(args.command, f"{error} No model was written.", EXIT_FAILURE)
+    except (
+        ValueError,
+        ImportError,
+        FileNotFoundError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+    ) as error:
+        return _fail(args.command, error, EXIT_USAGE)
+    except OSError as error:
+        return _fail(args.command, error, EXIT_FAILURE)
 
 
 if __name__ == "__main__":
