@@ -163,3 +163,37 @@ def test_dnn_explain_is_the_module_function():
 def test_bad_batch_size_is_named(m):
     with pytest.raises(ValueError, match=r"m \(the batch size\) must be an integer >= 1"):
         explain(DNN([2, 1]), m)
+
+
+# ---------------------------------------------------------------------- the command line
+def test_cli_explain_prints_the_equations_and_runs(capsys):
+    from mlpkit.cli import main
+
+    assert main(["explain", "--layers", "2,3,3,1", "--batch", "5", "--run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"dW3 = \(1/m\) dZ3 A2\^T +\(1, 5\) @ \(5, 3\) -> \(1, 3\)", out)
+    errors = [float(e) for e in re.findall(r"gradient check: relative error (\S+)", out)]
+    assert len(errors) == 6 and max(errors) < 1e-6  # dW and db of 3 layers
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--layers", "3"], "--layers needs at least two sizes"),
+        (["--layers", "2,x"], "expected comma-separated integers"),
+        (["--activation", "swish"], "invalid choice: 'swish'"),
+        (["--output", "relu"], "invalid choice: 'relu'"),
+        (["--batch", "0"], "must be an integer >= 1"),
+    ],
+)
+def test_cli_explain_bad_flags_exit_2_with_one_line(argv, message, capsys):
+    from mlpkit.cli import main
+
+    try:
+        code = main(["explain", *argv])
+    except SystemExit as stop:  # argparse rejects the flag itself
+        code = stop.code
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert message in captured.err and len(captured.err.strip().splitlines()) == 1

@@ -10,7 +10,7 @@ from matplotlib.image import imread
 from sklearn import datasets as sklearn_datasets
 from sklearn.metrics import confusion_matrix
 
-from mlpkit import DNN, AffineScaler, Model, plots
+from mlpkit import DNN, AffineScaler, Model, plots, save
 from mlpkit.plots import weight_mosaic
 from mlpkit.training import Trainer
 
@@ -188,9 +188,12 @@ def test_weights_show_each_row_of_W1_as_an_image(digits, tmp_path):
 
 def test_weights_refuse_non_image_data_and_write_nothing(tmp_path):
     wine_like = DNN([13, 4, 3], "relu", "softmax", seed=0)
-    with pytest.raises(ValueError, match="n_x = 13 inputs are not a square image"):
+    with pytest.raises(ValueError, match="plot kind 'weights' needs image inputs .* n_x = 13 inputs are not"):
         plots.plot_weights(wine_like, tmp_path / "weights.png")
-    with pytest.raises(ValueError, match="image_shape 3x5 has 15 pixels but n_x = 13"):
+    with pytest.raises(
+        ValueError,
+        match="plot kind 'weights' needs height x width = n_x = 13 pixels, but image_shape 3x5 has 15",
+    ):
         plots.plot_weights(wine_like, tmp_path / "weights.png", image_shape=(3, 5))
     assert list(tmp_path.iterdir()) == []
 
@@ -228,7 +231,7 @@ def test_saliency_renders_images_beside_their_gradients(digits, tmp_path):
 
 def test_saliency_refuses_non_image_data(moons, tmp_path):
     net, X, y = moons
-    with pytest.raises(ValueError, match="n_x = 2 inputs are not a square image"):
+    with pytest.raises(ValueError, match="plot kind 'saliency' needs image inputs .* n_x = 2 inputs are not"):
         plots.plot_saliency(net, X, y, tmp_path / "saliency.png")
     assert list(tmp_path.iterdir()) == []
 
@@ -308,4 +311,90 @@ def test_model_labels_outside_its_classes_are_named(named_moons, tmp_path):
     model, X, _ = named_moons
     with pytest.raises(ValueError, match="middle"):
         plots.plot_confusion(model, X[:2], np.array(["lower", "middle"]), tmp_path / "c.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- the command line
+def _trained_model_file(folder, data: str, hidden: tuple[int, ...], epochs: int):
+    from mlpkit.datasets import load_dataset
+    from mlpkit.pipeline import TrainConfig, train_model
+
+    config = TrainConfig(data=data, hidden=hidden, epochs=epochs, lr=0.01, batch_size=32)
+    path = folder / f"{data}.npz"
+    save(train_model(load_dataset(data), config).model, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    """Model files trained briefly by the pipeline: moons (two features) and digits (8x8 images)."""
+    folder = tmp_path_factory.mktemp("models")
+    return {
+        "moons": _trained_model_file(folder, "moons", (8,), 5),
+        "digits": _trained_model_file(folder, "digits", (16,), 2),
+    }
+
+
+def _run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    from mlpkit.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse rejects the flag itself
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    "data, kind, size",
+    [
+        ("moons", "curves", (1000, 400)),
+        ("moons", "boundary", (750, 550)),
+        ("digits", "confusion", (1000, 900)),
+        ("digits", "weights", (800, 700)),
+        ("digits", "saliency", (1220, 480)),
+    ],
+)
+def test_cli_plot_draws_every_kind(model_files, data, kind, size, tmp_path, capsys):
+    out = tmp_path / f"{kind}.png"
+    code, printed, errors = _run_cli(
+        ["plot", str(model_files[data]), "--kind", kind, "--out", str(out)], capsys
+    )
+    assert (code, errors) == (0, "")
+    assert f"{kind} of {model_files[data]}" in printed
+    assert_readable_png(out, *size)
+    assert_only(tmp_path, f"{kind}.png")
+
+
+@pytest.mark.parametrize(
+    "data, argv, message",
+    [
+        ("moons", ["--kind", "weights"], "plot kind 'weights' needs image inputs"),
+        ("moons", ["--kind", "saliency"], "plot kind 'saliency' needs image inputs"),
+        ("digits", ["--kind", "boundary"], "exactly two input features, this one has 64"),
+        ("moons", ["--kind", "heatmap"], "invalid choice: 'heatmap'"),
+        ("moons", ["--kind", "confusion", "--data", "digits"], "64 feature columns but the model takes 2"),
+        ("moons", ["--kind", "curves", "--out-format", "png"], "unrecognized arguments"),
+    ],
+)
+def test_cli_plot_bad_input_exits_2_and_writes_nothing(model_files, data, argv, message, tmp_path, capsys):
+    out = tmp_path / "picture.png"
+    code, printed, errors = _run_cli(["plot", str(model_files[data]), "--out", str(out), *argv], capsys)
+    assert code == 2
+    assert message in errors and len(errors.strip().splitlines()) == 1
+    assert printed == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_plot_bad_out_and_missing_model(model_files, tmp_path, capsys):
+    code, _, errors = _run_cli(
+        ["plot", str(model_files["moons"]), "--kind", "curves", "--out", "x.jpg"], capsys
+    )
+    assert code == 2 and "--out: output file 'x.jpg' must end in one of" in errors
+    missing = tmp_path / "missing.npz"
+    code, _, errors = _run_cli(
+        ["plot", str(missing), "--kind", "curves", "--out", str(tmp_path / "c.png")], capsys
+    )
+    assert code == 2 and "no such model file" in errors
     assert list(tmp_path.iterdir()) == []

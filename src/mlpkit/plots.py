@@ -33,12 +33,17 @@ TASKS = ("binary", "multiclass", "multilabel", "regression")
 
 
 # ---------------------------------------------------------------------- matplotlib and files
-def _new_figure(width: float, height: float) -> Any:
-    """A matplotlib Figure on an Agg canvas (no pyplot), or ImportError naming the ``plot`` extra."""
+def require_matplotlib() -> None:
+    """Raise ImportError naming the ``plot`` extra unless matplotlib can be imported."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ImportError(PLOT_EXTRA_MESSAGE) from None
+
+
+def _new_figure(width: float, height: float) -> Any:
+    """A matplotlib Figure on an Agg canvas (no pyplot), or ImportError naming the ``plot`` extra."""
+    require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -232,15 +237,25 @@ def image_shape_of(model: Any, image_shape: Sequence[int] | None = None) -> tupl
     if image_shape is not None:
         height, width = (int(side) for side in image_shape)
         if height * width != n_x:
-            raise ValueError(f"image_shape {height}x{width} has {height * width} pixels but n_x = {n_x}")
+            raise ValueError(
+                f"needs height x width = n_x = {n_x} pixels, "
+                f"but image_shape {height}x{width} has {height * width}"
+            )
         return height, width
     side = math.isqrt(n_x)
     if side * side != n_x or side < MIN_IMAGE_SIDE:
         raise ValueError(
-            f"this plot needs image data, but the model's n_x = {n_x} inputs are not a square image "
-            f"of side >= {MIN_IMAGE_SIDE}; pass image_shape=(height, width) if they are an image"
+            f"needs image inputs (a square image of side >= {MIN_IMAGE_SIDE}, such as 28x28 Fashion-MNIST "
+            f"or 8x8 digits, or a given image_shape), but the model's n_x = {n_x} inputs are not"
         )
     return side, side
+
+
+def _image_shape_for(model: Any, image_shape: Sequence[int] | None, kind: str) -> tuple[int, int]:
+    try:
+        return image_shape_of(model, image_shape)
+    except ValueError as error:
+        raise ValueError(f"plot kind {kind!r} {error}") from None
 
 
 # ---------------------------------------------------------------------- curves
@@ -274,6 +289,9 @@ def _draw_curve_panel(axes: Any, epochs: np.ndarray, train: np.ndarray, val: np.
         axes.text(0.5, 0.5, f"no {label} recorded", ha="center", va="center", transform=axes.transAxes)
     else:
         axes.legend()
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title(f"{label.capitalize()} per epoch")
     axes.set_xlabel("epoch")
     axes.set_ylabel(label)
@@ -364,6 +382,14 @@ def _describe_network(net: DNN) -> str:
     return f"layers {list(net.layer_sizes)}, {hidden} / {net.output_activation}"
 
 
+def _feature_names(model: Any) -> list[str]:
+    config = getattr(model, "config", None)
+    names = config.get("feature_names") if isinstance(config, Mapping) else None
+    if names and len(names) == network_of(model).layer_sizes[0]:
+        return [str(name) for name in names]
+    return [f"feature {index + 1}" for index in range(network_of(model).layer_sizes[0])]
+
+
 def plot_boundary(model: Any, X_rows: np.ndarray, y: np.ndarray, path: str | os.PathLike) -> Any:
     """Decision regions of a two-feature classifier over its data (planar, moons, circles)."""
     path = check_output_path(path)
@@ -378,8 +404,9 @@ def plot_boundary(model: Any, X_rows: np.ndarray, y: np.ndarray, path: str | os.
     axes = figure.subplots()
     _draw_regions(figure, axes, grid, names, binary)
     _draw_points(axes, X_rows, truth, names, binary)
-    axes.set_xlabel("feature 1")
-    axes.set_ylabel("feature 2")
+    first, second = _feature_names(model)
+    axes.set_xlabel(first)
+    axes.set_ylabel(second)
     accuracy = np.mean(predicted_classes(model, X_rows) == truth)
     axes.set_title(
         f"Decision regions ({_describe_network(network_of(model))})\n"
@@ -415,7 +442,7 @@ def plot_weights(
     max_units: int = MAX_WEIGHT_IMAGES,
 ) -> Any:
     """The first layer's weights ``W1``, one image per hidden unit (row of ``W1``), for image inputs."""
-    height, width = image_shape_of(model, image_shape)
+    height, width = _image_shape_for(model, image_shape, "weights")
     path = check_output_path(path)
     if max_units < 1:
         raise ValueError(f"max_units must be >= 1, got {max_units!r}")
@@ -464,7 +491,7 @@ def plot_saliency(
     Each map is scaled by its own largest ``|dA0|`` (printed under it), so that a confident,
     nearly flat gradient stays visible beside a large one.
     """
-    height, width = image_shape_of(model, image_shape)
+    height, width = _image_shape_for(model, image_shape, "saliency")
     path = check_output_path(path)
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count!r}")
@@ -494,3 +521,44 @@ def plot_saliency(
     figure.suptitle("Saliency: input gradients dA0 (red: raising the pixel raises the loss; blue: lowers it)")
     _save(figure, path)
     return figure
+
+
+# ---------------------------------------------------------------------- one entry point by kind
+KINDS = ("curves", "confusion", "boundary", "weights", "saliency")
+KINDS_NEEDING_DATA = ("confusion", "boundary", "saliency")
+
+
+def check_plottable(model: Any, kind: str) -> None:
+    """Raise ValueError unless this kind of picture can be drawn for the model (checked before any data)."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown plot kind {kind!r}; expected one of {list(KINDS)}")
+    if kind == "curves" and not getattr(model, "history", {}).get("loss"):
+        raise ValueError("plot kind 'curves' needs a training history, and this model has none")
+    if kind in ("confusion", "boundary"):
+        _require_classifier(model, kind)
+    if kind == "boundary" and network_of(model).layer_sizes[0] != 2:
+        raise ValueError(
+            "plot kind 'boundary' needs a model with exactly two input features, this one has "
+            f"{network_of(model).layer_sizes[0]}"
+        )
+    if kind in ("weights", "saliency"):
+        _image_shape_for(model, None, kind)
+
+
+def plot_model(
+    model: Any,
+    kind: str,
+    path: str | os.PathLike,
+    X_rows: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+) -> Any:
+    """Draw one ``kind`` of picture of a trained model; ``X_rows`` and ``y`` for the kinds that show data."""
+    check_plottable(model, kind)
+    if kind in KINDS_NEEDING_DATA and (X_rows is None or y is None):
+        raise ValueError(f"plot kind {kind!r} needs data rows and their labels")
+    if kind == "curves":
+        return plot_curves(model.history, path)
+    if kind == "weights":
+        return plot_weights(model, path)
+    draw = {"confusion": plot_confusion, "boundary": plot_boundary, "saliency": plot_saliency}[kind]
+    return draw(model, X_rows, y, path)
