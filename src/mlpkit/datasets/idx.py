@@ -183,7 +183,7 @@ def _download_from_any(spec, role, destination, urls, progress, failures) -> Non
         except DownloadError as error:
             failures.append(str(error))
     _remove_if_empty(destination.parent)
-    raise DownloadError(_unavailable_message(spec, urls, failures))
+    raise DownloadError(_unavailable_message(spec, failures))
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -193,13 +193,13 @@ def _remove_if_empty(folder: Path) -> None:
         pass
 
 
-def _unavailable_message(spec: IdxDataset, urls: tuple[str, ...], failures: list[str]) -> str:
+def _unavailable_message(spec: IdxDataset, failures: list[str]) -> str:
     searched = ", ".join(str(folder) for folder in candidate_dirs(spec))
     how = []
     if spec.debian_package:
         how.append(f"install Debian's package (sudo apt-get install {spec.debian_package})")
     how.append(
-        f"download {', '.join(spec.files.values())} from {urls[0]} into a folder and set "
+        f"download {', '.join(spec.files.values())} from {spec.urls[0]} into a folder and set "
         f"${ENVIRONMENT_VARIABLE} to that folder"
     )
     return (
@@ -217,7 +217,7 @@ def load_idx_dataset(
     paths = find_files(spec)
     if paths is None:
         if not download:
-            raise DownloadError(_unavailable_message(spec, urls or spec.urls, ["downloads are turned off"]))
+            raise DownloadError(_unavailable_message(spec, ["downloads are turned off"]))
         paths = fetch_files(spec, urls=urls, progress=progress)
     X_train, y_train = _images_and_labels(paths["train_images"], paths["train_labels"], spec)
     X_test, y_test = _images_and_labels(paths["test_images"], paths["test_labels"], spec)
