@@ -22,12 +22,15 @@ class Activation:
     ``forward(Z, out)`` writes ``g(Z)`` into ``out`` (which may be ``Z`` itself).
     ``derivative(Z, A)`` returns ``g'(Z)``; it may read ``A = g(Z)`` instead of recomputing it.
     ``backward(dA, Z, A)`` overwrites ``dA`` with ``dA * g'(Z)`` and returns it (that is ``dZ``).
+    ``backward_reads_Z`` is false when ``backward`` reads ``A`` alone, so that a training loop
+    may compute ``A`` in place over ``Z``.
     """
 
     name: str
     forward: Callable[[np.ndarray, np.ndarray], np.ndarray]
     derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
     backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    backward_reads_Z: bool = False
 
 
 def _sigmoid(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -86,7 +89,8 @@ def _leaky_relu_derivative(Z: np.ndarray, A: np.ndarray) -> np.ndarray:
 
 
 def _leaky_relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-    dA *= _leaky_relu_derivative(Z, A)
+    # A > 0 exactly where Z > 0 (the slope is positive), so the mask can read A.
+    dA *= _leaky_relu_derivative(A, A)
     return dA
 
 

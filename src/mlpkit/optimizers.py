@@ -2,8 +2,9 @@
 
 An optimizer is built on a dict of named parameter arrays (``{"W1": ..., "b1": ...}`` or one
 flat vector ``{"theta": ...}``) and its ``step(grads)`` reads ``grads["d" + name]``. State
-arrays (velocities, moments) are created up front, aligned with the parameters, and every
-update is done in place.
+arrays (velocities, moments) and one scratch array per parameter are created up front, aligned
+with the parameters, and every update is done in place in as few passes over memory as the
+formula allows (an update over a flat ``theta`` is then a dozen array operations per step).
 """
 
 from __future__ import annotations
@@ -29,6 +30,22 @@ def _check_fraction(name: str, value: float) -> float:
     return float(value)
 
 
+def _scaled_difference(
+    new: np.ndarray, average: np.ndarray, weight: float, out: np.ndarray | None = None
+) -> np.ndarray:
+    """``weight * (new - average)``, the increment of a moving average, in ``out`` (default: ``new``)."""
+    difference = np.subtract(new, average, out=new if out is None else out)
+    difference *= weight
+    return difference
+
+
+def _scaled_quotient(numerator: np.ndarray, denominator: np.ndarray, scale: float) -> np.ndarray:
+    """``scale * numerator / denominator``, written over ``denominator``."""
+    quotient = np.divide(numerator, denominator, out=denominator)
+    quotient *= scale
+    return quotient
+
+
 class Optimizer:
     """Base class: holds the parameters, the learning rate and the step count ``t``."""
 
@@ -43,6 +60,7 @@ class Optimizer:
         self.state: dict[str, dict[str, np.ndarray]] = {
             state: {name: np.zeros_like(p) for name, p in params.items()} for state in self.state_names
         }
+        self.scratch: dict[str, np.ndarray] = {name: np.empty_like(p) for name, p in params.items()}
 
     def step(self, grads: dict[str, np.ndarray]) -> None:
         """Apply one update to every parameter from ``grads["d" + name]``."""
@@ -83,7 +101,7 @@ class SGD(Optimizer):
     """The notes' gradient descent: ``p = p - alpha * dp``."""
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        p -= self.learning_rate * g
+        p -= np.multiply(g, self.learning_rate, out=self.scratch[name])
 
 
 class Momentum(Optimizer):
@@ -98,7 +116,7 @@ class Momentum(Optimizer):
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         v = self.state["velocity"][name]
         v *= self.momentum
-        v -= self.learning_rate * g
+        v -= np.multiply(g, self.learning_rate, out=self.scratch[name])
         p += v
 
 
@@ -106,10 +124,12 @@ class Nesterov(Momentum):
     """Nesterov momentum in the form scikit-learn uses: ``p = p + mu v - alpha dp`` after updating v."""
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        v = self.state["velocity"][name]
+        v, scratch = self.state["velocity"][name], self.scratch[name]
+        step = np.multiply(g, self.learning_rate, out=scratch)  # alpha dp
         v *= self.momentum
-        v -= self.learning_rate * g
-        p += self.momentum * v - self.learning_rate * g
+        v -= step
+        p -= step
+        p += np.multiply(v, self.momentum, out=scratch)
 
 
 class RMSprop(Optimizer):
@@ -129,10 +149,11 @@ class RMSprop(Optimizer):
         self.epsilon = _check_positive("epsilon", epsilon)
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        s = self.state["square_avg"][name]
-        s *= self.rho
-        s += (1.0 - self.rho) * g * g
-        p -= self.learning_rate * g / (np.sqrt(s) + self.epsilon)
+        s, scratch = self.state["square_avg"][name], self.scratch[name]
+        s += _scaled_difference(np.multiply(g, g, out=scratch), s, 1.0 - self.rho)  # s += (1-rho)(g^2 - s)
+        denominator = np.sqrt(s, out=scratch)
+        denominator += self.epsilon
+        p -= _scaled_quotient(g, denominator, self.learning_rate)
 
 
 class Adam(Optimizer):
@@ -154,18 +175,16 @@ class Adam(Optimizer):
         self.epsilon = _check_positive("epsilon", epsilon)
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        m, v = self.state["m"][name], self.state["v"][name]
-        m *= self.beta_1
-        m += (1.0 - self.beta_1) * g
-        v *= self.beta_2
-        v += (1.0 - self.beta_2) * (g * g)
-        bias_1 = 1.0 - self.beta_1**self.t
-        bias_2 = 1.0 - self.beta_2**self.t
-        # p -= alpha * (m / bias_1) / (sqrt(v / bias_2) + eps), with the scalars folded together
-        denominator = np.sqrt(v)
-        denominator *= 1.0 / math.sqrt(bias_2)
-        denominator += self.epsilon
-        p -= (self.learning_rate / bias_1) * m / denominator
+        m, v, scratch = self.state["m"][name], self.state["v"][name], self.scratch[name]
+        m += _scaled_difference(g, m, 1.0 - self.beta_1, out=scratch)  # m = beta_1 m + (1 - beta_1) g
+        v += _scaled_difference(np.multiply(g, g, out=scratch), v, 1.0 - self.beta_2)  # same with g^2
+        # p -= alpha * (m / bias_1) / (sqrt(v / bias_2) + eps), with the scalars folded together:
+        # p -= (alpha sqrt(bias_2) / bias_1) * m / (sqrt(v) + eps sqrt(bias_2))
+        root_bias_2 = math.sqrt(1.0 - self.beta_2**self.t)
+        step_size = self.learning_rate * root_bias_2 / (1.0 - self.beta_1**self.t)
+        denominator = np.sqrt(v, out=scratch)
+        denominator += self.epsilon * root_bias_2
+        p -= _scaled_quotient(m, denominator, step_size)
 
 
 class AdamW(Adam):

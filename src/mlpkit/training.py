@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlpkit.network import DNN
+from mlpkit.fast_path import FastStep
+from mlpkit.network import DNN, PREDICT_CHUNK
 from mlpkit.optimizers import Optimizer, make_optimizer
 from mlpkit.schedules import Constant, ReduceOnPlateau
 
@@ -130,6 +131,7 @@ class Trainer:
         self.progress = progress
         self.callbacks = list(callbacks)
         self.gradient = np.zeros_like(net.theta)
+        self._fast_step = FastStep(net, self.gradient)
         if isinstance(optimizer, Optimizer):
             self.optimizer = optimizer
         else:
@@ -157,14 +159,33 @@ class Trainer:
             AL, cache = net.forward(X, dropout=self.dropout, rng=self.rng)
             loss = net.loss(AL, Y, sample_weight)
             net.compute_gradients(AL, Y, cache, sample_weight=sample_weight, out=self.gradient)
+        return self._regularize_and_step(loss, m), AL
+
+    def _train_rows(
+        self, rows: np.ndarray, targets: np.ndarray, index: np.ndarray, sample_weight: np.ndarray | None
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """One step on the rows ``index`` of ``X.T``/``Y.T``; returns (loss, A_L, Y) of the batch.
+
+        The same step as :meth:`train_batch`, through :class:`~mlpkit.fast_path.FastStep`
+        (buffers reused across batches) unless a communicator takes part.
+        """
+        if self.communicator is not None:
+            Xb, Yb = rows[index].T, targets[index].T
+            loss, AL = self.train_batch(Xb, Yb, sample_weight)
+            return loss, AL, Yb
+        loss, AL, Yb = self._fast_step(rows, targets, index, sample_weight, self.dropout, self.rng)
+        return self._regularize_and_step(loss, index.shape[0]), AL, Yb
+
+    def _regularize_and_step(self, loss: float, m: int) -> float:
+        """Add the L2 term to the loss and ``self.gradient``, then take the optimizer step if finite."""
+        net = self.net
         if self.l2 > 0.0:
             weights = net.theta[: net.n_weights]
             loss += 0.5 * self.l2 / m * float(np.dot(weights, weights))
             self.gradient[: net.n_weights] += (self.l2 / m) * weights  # dW += (lambda/m) W
-        if not math.isfinite(loss):
-            return loss, AL
-        self.optimizer.step({"dtheta": self.gradient})
-        return loss, AL
+        if math.isfinite(loss):
+            self.optimizer.step({"dtheta": self.gradient})
+        return loss
 
     # ------------------------------------------------------------------ epochs
     def fit(
@@ -190,10 +211,7 @@ class Trainer:
         net = self.net
         epochs = _check_int("epochs", epochs, 1)
         patience = _check_int("patience", patience, 1)
-        X = net.check_X(X)
-        Y = self._check_targets(X, Y, "Y")
-        check_finite(X.T, "X (as rows x features)")
-        check_finite(Y.T, "Y (as rows x outputs)")
+        X, Y = self._check_data(X, Y, "X", "Y")
         if sample_weight is not None:
             sample_weight = self._check_sample_weight(sample_weight, X.shape[1])
         if self.communicator is not None:
@@ -203,8 +221,7 @@ class Trainer:
                 X, Y, validation_fraction, sample_weight
             )
         elif validation_data is not None:
-            Xv = net.check_X(validation_data[0], "validation X")
-            validation_data = (Xv, self._check_targets(Xv, validation_data[1], "validation Y"))
+            validation_data = self._check_data(*validation_data, "validation X", "validation Y")
         if X.shape[1] < 1:
             raise ValueError("X has no samples (m = 0)")
         self.stop_training = False
@@ -222,6 +239,26 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_train_end(self)
         return self.history
+
+    def _check_data(
+        self, X: np.ndarray, Y: np.ndarray, x_name: str, y_name: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``X`` ``(n_x, m)`` and ``Y`` ``(n_L, m)`` checked and cast, or ValueError naming the problem.
+
+        Memory-mapped data (``out_of_core``, see :mod:`mlpkit.datasets.memmap`) was checked in
+        chunks when opened; here only its shape is, so it is never loaded or cast whole.
+        """
+        if getattr(X, "out_of_core", False):
+            X.check_shape(self.net.layer_sizes[0], None, x_name)
+        else:
+            X = self.net.check_X(X, x_name)
+            check_finite(X.T, f"{x_name} (as rows x features)")
+        if getattr(Y, "out_of_core", False):
+            Y.check_shape(self.net.layer_sizes[-1], X.shape[1], y_name)
+        else:
+            Y = self._check_targets(X, Y, y_name)
+            check_finite(Y.T, f"{y_name} (as rows x outputs)")
+        return X, Y
 
     def _check_targets(self, X: np.ndarray, Y: np.ndarray, name: str) -> np.ndarray:
         Y = np.asarray(Y)
@@ -276,9 +313,8 @@ class Trainer:
         for batch, index in enumerate(self._batches(m)):
             if self.communicator is not None:
                 index = self.communicator.shard(index)  # this rank's rows of the global mini-batch
-            Xb, Yb = rows[index].T, targets[index].T
             wb = sample_weight[index] if sample_weight is not None else None
-            loss, AL = self.train_batch(Xb, Yb, wb)
+            loss, AL, Yb = self._train_rows(rows, targets, index, wb)
             if not math.isfinite(loss):
                 net.theta[...] = snapshot
                 if bar is not None:
@@ -333,9 +369,23 @@ class Trainer:
 
     def evaluate(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
         """Mean loss and accuracy of the current weights on a column batch (no dropout)."""
+        if getattr(X, "out_of_core", False):
+            return self._evaluate_in_chunks(X, Y)
         AL = self.net.predict_proba(X)
         Y = Y.astype(AL.dtype, copy=False)
         return self.net.loss(AL, Y), accuracy(self.net.output_activation, AL, Y)
+
+    def _evaluate_in_chunks(self, X, Y) -> tuple[float, float]:
+        """:meth:`evaluate` for memory-mapped columns: reads ``PREDICT_CHUNK`` samples at a time."""
+        rows, targets = X.T, Y.T
+        m = rows.shape[0]
+        loss = correct = 0.0
+        for start in range(0, m, PREDICT_CHUNK):
+            AL = self.net.predict_proba(rows[start : start + PREDICT_CHUNK].T)
+            Yc = np.asarray(targets[start : start + PREDICT_CHUNK]).T.astype(AL.dtype, copy=False)
+            loss += self.net.loss(AL, Yc) * AL.shape[1]
+            correct += accuracy(self.net.output_activation, AL, Yc) * AL.shape[1]
+        return loss / m, correct / m
 
     def _progress_bar(self, m: int):
         show = self.progress if self.progress is not None else sys.stderr.isatty()
