@@ -608,7 +608,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow surfaces as TrainingDiverged
+            return args.run(args)
     except TrainingDiverged as error:
         return _fail(args.command, f"{error} No model was written.", EXIT_FAILURE)
     except (
