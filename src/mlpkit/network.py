@@ -149,6 +149,11 @@ class DNN:
             "dtype": self.dtype.name,
         }
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickling (and deepcopy): make ``params`` views into ``theta`` again, as pickle copies views."""
+        self.__dict__.update(state)
+        self.params = self.views(self.theta, prefix="")
+
     def __repr__(self) -> str:
         hidden = ",".join(self.hidden_activations) or "-"
         return (
