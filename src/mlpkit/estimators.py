@@ -35,6 +35,7 @@ except ImportError as exc:
         'pip install "mlpkit[sklearn]"'
     ) from exc
 
+from mlpkit.distributed import make_communicator
 from mlpkit.network import DNN
 from mlpkit.serialization import Model
 from mlpkit.training import Callback, Trainer, TrainingDiverged
@@ -142,8 +143,16 @@ def _check_parameters(estimator: BaseEstimator) -> None:
     verbose = estimator.verbose
     if not (isinstance(verbose, (bool, np.bool_)) or _Range(0, integer=True).contains(verbose)):
         raise _invalid(estimator, "verbose", verbose, "True, False or an integer >= 0")
-    if estimator.distributed:
-        raise _invalid(estimator, "distributed", True, "False (this version trains in one process)")
+    if estimator.distributed and (
+        estimator.solver == "lbfgs" or not isinstance(estimator.random_state, numbers.Integral)
+    ):
+        raise _invalid(
+            estimator,
+            "distributed",
+            True,
+            "False, or True with solver 'sgd' or 'adam' and an integer random_state "
+            "(every MPI rank must draw the same validation split)",
+        )
     if estimator.solver == "lbfgs" and estimator.dropout > 0:
         raise _invalid(estimator, "dropout", estimator.dropout, "0 with solver='lbfgs' (a random objective)")
     _check_hidden_layer_sizes(estimator)
@@ -386,6 +395,7 @@ class _BaseMLP(BaseEstimator):
         epochs = 1 if incremental else self.max_iter
         rows = X.astype(self.net_.dtype, copy=False)
         targets = Y.astype(self.net_.dtype, copy=False)
+        trainer.communicator = make_communicator(self.distributed)  # MPI data-parallel when distributed
         try:
             trainer.fit(rows.T, targets.T, epochs, sample_weight=weight)  # columns are samples
         except TrainingDiverged as exc:
@@ -394,6 +404,7 @@ class _BaseMLP(BaseEstimator):
             ) from exc
         finally:
             trainer.callbacks = []
+            trainer.communicator = None
         if self._best_theta is not None:
             self.net_.theta[...] = self._best_theta
         if not incremental and not monitor.stopped and self.n_iter_ == self.max_iter:
