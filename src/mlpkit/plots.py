@@ -291,7 +291,11 @@ def _draw_curve_panel(axes: Any, epochs: np.ndarray, train: np.ndarray, val: np.
         axes.legend()
     from matplotlib.ticker import MaxNLocator
 
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if epochs.size <= 12:
+        axes.set_xticks(epochs)
+    else:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlim(0.5, epochs.size + 0.5)
     axes.set_title(f"{label.capitalize()} per epoch")
     axes.set_xlabel("epoch")
     axes.set_ylabel(label)
@@ -307,7 +311,7 @@ def plot_curves(history: Mapping[str, Sequence[float]] | Any, path: str | os.Pat
     epochs = np.arange(1, series["loss"].size + 1)
     _draw_curve_panel(loss_axes, epochs, series["loss"], series["val_loss"], "loss")
     _draw_curve_panel(accuracy_axes, epochs, series["accuracy"], series["val_accuracy"], "accuracy")
-    figure.suptitle(f"Training history ({epochs.size} epochs)")
+    figure.suptitle(f"Training history ({epochs.size} epoch{'s' if epochs.size > 1 else ''})")
     _save(figure, path)
     return figure
 
