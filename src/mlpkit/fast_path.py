@@ -70,10 +70,18 @@ class FastStep:
 
     def __init__(self, net: DNN, gradient: np.ndarray) -> None:
         self.net = net
+        self.gradient = gradient
         self.weights = [(net.params[f"W{l}"], net.params[f"b{l}"]) for l in range(1, net.L + 1)]
         gradient_views = net.views(gradient, prefix="d")
         self.gradients = [(gradient_views[f"dW{l}"], gradient_views[f"db{l}"]) for l in range(1, net.L + 1)]
         self._buffers: dict[tuple[int, bool], _BatchBuffers] = {}
+
+    def __getstate__(self) -> dict:
+        """Pickle (and deepcopy) the network and the gradient vector; views and buffers are rebuilt."""
+        return {"net": self.net, "gradient": self.gradient}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["net"], state["gradient"])
 
     def __call__(
         self,
