@@ -92,3 +92,48 @@ def test_quickstart_command_lines_use_real_options():
     assert len(commands) >= 10
     for command in commands:
         parser.parse_args(shlex.split(command)[1:])  # argparse exits on an unknown option
+
+
+MODEL_FORMAT = ROOT / "docs" / "model-format.md"
+
+
+def _table_keys(text: str, heading: str) -> set[str]:
+    """The first-column names of the table under a ``## heading``."""
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    first_cells = re.findall(r"^\| ([^|]+) \|", section, re.MULTILINE)
+    return {name for cell in first_cells for name in re.findall(r"`([\w.<>]+)`", cell)}
+
+
+def test_model_format_doc_lists_what_save_writes(tmp_path, monkeypatch):
+    import json
+    import zipfile
+
+    import numpy as np
+
+    import mlpkit
+
+    net = mlpkit.DNN([3, 4, 2], "relu", "softmax", seed=0)
+    scaler = mlpkit.AffineScaler("standard").fit(np.arange(12.0).reshape(4, 3))
+    mlpkit.save(mlpkit.Model(net, scaler, task="multiclass", labels=["a", "b"]), tmp_path / "model.npz")
+    with zipfile.ZipFile(tmp_path / "model.npz") as archive:
+        entries = {info.filename for info in archive.infolist()}
+        meta = json.loads(archive.read("mlpkit.json"))
+    text = MODEL_FORMAT.read_text(encoding="utf-8")
+    assert _table_keys(text, "The JSON entry") == set(meta)
+    documented = _table_keys(text, "Entries")
+    assert entries == {
+        "mlpkit.json",
+        "W1.npy",
+        "W2.npy",
+        "b1.npy",
+        "b2.npy",
+        "scaler_offset.npy",
+        "scaler_scale.npy",
+    }
+    assert {"mlpkit.json", "W1.npy", "b1.npy", "scaler_offset.npy", "scaler_scale.npy"} <= documented
+
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(_blocks(MODEL_FORMAT, "python")[0], str(MODEL_FORMAT), "exec"), namespace)
+    np.testing.assert_array_equal(namespace["W1"], net.params["W1"])
+    assert namespace["meta"]["architecture"] == net.config()
