@@ -137,3 +137,10 @@ def test_model_format_doc_lists_what_save_writes(tmp_path, monkeypatch):
     exec(compile(_blocks(MODEL_FORMAT, "python")[0], str(MODEL_FORMAT), "exec"), namespace)
     np.testing.assert_array_equal(namespace["W1"], net.params["W1"])
     assert namespace["meta"]["architecture"] == net.config()
+
+
+def test_the_index_links_every_doc():
+    index = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(([\w-]+\.md)\)", index))
+    written = {path.name for path in (ROOT / "docs").glob("*.md")} - {"index.md"}
+    assert written <= linked, f"docs/index.md does not link {sorted(written - linked)}"
