@@ -398,3 +398,14 @@ def test_cli_plot_bad_out_and_missing_model(model_files, tmp_path, capsys):
     )
     assert code == 2 and "no such model file" in errors
     assert list(tmp_path.iterdir()) == []
+
+
+def test_boundary_draws_colour_named_classes_in_their_colours(tmp_path):
+    from matplotlib.colors import to_rgba
+
+    X, y = sklearn_datasets.make_moons(40, noise=0.1, random_state=0)
+    model = Model(DNN([2, 4, 1], "tanh", "sigmoid", seed=0), task="binary", labels=["red", "blue"])
+    figure = plots.plot_boundary(model, X, np.array(["red", "blue"])[y], tmp_path / "planar.png")
+    handles = figure.axes[0].get_legend().legend_handles
+    for handle, name in zip(handles, ["red", "blue"], strict=True):
+        np.testing.assert_allclose(handle.get_facecolor()[0], to_rgba(name))

@@ -348,25 +348,33 @@ def plot_confusion(model: Any, X_rows: np.ndarray, y: np.ndarray, path: str | os
 
 
 # ---------------------------------------------------------------------- decision boundary
-def _region_colors(n_classes: int, binary: bool) -> list[str]:
-    return ["tab:blue", "tab:red"] if binary else [f"C{k % 10}" for k in range(n_classes)]
+def _region_colors(names: list[str], binary: bool) -> list[str]:
+    """One colour per class: the class names themselves when they are two colours (the notes'
+    planar data is "red" and "blue"), else blue and red for binary, the default cycle otherwise."""
+    from matplotlib.colors import CSS4_COLORS
+
+    if binary:
+        named = len(set(names)) == 2 and all(name in CSS4_COLORS for name in names)
+        return list(names) if named else ["tab:blue", "tab:red"]
+    return [f"C{k % 10}" for k in range(len(names))]
 
 
 def _draw_regions(figure: Any, axes: Any, grid: tuple, names: list[str], binary: bool) -> None:
+    from matplotlib.colors import LinearSegmentedColormap, ListedColormap
+
     xx, yy, values = grid
+    colors = _region_colors(names, binary)
     if binary:
-        regions = axes.contourf(xx, yy, values, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+        colormap = LinearSegmentedColormap.from_list("classes", [colors[0], "white", colors[1]])
+        regions = axes.contourf(xx, yy, values, levels=np.linspace(0, 1, 11), cmap=colormap, alpha=0.6)
         axes.contour(xx, yy, values, levels=[0.5], colors="black", linewidths=1.5)
         figure.colorbar(regions, ax=axes, label=f"P(class {names[1]}); black line: 0.5")
         return
-    from matplotlib.colors import ListedColormap
-
-    colormap = ListedColormap(_region_colors(len(names), binary))
-    axes.pcolormesh(xx, yy, values, cmap=colormap, vmin=-0.5, vmax=len(names) - 0.5, alpha=0.3)
+    axes.pcolormesh(xx, yy, values, cmap=ListedColormap(colors), vmin=-0.5, vmax=len(names) - 0.5, alpha=0.3)
 
 
 def _draw_points(axes: Any, X_rows: np.ndarray, truth: np.ndarray, names: list[str], binary: bool) -> None:
-    colors = _region_colors(len(names), binary)
+    colors = _region_colors(names, binary)
     for index, name in enumerate(names):
         chosen = truth == index
         axes.scatter(
