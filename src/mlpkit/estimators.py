@@ -601,12 +601,11 @@ class _BaseMLP(BaseEstimator):
         )
 
     # ------------------------------------------------------------------ predict
-    def _output_rows(self, X) -> np.ndarray:
-        """Output activations for rows ``X``: ``(m, n_L)`` in the input's float type."""
+    def _output_rows(self, X) -> tuple[np.ndarray, np.dtype]:
+        """Output activations ``(m, n_L)`` for rows ``X``, in the network's dtype, and the input's dtype."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        AL = self.net_.predict_proba(X.T)  # (n_L, m), columns are samples
-        return AL.T.astype(X.dtype, copy=False)
+        return self.net_.predict_proba(X.T).T, X.dtype  # (n_L, m) -> rows
 
 
 def _has_stochastic_solver(estimator: _BaseMLP) -> bool:
@@ -768,15 +767,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels (an indicator matrix for multi-label targets)."""
-        AL = self._output_rows(X)
+        AL, _ = self._output_rows(X)
         return self._label_binarizer.inverse_transform(AL.ravel() if self.n_outputs_ == 1 else AL)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(m, n_classes)`` in the order of ``classes_``; binary gives [1-p, p]."""
-        AL = self._output_rows(X)
+        """Class probabilities ``(m, n_classes)`` in the order of ``classes_``; binary gives [1-p, p].
+
+        Computed in the network's dtype and returned in the input's (as scikit-learn does).
+        """
+        AL, dtype = self._output_rows(X)
         if self.n_outputs_ == 1:
-            return np.hstack([1.0 - AL, AL])
-        return AL
+            AL = np.hstack([1.0 - AL, AL])
+        return AL.astype(dtype, copy=False)
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Natural log of :meth:`predict_proba`."""
@@ -880,6 +882,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted values: ``(m,)`` for one output, ``(m, n_outputs)`` otherwise."""
-        AL = self._output_rows(X)
+        """Predicted values: ``(m,)`` for one output, ``(m, n_outputs)`` otherwise, in the input's dtype."""
+        AL, dtype = self._output_rows(X)
+        AL = AL.astype(dtype, copy=False)
         return AL.ravel() if AL.shape[1] == 1 else AL
