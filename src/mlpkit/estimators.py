@@ -446,11 +446,12 @@ class _BaseMLP(BaseEstimator):
         kind, options = self._optimizer_choice()
         trainer = self._trainer
         if trainer is None or self._optimizer_kind != kind:
-            schedule = SklearnLearningRate(self.learning_rate if self.solver == "sgd" else "constant")
+            schedule = SklearnLearningRate()
             trainer = Trainer(self.net_, kind, self.learning_rate_init, schedule=schedule, seed=self._seed)
             self._trainer, self._optimizer_kind = trainer, kind
         for name, value in options.items():
             setattr(trainer.optimizer, name, value)
+        trainer.schedule.kind = self.learning_rate if self.solver == "sgd" else "constant"  # as scikit-learn
         trainer.schedule.power_t = self.power_t
         trainer.initial_learning_rate = float(self.learning_rate_init)
         trainer.batch_size = self._batch_size(n_train)
