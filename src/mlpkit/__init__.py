@@ -1,5 +1,6 @@
 """mlpkit: dense neural networks trained by vectorized backpropagation, in the course notes' notation."""
 
+from mlpkit.export import export_onnx
 from mlpkit.gradcheck import gradient_check
 from mlpkit.network import DNN
 from mlpkit.optimizers import SGD, Adam, AdamW, Momentum, Nesterov, RMSprop
@@ -37,6 +38,7 @@ __all__ = [
     "RMSprop",
     "Trainer",
     "TrainingDiverged",
+    "export_onnx",
     "gradient_check",
     "load",
     "save",
