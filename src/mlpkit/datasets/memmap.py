@@ -21,6 +21,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +34,20 @@ from mlpkit.preprocessing import AffineScaler, encode_labels, split_indices, tar
 from mlpkit.serialization import Model
 
 CHUNK_BYTES = 8 << 20  # rows per sequential pass: about this many bytes at a time
-RELEASE_BYTES = 64 << 20  # hand mapped pages back after about this many bytes were touched
+RELEASE_BYTES = 32 << 20  # hand mapped pages back once they grew by this much
 PAGE_BYTES = mmap.PAGESIZE
+STATM = Path("/proc/self/statm")
 SHARD_NAME = re.compile(r"X(?P<part>.*)\.npy")
 NUMERIC_KINDS = "biuf"
 LABEL_KINDS = "biufU"
+
+
+def file_resident_bytes() -> int | None:
+    """Resident file-backed (and shared) memory of this process from ``/proc/self/statm``; None elsewhere."""
+    try:
+        return int(STATM.read_text().split()[2]) * PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 # ---------------------------------------------------------------------- opening files
@@ -94,6 +104,44 @@ def _check_parts(parts: Sequence[np.ndarray], paths: Sequence[Path], role: str) 
             )
 
 
+# ---------------------------------------------------------------------- reading rows
+class RowReader:
+    """Reads whole rows of one memory-mapped ``.npy`` array by position (``os.preadv``), into a buffer.
+
+    A page fault on a mapped file may map a whole large folio (megabytes on recent Linux
+    kernels), so the scattered rows of a mini-batch read through the mapping would pull far
+    more than the batch into the process. Positional reads of the same file bring in just the
+    rows (the kernel's page cache still serves repeats). Without ``os.preadv``, or for an
+    array that is not C-ordered, rows are read through the mapping.
+    """
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.path = getattr(array, "filename", None)
+        self.offset = int(getattr(array, "offset", 0))
+        self.row_bytes = int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize
+        self.positional = hasattr(os, "preadv") and self.path is not None and array.flags.c_contiguous
+        self._handle: int | None = None
+
+    def _open(self) -> int:
+        if self._handle is None:
+            self._handle = os.open(self.path, os.O_RDONLY)
+            weakref.finalize(self, os.close, self._handle)
+        return self._handle
+
+    def read(self, rows: np.ndarray, out: np.ndarray) -> None:
+        """Copy the rows at ``rows`` (in range) into the C-ordered ``out`` of matching shape."""
+        if not self.positional:
+            out[...] = self.array[rows]
+            return
+        handle, size = self._open(), self.row_bytes
+        buffer = memoryview(out.reshape(-1).view(np.uint8))
+        for position, row in enumerate(rows.tolist()):
+            target = buffer[position * size : (position + 1) * size]
+            if os.preadv(handle, [target], self.offset + row * size) != size:
+                raise ValueError(f"{self.path} ended before row {row}: the file was truncated")
+
+
 # ---------------------------------------------------------------------- rows of mapped arrays
 class MappedRows:
     """Samples of one or more memory-mapped arrays read as one, a batch of rows at a time.
@@ -115,8 +163,10 @@ class MappedRows:
         transform: Callable[[np.ndarray], np.ndarray] | None = None,
         n_columns: int | None = None,
         dtype: str | np.dtype | None = None,
+        readers: Sequence[RowReader] | None = None,
     ) -> None:
         self.parts, self.paths = list(parts), [Path(path) for path in paths]
+        self.readers = list(readers) if readers is not None else [RowReader(part) for part in self.parts]
         self.starts = np.concatenate([[0], np.cumsum([part.shape[0] for part in self.parts])])
         self.index = index
         self.transform = transform
@@ -127,6 +177,7 @@ class MappedRows:
         self.dtype = np.dtype(dtype if dtype is not None else self.parts[0].dtype)
         self.row_bytes = int(np.prod(raw_columns, dtype=np.int64)) * self.parts[0].dtype.itemsize
         self._touched_bytes = 0
+        self._resident_after_release = file_resident_bytes() or 0
 
     @property
     def ndim(self) -> int:
@@ -173,7 +224,7 @@ class MappedRows:
             "dtype": self.dtype if self.transform is not None else None,
         }
         settings.update(changes)
-        return MappedRows(self.parts, self.paths, **settings)
+        return MappedRows(self.parts, self.paths, readers=self.readers, **settings)
 
     # ------------------------------------------------------------------ reading
     def __getitem__(self, key) -> np.ndarray:
@@ -220,15 +271,16 @@ class MappedRows:
         total = int(self.starts[-1])
         if rows.size and (rows.min() < 0 or rows.max() >= total):
             raise IndexError(f"row positions must be in [0, {total}), got [{rows.min()}, {rows.max()}]")
+        gathered = np.empty((rows.shape[0], *self.parts[0].shape[1:]), dtype=self.parts[0].dtype)
         if len(self.parts) == 1:
-            gathered = self.parts[0][rows]
-        else:
-            which = np.searchsorted(self.starts, rows, side="right") - 1
-            gathered = np.empty((rows.shape[0], *self.parts[0].shape[1:]), dtype=self.parts[0].dtype)
-            for part in np.unique(which):
-                chosen = which == part
-                gathered[chosen] = self.parts[part][rows[chosen] - self.starts[part]]
-        self._account(rows.shape[0] * max(self.row_bytes, PAGE_BYTES))
+            self.readers[0].read(rows, gathered)
+            return gathered
+        which = np.searchsorted(self.starts, rows, side="right") - 1
+        for part in np.unique(which):
+            chosen = which == part
+            block = np.empty((int(chosen.sum()), *gathered.shape[1:]), dtype=gathered.dtype)
+            self.readers[part].read(rows[chosen] - self.starts[part], block)
+            gathered[chosen] = block
         return gathered
 
     def _finish(self, raw: np.ndarray) -> np.ndarray:
@@ -245,17 +297,25 @@ class MappedRows:
 
     # ------------------------------------------------------------------ memory
     def _account(self, touched_bytes: int) -> None:
+        """Release the mapped pages once they grew by ``RELEASE_BYTES`` since the last release.
+
+        The growth is measured where the kernel reports it (a fault may map a whole large
+        folio, far more than the row it reads), else estimated from the bytes read.
+        """
         self._touched_bytes += touched_bytes
-        if self._touched_bytes >= RELEASE_BYTES:
+        resident = file_resident_bytes()
+        grown = self._touched_bytes if resident is None else resident - self._resident_after_release
+        if grown >= RELEASE_BYTES:
             self.release()
 
     def release(self) -> None:
         """Hand the mapped pages read so far back to the kernel (they stay in the page cache)."""
-        self._touched_bytes = 0
         for part in self.parts:
             mapping = getattr(part, "_mmap", None)  # numpy.memmap keeps its mmap.mmap here
             if mapping is not None and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
                 mapping.madvise(mmap.MADV_DONTNEED)
+        self._touched_bytes = 0
+        self._resident_after_release = file_resident_bytes() or 0
 
     def locate(self, position: int) -> tuple[Path, int]:
         """The file and the row inside it that hold row ``position`` of this view."""
