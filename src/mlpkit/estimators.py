@@ -412,7 +412,7 @@ class _BaseMLP(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def _split_validation(self, X, Y, weight):
@@ -475,7 +475,7 @@ class _BaseMLP(BaseEstimator):
             warnings.warn(
                 f"batch_size={self.batch_size} is larger than the {n_train} training samples; "
                 f"using {n_train}",
-                stacklevel=5,
+                stacklevel=6,
             )
         return min(int(self.batch_size), n_train)
 
