@@ -17,7 +17,8 @@ from mlpkit.activations import ACTIVATIONS, softmax
 def _clip_probabilities(A: np.ndarray) -> np.ndarray:
     # log-loss never takes log(0): keep probabilities one machine epsilon away from 0 and 1.
     eps = np.finfo(A.dtype).eps if np.issubdtype(A.dtype, np.floating) else 1e-15
-    return np.clip(A, eps, 1.0 - eps)
+    clipped = np.maximum(A, eps)  # np.clip's result, with two ufunc calls and less overhead
+    return np.minimum(clipped, 1.0 - eps, out=clipped)
 
 
 def binary_cross_entropy(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -72,7 +73,7 @@ def mean_loss(
     """The cost ``J = (1/m) sum_i loss(a_i, y_i)``, or its ``sample_weight``-weighted mean."""
     losses = output.sample_losses(A, Y)
     if sample_weight is None:
-        return float(losses.mean())
+        return float(losses.sum()) / losses.shape[0]
     return float(np.dot(losses, sample_weight) / sample_weight.sum())
 
 

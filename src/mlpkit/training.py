@@ -84,7 +84,9 @@ def _check_int(name: str, value: int, minimum: int) -> int:
 
 def check_finite(array: np.ndarray, name: str) -> None:
     """Raise ValueError naming the first non-finite entry (row, column) of a 2-D array."""
-    if not np.isfinite(array).all():
+    if np.isfinite(array.sum()):  # a NaN or infinite entry makes the sum NaN or infinite
+        return
+    if not np.isfinite(array).all():  # the sum overflowed, or an entry is not finite
         row, column = np.argwhere(~np.isfinite(array))[0]
         raise ValueError(
             f"{name} contains NaN or infinity at row {row}, column {column}; clean or impute it first"

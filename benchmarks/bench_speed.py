@@ -1,0 +1,472 @@
+"""Training speed on Fashion-MNIST against PyTorch and scikit-learn, and against the matmul bound.
+
+Trains 784-256-128-10 (ReLU, softmax cross-entropy, Adam 1e-3, float32) at batch sizes 32,
+128 and 512 with mlpkit's engine (``Trainer``), mlpkit's ``MLPClassifier``, PyTorch on the CPU
+(same thread count as numpy's BLAS) and scikit-learn's ``MLPClassifier`` (float32 input). The
+tools alternate epoch by epoch in one process (the order rotates), so a drift of the machine's
+speed hits all of them alike. Reports the median seconds per epoch, each tool's ratio to the
+mlpkit engine and to the matmul bound, test accuracy after the same epochs, the peak resident
+memory of a fresh process per tool while it trains, and predict_proba throughput. Run by hand:
+
+    python benchmarks/bench_speed.py            # writes docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+LAYER_SIZES = (784, 256, 128, 10)
+LEARNING_RATE = 1e-3
+MEMORY_MARGIN = 150 * 2**20
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+TOOLS = ("mlpkit", "mlpkit.MLPClassifier", "pytorch", "scikit-learn")
+
+
+# ---------------------------------------------------------------------- data and machine
+def load_fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fashion-MNIST as float32 rows scaled to [0, 1] and int64 labels (train, then test)."""
+    from mlpkit.datasets import load_idx_dataset
+
+    data = load_idx_dataset("fashion-mnist", download=False)
+    return _pixels(data.X_train), data.y_train, _pixels(data.X_test), data.y_test
+
+
+def _pixels(images: np.ndarray) -> np.ndarray:
+    rows = images.astype(np.float32)
+    rows *= np.float32(1 / 255)
+    return rows
+
+
+def blas_threads() -> int:
+    """Threads of numpy's BLAS, which PyTorch is given too."""
+    from threadpoolctl import threadpool_info
+
+    return next(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+
+
+def machine() -> dict[str, str]:
+    """Cores, CPU, numpy's BLAS and its kernel, PyTorch's BLAS, library versions."""
+    import sklearn
+    import torch
+    from threadpoolctl import threadpool_info
+
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas" and "numpy" in info["filepath"]]
+    numpy_blas = blas[0] if blas else {}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    torch_blas = "MKL" if torch.backends.mkl.is_available() else "unknown"
+    return {
+        "CPU": f"{cpu}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable)",
+        "numpy BLAS": (
+            f"{numpy_blas.get('internal_api', '?')} {numpy_blas.get('version', '?')}, kernel "
+            f"{numpy_blas.get('architecture', '?')}, {numpy_blas.get('num_threads', '?')} threads"
+        ),
+        "OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE": (
+            f"{os.environ.get('OPENBLAS_CORETYPE', 'unset')} / {os.environ.get('OPENBLAS_L2_SIZE', 'unset')}"
+        ),
+        "PyTorch": (
+            f"{torch.__version__}, BLAS {torch_blas} + oneDNN, CPU capability "
+            f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads"
+        ),
+        "versions": (
+            f"Python {platform.python_version()}, numpy {np.__version__}, scikit-learn {sklearn.__version__}"
+        ),
+    }
+
+
+# ---------------------------------------------------------------------- the bound
+def flops_per_epoch(m: int, sizes: tuple[int, ...] = LAYER_SIZES) -> int:
+    """2 n_in n_out per sample per layer for Z, the same for dW, and for dA_prev except at layer 1."""
+    per_sample = 0
+    for l in range(1, len(sizes)):
+        products = 3 if l > 1 else 2
+        per_sample += products * 2 * sizes[l - 1] * sizes[l]
+    return m * per_sample
+
+
+def gemm_rate(n: int = 4096, repeats: int = 7) -> float:
+    """Median float32 FLOP/s of numpy's ``A @ B`` on ``n x n`` matrices."""
+    rng = np.random.default_rng(0)
+    A, B = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+    C = np.empty_like(A)
+    np.matmul(A, B, out=C)
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        np.matmul(A, B, out=C)
+        seconds.append(time.perf_counter() - started)
+    return 2 * n**3 / statistics.median(seconds)
+
+
+# ---------------------------------------------------------------------- the tools
+class Tool:
+    """One library's model: ``epoch()`` trains one pass over the training rows."""
+
+    name = ""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> None:
+        self.X, self.y, self.batch_size, self.seed = X, y, batch_size, seed
+
+    def epoch(self) -> None:
+        raise NotImplementedError
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class MlpkitEngine(Tool):
+    """``DNN`` + ``Trainer`` on the columns-are-samples view ``X.T`` (no copy)."""
+
+    name = "mlpkit"
+
+    def __init__(self, X, y, batch_size, seed):
+        from mlpkit import DNN, Trainer
+
+        super().__init__(X, y, batch_size, seed)
+        self.net = DNN(LAYER_SIZES, "relu", "softmax", seed=seed, dtype="float32")
+        self.trainer = Trainer(
+            self.net, "adam", LEARNING_RATE, batch_size=batch_size, seed=seed, progress=False
+        )
+        self.Y = np.eye(LAYER_SIZES[-1], dtype=np.float32)[y]  # one-hot rows
+
+    def epoch(self):
+        self.trainer.fit(self.X.T, self.Y.T, epochs=1)
+
+    def predict_proba(self, X):
+        return self.net.predict_proba(X.T).T
+
+
+class MlpkitEstimator(Tool):
+    """mlpkit's scikit-learn-compatible ``MLPClassifier``, one ``partial_fit`` per epoch."""
+
+    name = "mlpkit.MLPClassifier"
+
+    def __init__(self, X, y, batch_size, seed):
+        from mlpkit import MLPClassifier
+
+        super().__init__(X, y, batch_size, seed)
+        self.model = MLPClassifier(
+            LAYER_SIZES[1:-1],
+            alpha=0.0,
+            batch_size=batch_size,
+            learning_rate_init=LEARNING_RATE,
+            random_state=seed,
+        )
+        self.classes = np.arange(LAYER_SIZES[-1])
+
+    def epoch(self):
+        self.model.partial_fit(self.X, self.y, classes=self.classes)
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X)
+
+
+class ScikitLearn(MlpkitEstimator):
+    """scikit-learn's ``MLPClassifier`` (adam, no L2), one ``partial_fit`` per epoch, float32 input."""
+
+    name = "scikit-learn"
+
+    def __init__(self, X, y, batch_size, seed):
+        from sklearn.neural_network import MLPClassifier
+
+        Tool.__init__(self, X, y, batch_size, seed)
+        self.model = MLPClassifier(
+            LAYER_SIZES[1:-1],
+            alpha=0.0,
+            batch_size=batch_size,
+            learning_rate_init=LEARNING_RATE,
+            random_state=seed,
+        )
+        self.classes = np.arange(LAYER_SIZES[-1])
+
+
+class PyTorch(Tool):
+    """``nn.Sequential`` of Linear/ReLU, cross-entropy on logits, ``torch.optim.Adam``."""
+
+    name = "pytorch"
+
+    def __init__(self, X, y, batch_size, seed):
+        import torch
+
+        super().__init__(X, y, batch_size, seed)
+        torch.set_num_threads(blas_threads())
+        torch.manual_seed(seed)
+        layers = []
+        for n_in, n_out in zip(LAYER_SIZES[:-2], LAYER_SIZES[1:-1], strict=True):
+            layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+        self.model = torch.nn.Sequential(*layers, torch.nn.Linear(LAYER_SIZES[-2], LAYER_SIZES[-1]))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=LEARNING_RATE)
+        self.loss = torch.nn.CrossEntropyLoss()
+        self.rows, self.labels = torch.from_numpy(X), torch.from_numpy(y)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def epoch(self):
+        import torch
+
+        order = torch.randperm(self.rows.shape[0], generator=self.generator)
+        for start in range(0, self.rows.shape[0], self.batch_size):
+            index = order[start : start + self.batch_size]
+            self.optimizer.zero_grad(set_to_none=True)
+            self.loss(self.model(self.rows[index]), self.labels[index]).backward()
+            self.optimizer.step()
+
+    def predict_proba(self, X):
+        import torch
+
+        with torch.inference_mode():
+            return torch.softmax(self.model(torch.from_numpy(X)), dim=1).numpy()
+
+
+TOOL_CLASSES: dict[str, type[Tool]] = {
+    cls.name: cls for cls in (MlpkitEngine, MlpkitEstimator, PyTorch, ScikitLearn)
+}
+
+
+# ---------------------------------------------------------------------- measuring
+@dataclass
+class Run:
+    """Seconds per epoch and test accuracy of one tool at one batch size."""
+
+    seconds: list[float] = field(default_factory=list)
+    accuracy: float = float("nan")
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def compare(data, tool_names, batch_size: int, epochs: int, seed: int = 0) -> dict[str, Tool | Run]:
+    """Train every tool ``epochs`` epochs, alternating epoch by epoch (rotating the order)."""
+    X, y, X_test, y_test = data
+    tools = [TOOL_CLASSES[name](X, y, batch_size, seed) for name in tool_names]
+    runs = {tool.name: Run() for tool in tools}
+    for epoch in range(epochs):
+        for tool in tools[epoch % len(tools) :] + tools[: epoch % len(tools)]:
+            runs[tool.name].seconds.append(timed(tool.epoch))
+            print(f"  batch {batch_size} epoch {epoch + 1} {tool.name}: {runs[tool.name].seconds[-1]:.3f} s")
+    for tool in tools:
+        runs[tool.name].accuracy = float(np.mean(tool.predict_proba(X_test).argmax(axis=1) == y_test))
+    return {"tools": tools, "runs": runs}
+
+
+def throughput(tool: Tool, X: np.ndarray, repeats: int = 7) -> float:
+    """Median rows per second of ``predict_proba`` on ``X``."""
+    tool.predict_proba(X)
+    return X.shape[0] / statistics.median(timed(lambda: tool.predict_proba(X)) for _ in range(repeats))
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set (VmHWM) since start or the last reset."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current resident set (Linux ``clear_refs`` 5); False where not allowed."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def memory_probe(tool_name: str, batch_size: int, epochs: int) -> dict:
+    """In a fresh process: load the data, reset the peak, train; the peak resident set while training."""
+    data = load_fashion_mnist()
+    tool = TOOL_CLASSES[tool_name](data[0], data[1], batch_size, seed=0)
+    reset = reset_peak_rss()
+    before = peak_rss_bytes()
+    for _ in range(epochs):
+        tool.epoch()
+    return {"peak": peak_rss_bytes(), "before": before, "reset": reset}
+
+
+def memory_of(tool_name: str, batch_size: int) -> dict:
+    command = [sys.executable, __file__, "--memory-probe", tool_name, "--batch-sizes", str(batch_size)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------- the report
+def mib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:.0f} MiB"
+
+
+def speed_table(results: dict[int, dict], bound: dict[int, float]) -> list[str]:
+    lines = [
+        "| batch | tool | s/epoch (median) | min-max | ratio to mlpkit | x matmul bound | test accuracy |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for batch_size, result in results.items():
+        runs = result["runs"]
+        reference = runs["mlpkit"].median
+        for name, run in runs.items():
+            spread = f"{min(run.seconds):.2f}-{max(run.seconds):.2f}"
+            lines.append(
+                f"| {batch_size} | {name} | {run.median:.3f} | {spread} | {run.median / reference:.2f} | "
+                f"{run.median / bound[batch_size]:.2f} | {run.accuracy:.4f} |"
+            )
+    return lines
+
+
+def goals(results: dict[int, dict], bound: dict[int, float], memory: dict, memory_limit: int) -> list[str]:
+    def ratio(batch_size: int, other: str) -> float:
+        runs = results[batch_size]["runs"]
+        return runs["mlpkit"].median / runs[other].median
+
+    checks = []
+    if 128 in results:
+        checks.append(("batch 128: mlpkit / PyTorch <= 0.6", ratio(128, "pytorch"), 0.6))
+        checks.append(("batch 128: mlpkit / scikit-learn <= 0.5", ratio(128, "scikit-learn"), 0.5))
+    if 512 in results:
+        checks.append(("batch 512: mlpkit / PyTorch <= 0.8", ratio(512, "pytorch"), 0.8))
+        checks.append(
+            (
+                "batch 512: mlpkit / matmul bound <= 1.3",
+                results[512]["runs"]["mlpkit"].median / bound[512],
+                1.3,
+            )
+        )
+    if 32 in results:
+        checks.append(("batch 32: mlpkit / PyTorch <= 0.8", ratio(32, "pytorch"), 0.8))
+    lines = ["| goal | measured | met |", "|---|---:|---|"]
+    for label, value, limit in checks:
+        lines.append(f"| {label} | {value:.2f} | {'yes' if value <= limit else 'no'} |")
+    if "mlpkit" in memory:
+        peak = memory["mlpkit"]["peak"]
+        met = "yes" if peak <= memory_limit else "no"
+        lines.append(
+            f"| peak memory while training <= float32 data + 150 MiB ({mib(memory_limit)}) | "
+            f"{mib(peak)} | {met} |"
+        )
+    return lines
+
+
+def memory_table(memory: dict, data_bytes: int) -> list[str]:
+    lines = [
+        "| tool | peak RSS while training | RSS before training | peak - float32 data |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, probe in memory.items():
+        lines.append(
+            f"| {name} | {mib(probe['peak'])} | {mib(probe['before'])} | {mib(probe['peak'] - data_bytes)} |"
+        )
+    return lines
+
+
+def inference_table(rates: dict[str, float]) -> list[str]:
+    lines = ["| tool | rows/s | ratio to PyTorch |", "|---|---:|---:|"]
+    for name, rate in rates.items():
+        lines.append(f"| {name} | {rate:,.0f} | {rate / rates['pytorch']:.2f} |")
+    return lines
+
+
+def report(info, results, rate, bound, memory, data_bytes, rates, epochs, command) -> str:
+    memory_limit = data_bytes + MEMORY_MARGIN
+    flops = flops_per_epoch(60000)
+    sections = [
+        "# Benchmarks: training speed",
+        "",
+        f"Generated by `{command}` (run by hand; it rewrites this file). 784-256-128-10, ReLU, softmax",
+        "cross-entropy, Adam 1e-3, float32, Fashion-MNIST (60,000 training rows, 10,000 test rows),",
+        f"{epochs} epochs per tool and batch size. The tools alternate epoch by epoch in one process;",
+        "each row is the median over the epochs (min-max beside it). mlpkit is the engine (`DNN` +",
+        "`Trainer`); `mlpkit.MLPClassifier`, PyTorch and scikit-learn train one epoch per",
+        "`partial_fit`/loop with the same architecture, optimizer and batch size, PyTorch with as many",
+        "threads as numpy's BLAS. Ratios below 1 mean faster than mlpkit.",
+        "",
+        "## Machine",
+        "",
+        *[f"- {key}: {value}" for key, value in info.items()],
+        "",
+        "## Seconds per epoch",
+        "",
+        f"Matmul bound: {flops / 1e9:.1f} GFLOP per epoch (2 n_in n_out per sample and layer for Z, the",
+        f"same for dW, and for dA_prev except at the input layer) / {rate / 1e9:.0f} GFLOP/s (numpy float32",
+        f"4096 x 4096 product, median) = {bound[next(iter(bound))]:.3f} s per epoch.",
+        "",
+        *speed_table(results, bound),
+        "",
+        "## Goals",
+        "",
+        *goals(results, bound, memory, memory_limit),
+        "",
+        "## Peak memory",
+        "",
+        "Each tool trains one epoch at batch 128 in a fresh process that first loads Fashion-MNIST",
+        f"as float32 ({mib(data_bytes)} of training and test pixels); the peak resident set (VmHWM) is reset",
+        "after loading (Linux `clear_refs`), so the peak below is the whole process while it trains:",
+        "interpreter, libraries, data and everything training adds.",
+        "",
+        *memory_table(memory, data_bytes),
+        "",
+        "## Inference",
+        "",
+        "`predict_proba` on the 10,000 test rows (rows as samples), median of 7 runs, models from batch 128.",
+        "",
+        *inference_table(rates),
+        "",
+    ]
+    return "\n".join(sections)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per tool and batch size (default 5)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512])
+    parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
+    parser.add_argument(
+        "--output", type=Path, default=DOC, help="the Markdown report (default docs/benchmarks.md)"
+    )
+    parser.add_argument("--memory-probe", choices=TOOLS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_probe:
+        print(json.dumps(memory_probe(args.memory_probe, args.batch_sizes[0], epochs=1)))
+        return
+    import torch
+
+    torch.set_num_threads(blas_threads())
+    data = load_fashion_mnist()
+    data_bytes = data[0].nbytes + data[2].nbytes
+    rate = gemm_rate()
+    bound = {batch_size: flops_per_epoch(data[0].shape[0]) / rate for batch_size in args.batch_sizes}
+    results = {}
+    for batch_size in args.batch_sizes:
+        results[batch_size] = compare(data, args.tools, batch_size, args.epochs)
+    inference_tools = results.get(128, next(iter(results.values())))["tools"]
+    rates = {tool.name: throughput(tool, data[2]) for tool in inference_tools}
+    memory = {name: memory_of(name, 128) for name in args.tools}
+    command = "python benchmarks/bench_speed.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip()
+    text = report(machine(), results, rate, bound, memory, data_bytes, rates, args.epochs, command)
+    args.output.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
