@@ -67,7 +67,7 @@ def train(epochs: int, distributed: bool) -> dict | None:
         "epoch_seconds": statistics.median(history.seconds[1:] or history.seconds),
         "allreduce_seconds": statistics.median(clock.per_epoch[1:] or clock.per_epoch),
         "steps_per_epoch": -(-n_train // BATCH),
-        "bytes_per_step": (model.net.n_parameters + 3) * model.net.dtype.itemsize,
+        "bytes_per_step": (model.net.n_parameters + 4) * model.net.dtype.itemsize,
         "n_parameters": model.net.n_parameters,
         "test_accuracy": report["accuracy"],
     }

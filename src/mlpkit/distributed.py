@@ -8,7 +8,9 @@ computes the mean gradient of its shard, scales it to a sum (times its local ``m
 local sample-weight total), and one ``Allreduce`` sums gradients, losses and counts over the
 ranks; dividing by the global count gives exactly the single-process mean gradient, up to
 floating-point reordering, even for uneven or empty shards. Every rank then takes the same
-optimizer step. Each step sends ``(n_parameters + 3)`` numbers of the network's dtype.
+optimizer step. Each step reduces ``n_parameters + 4`` numbers of the network's dtype (the
+gradient, then the loss, weight and sample sums and a stop vote, so that an interrupt on one
+rank stops all ranks after the same batch).
 
 mpi4py is imported here only (the ``mpi`` extra); rank 0 alone should print and write files.
 """
@@ -25,7 +27,7 @@ MPI_EXTRA_HINT = (
     'distributed training needs mpi4py and an MPI library: pip install "mlpkit[mpi]" '
     "(installs mpi4py and mpich), then run under mpiexec -n K"
 )
-BUFFER_EXTRA = 3  # loss sum, weight sum, sample count after the gradient in the reduce buffer
+BUFFER_EXTRA = 4  # loss sum, weight sum, sample count, stop votes after the gradient in the reduce buffer
 
 
 def import_mpi():
@@ -103,25 +105,30 @@ class MPICommunicator:
         else:  # an empty (or zero-weight) shard still joins the all-reduce, adding nothing
             loss = 0.0
             gradient.fill(0.0)
-        loss, m_global = self.average(gradient, loss, weight, m)
+        stop = bool(getattr(trainer, "interrupt_requested", False))
+        loss, m_global, stop_anywhere = self.average(gradient, loss, weight, m, stop)
+        if stop_anywhere:  # an interrupt on any rank stops every rank after this same batch
+            trainer.interrupt_requested = True
         return loss, AL, m_global
 
-    def average(self, gradient: np.ndarray, loss: float, weight: float, m: int) -> tuple[float, int]:
+    def average(
+        self, gradient: np.ndarray, loss: float, weight: float, m: int, stop: bool = False
+    ) -> tuple[float, int, bool]:
         """Turn this rank's mean ``gradient`` and ``loss`` (over ``weight``) into global means, in place.
 
-        One Allreduce of ``[gradient * weight, loss * weight, weight, m]``; returns the global
-        mean loss and the global sample count.
+        One Allreduce of ``[gradient * weight, loss * weight, weight, m, stop]``; returns the
+        global mean loss, the global sample count, and whether any rank asked to stop.
         """
         n = gradient.size
         buffer = self._reduce_buffer(gradient)
         np.multiply(gradient, weight, out=buffer[:n])  # local sum of per-sample gradients
-        buffer[n:] = (loss * weight, weight, m)
+        buffer[n:] = (loss * weight, weight, m, float(stop))
         started = time.perf_counter()
         self.comm.Allreduce(self.MPI.IN_PLACE, buffer, op=self.MPI.SUM)
         self.allreduce_seconds += time.perf_counter() - started
         total_weight = buffer[n + 1]
         np.divide(buffer[:n], total_weight, out=gradient)
-        return float(buffer[n] / total_weight), int(round(float(buffer[n + 2])))
+        return float(buffer[n] / total_weight), int(round(float(buffer[n + 2]))), bool(buffer[n + 3] > 0)
 
     def _reduce_buffer(self, gradient: np.ndarray) -> np.ndarray:
         size = gradient.size + BUFFER_EXTRA
