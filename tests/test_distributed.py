@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,13 +58,22 @@ def train_config(name: str, communicator=None) -> tuple[DNN, Trainer]:
     return net, trainer
 
 
+def probe_rows(n_x: int) -> np.ndarray:
+    return np.random.default_rng(99).standard_normal((40, n_x))
+
+
 def probe(net: DNN) -> np.ndarray:
-    return net.predict_proba(np.random.default_rng(99).standard_normal((net.layer_sizes[0], 40)))
+    return net.predict_proba(probe_rows(net.layer_sizes[0]).T)
 
 
 # ---------------------------------------------------------------------- MPI worker
-def _dropout_resume(communicator) -> tuple[np.ndarray, np.ndarray]:
-    """Four epochs straight, and two + resume from the state dict + two: both under MPI with dropout."""
+def _dropout_resume(communicator, checkpoint: str) -> tuple[np.ndarray, np.ndarray]:
+    """Four epochs straight, and two + checkpoint + resume + two, under MPI with dropout.
+
+    Rank 0 alone writes and reads the checkpoint file; ``fit`` hands its state to the others.
+    """
+    from mlpkit.serialization import load_checkpoint, save_checkpoint
+
     X, Y, _ = make_data("softmax", 5, 3)
 
     def trainer():
@@ -75,9 +85,19 @@ def _dropout_resume(communicator) -> tuple[np.ndarray, np.ndarray]:
     first = trainer()
     first.fit(X, Y, 2)
     resumed = trainer()
-    resumed.load_state_dict(*first.state_dict())
+    if communicator.is_root:
+        save_checkpoint(checkpoint, first)
+        load_checkpoint(checkpoint).restore(resumed)
     resumed.fit(X, Y, 2)
     return straight.net.theta.copy(), resumed.net.theta.copy()
+
+
+def _stop_votes(communicator) -> tuple[bool, bool]:
+    """A stop asked on the last rank only, then on none: what every rank hears."""
+    gradient = np.zeros(3)
+    heard = communicator.average(gradient, 0.0, 1.0, 1, stop=communicator.rank == communicator.size - 1)[2]
+    quiet = communicator.average(gradient, 0.0, 1.0, 1, stop=False)[2]
+    return heard, quiet
 
 
 def _mismatch_error(communicator) -> str:
@@ -91,7 +111,55 @@ def _mismatch_error(communicator) -> str:
     return ""
 
 
-def mpi_worker(out: str) -> None:
+def estimator_proba(distributed: bool) -> np.ndarray:
+    """MLPClassifier with early stopping (its own validation split) in float64."""
+    from mlpkit import MLPClassifier
+
+    X, Y, _ = make_data("softmax", 5, 3)
+    model = MLPClassifier(
+        (7,),
+        max_iter=4,
+        batch_size=BATCH,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=50,
+        random_state=0,
+        dtype="float64",
+        distributed=distributed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after 4 epochs
+        model.fit(X.T, Y.argmax(axis=0))
+    return model.predict_proba(probe_rows(5))
+
+
+def mapped_training(folder: str, communicator=None) -> tuple[DNN, list[np.ndarray]]:
+    """Train on memory-mapped shards; returns the network and the feature rows each gather read."""
+    from mlpkit.datasets.memmap import MappedRows, build_mapped_model, load_mapped
+    from mlpkit.pipeline import TrainConfig, make_trainer
+
+    reads: list[np.ndarray] = []
+    gather = MappedRows._gather
+
+    def recording_gather(self, rows):
+        if len(self.parts[0].shape) == 2:  # feature rows, not labels
+            reads.append(rows.copy())
+        return gather(self, rows)
+
+    split = load_mapped(folder, test_fraction=0.2, seed=1)
+    config = TrainConfig(hidden=(6,), batch_size=BATCH, epochs=EPOCHS, dtype="float64", seed=2)
+    model, X, Y = build_mapped_model(split.train, config)
+    trainer = make_trainer(model, config, progress=False)
+    trainer.communicator = communicator
+    MappedRows._gather = recording_gather
+    try:
+        trainer.fit(X, Y, EPOCHS)
+    finally:
+        MappedRows._gather = gather
+    return model.net, reads
+
+
+def mpi_worker(out: str, folder: str) -> None:
     from mlpkit.distributed import MPICommunicator
 
     communicator = MPICommunicator()
@@ -105,16 +173,24 @@ def mpi_worker(out: str) -> None:
             results[f"{name}.accuracy"] = np.array(trainer.history.accuracy)
             results[f"{name}.val_loss"] = np.array(trainer.history.val_loss)
             results[f"{name}.rank_spread"] = np.array(max(np.abs(t - thetas[0]).max() for t in thetas))
-    straight, resumed = _dropout_resume(communicator)
+    straight, resumed = _dropout_resume(communicator, out + ".checkpoint.npz")
     dropout_thetas = communicator.comm.gather(straight, root=0)
+    votes = communicator.comm.gather(_stop_votes(communicator), root=0)
     message = _mismatch_error(communicator)
     messages = communicator.comm.gather(message, root=0)
+    results["estimator.proba"] = estimator_proba(distributed=True)
+    net, reads = mapped_training(folder, communicator)
+    all_reads = communicator.comm.gather(np.concatenate(reads), root=0)
     if communicator.is_root:
+        results["mapped.proba"] = probe(net)
+        results["mapped.reads"] = np.concatenate(all_reads)
+        results["mapped.reads_per_rank"] = np.array([r.shape[0] for r in all_reads])
         results["dropout.resume_gap"] = np.array(np.abs(straight - resumed).max())
         results["dropout.rank_spread"] = np.array(
             max(np.abs(t - dropout_thetas[0]).max() for t in dropout_thetas)
         )
         results["mismatch.messages"] = np.array(messages)
+        results["stop.votes"] = np.array(votes)
         results["allreduce_seconds"] = np.array(communicator.allreduce_seconds)
         np.savez(out, **results)
 
@@ -128,8 +204,23 @@ def mpiexec() -> str:
     return found
 
 
-def run_ranks(n_ranks: int, out: Path) -> dict[str, np.ndarray]:
-    command = [mpiexec(), "-n", str(n_ranks), sys.executable, __file__, str(out)]
+def write_shards(folder: Path) -> Path:
+    """Three uneven shards of a 3-class problem (the last global batches leave some ranks empty)."""
+    X, Y, _ = make_data("softmax", 5, 3)
+    folder.mkdir()
+    for part, (start, stop) in enumerate([(0, 20), (20, 51), (51, M)]):
+        np.save(folder / f"X_{part}.npy", X.T[start:stop])
+        np.save(folder / f"y_{part}.npy", Y.argmax(axis=0)[start:stop])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    return write_shards(tmp_path_factory.mktemp("mapped") / "shards")
+
+
+def run_ranks(n_ranks: int, out: Path, folder: Path) -> dict[str, np.ndarray]:
+    command = [mpiexec(), "-n", str(n_ranks), sys.executable, __file__, str(out), str(folder)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     with np.load(out) as results:
@@ -142,8 +233,8 @@ def single_process():
 
 
 @pytest.mark.parametrize("n_ranks", [2, 3])
-def test_k_ranks_give_the_single_process_model(tmp_path, single_process, n_ranks):
-    results = run_ranks(n_ranks, tmp_path / "results.npz")
+def test_k_ranks_give_the_single_process_model(tmp_path, single_process, shards, n_ranks):
+    results = run_ranks(n_ranks, tmp_path / "results.npz", shards)
     assert int(results["size"]) == n_ranks
     for name, (net, trainer) in single_process.items():
         np.testing.assert_allclose(results[f"{name}.proba"], probe(net), rtol=0, atol=1e-8, err_msg=name)
@@ -154,10 +245,20 @@ def test_k_ranks_give_the_single_process_model(tmp_path, single_process, n_ranks
         assert float(results[f"{name}.rank_spread"]) == 0.0, f"{name}: ranks hold different weights"
     assert float(results["dropout.rank_spread"]) == 0.0
     assert float(results["dropout.resume_gap"]) == 0.0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["results.npz", "results.npz.checkpoint.npz"]
+    np.testing.assert_array_equal(results["stop.votes"], [[True, False]] * n_ranks)
     for message in results["mismatch.messages"]:
         assert "every rank must train the same network on the same data" in message
         assert "rank 1: m=21" in message
     assert float(results["allreduce_seconds"]) > 0.0
+    np.testing.assert_allclose(results["estimator.proba"], estimator_proba(distributed=False), atol=1e-8)
+
+    net, reads = mapped_training(str(shards))
+    np.testing.assert_allclose(results["mapped.proba"], probe(net), rtol=0, atol=1e-8)
+    # ranks read disjoint shards of every batch: together, each training row once per epoch
+    np.testing.assert_array_equal(np.sort(results["mapped.reads"]), np.sort(np.concatenate(reads)))
+    per_rank = results["mapped.reads_per_rank"]
+    assert per_rank.shape == (n_ranks,) and per_rank.max() - per_rank.min() <= EPOCHS * (M // BATCH + 1)
 
 
 def test_the_single_process_path_needs_no_mpi(monkeypatch):
@@ -171,4 +272,33 @@ def test_the_single_process_path_needs_no_mpi(monkeypatch):
 
 
 if __name__ == "__main__":
-    mpi_worker(sys.argv[1])
+    mpi_worker(sys.argv[1], sys.argv[2])
+
+
+def test_cli_train_under_mpiexec_prints_once_and_writes_the_single_process_model(tmp_path, shards):
+    from mlpkit.serialization import load
+
+    flags = ["train", "--data", str(shards), "--hidden", "6", "--epochs", "3", "--batch-size", str(BATCH)]
+    flags += ["--dtype", "float64", "--json"]
+    single = subprocess.run(
+        [sys.executable, "-m", "mlpkit.cli", *flags, "--out", str(tmp_path / "one.npz")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert single.returncode == 0, single.stderr
+    command = [mpiexec(), "-n", "2", sys.executable, "-m", "mlpkit.cli", *flags, "--distributed"]
+    done = subprocess.run(
+        command + ["--out", str(tmp_path / "two.npz")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert sum(line.startswith("test accuracy") for line in lines) == 1  # rank 0 alone prints
+    assert sum(line.startswith("epoch 3/3") for line in lines) == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["one.npz", "two.npz"]
+    rows = probe_rows(5)
+    np.testing.assert_allclose(
+        load(tmp_path / "two.npz").predict_proba(rows),
+        load(tmp_path / "one.npz").predict_proba(rows),
+        atol=1e-8,
+    )

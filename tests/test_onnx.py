@@ -1,6 +1,7 @@
 """ONNX export: every activation and output pair run in onnxruntime against mlpkit's own predictions."""
 
 import json
+import subprocess
 import sys
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from mlpkit import DNN
 from mlpkit.export import IR_VERSION, OPSET_VERSION, export_onnx, to_onnx
 from mlpkit.preprocessing import AffineScaler
-from mlpkit.serialization import Model
+from mlpkit.serialization import Model, save
 
 HIDDEN = ["relu", "leaky_relu", "sigmoid", "tanh", "identity"]
 # (output activation, n_L, task)
@@ -132,3 +133,31 @@ def test_bad_inputs_name_the_problem(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r'pip install "mlpkit\[onnx\]"'):
         to_onnx(DNN([2, 1]))
     assert list(tmp_path.iterdir()) == []
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlpkit.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_export_writes_a_file_onnxruntime_agrees_with(tmp_path):
+    model = make_model("relu", "softmax", 3, "multiclass", labels=["a", "b", "c"])
+    save(model, tmp_path / "model.npz")
+    done = run_cli("export", str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "model.onnx"))
+    assert done.returncode == 0, done.stderr
+    assert f"opset {OPSET_VERSION}, IR version {IR_VERSION}" in done.stdout
+    rows = raw_rows(25, seed=6)
+    np.testing.assert_allclose(
+        run(tmp_path / "model.onnx", rows)["probabilities"], model.predict_proba(rows), atol=1e-5
+    )
+
+
+def test_cli_export_bad_input_exits_2_and_writes_nothing(tmp_path):
+    (tmp_path / "junk.npz").write_bytes(b"not a model")
+    done = run_cli("export", str(tmp_path / "junk.npz"), "--onnx", str(tmp_path / "out.onnx"))
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and "junk.npz" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out.onnx").exists()
+    save(make_model("tanh", "sigmoid", 1, "binary"), tmp_path / "model.npz")
+    done = run_cli("export", str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "no" / "out.onnx"))
+    assert done.returncode == 2 and "--onnx" in done.stderr and "does not exist" in done.stderr
