@@ -53,8 +53,9 @@ class MPICommunicator:
         self.size: int = self.comm.Get_size()
         self.allreduce_seconds = 0.0
         self._buffer: np.ndarray | None = None
-        self._dropout_rng: np.random.Generator | None = None
-        self._dropout_epoch: int | None = None
+        self._epoch_seed: int | None = None
+        self._seed_epoch: int | None = None
+        self._batch_key = 0
 
     @property
     def is_root(self) -> bool:
@@ -85,6 +86,7 @@ class MPICommunicator:
     def shard(self, index: np.ndarray) -> np.ndarray:
         """This rank's contiguous part of a global mini-batch's row indices (may be empty)."""
         n = index.shape[0]
+        self._batch_key = int(index[0]) if n else -1  # names the global batch for its dropout masks
         return index[n * self.rank // self.size : n * (self.rank + 1) // self.size]
 
     def forward_backward(
@@ -137,19 +139,19 @@ class MPICommunicator:
         return self._buffer
 
     def _dropout_generator(self, trainer: Any) -> np.random.Generator | None:
-        """Per-rank dropout masks, re-seeded each epoch from the shared shuffling generator.
+        """This rank's dropout masks for the current batch: a generator seeded by (epoch, batch, rank).
 
-        Drawing masks from the shared generator would advance it by shard-sized amounts and
-        desynchronize the ranks' permutations; deriving the seed from its state (without
-        advancing it) keeps ranks in step and makes a resumed run draw the same masks.
+        Drawing masks from the shared shuffling generator would advance it by shard-sized
+        amounts and desynchronize the ranks' permutations. The epoch's seed is derived from
+        that generator's state without advancing it, and each batch is named by its first
+        global row, so a run resumed at any batch draws the same masks as an uninterrupted one.
         """
         if trainer.dropout == 0.0:
             return None
-        if self._dropout_epoch != trainer.epoch or self._dropout_rng is None:
-            seed = int(copy.deepcopy(trainer.rng).integers(2**63))
-            self._dropout_rng = np.random.default_rng([seed, self.rank])
-            self._dropout_epoch = trainer.epoch
-        return self._dropout_rng
+        if self._seed_epoch != trainer.epoch or self._epoch_seed is None:
+            self._epoch_seed = int(copy.deepcopy(trainer.rng).integers(2**63))
+            self._seed_epoch = trainer.epoch
+        return np.random.default_rng([self._epoch_seed, self._batch_key + 1, self.rank])
 
     # ------------------------------------------------------------------ end of epoch
     def sum_over_ranks(self, *values: float) -> tuple[float, ...]:
