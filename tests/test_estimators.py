@@ -104,14 +104,13 @@ def test_lbfgs_from_the_same_weights_follows_scikit_learn(iris):
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-6)
 
 
-def test_sgd_from_the_same_weights_matches_scikit_learn_step_for_step():
+@pytest.mark.parametrize("momentum, nesterovs_momentum", [(0.0, True), (0.9, True), (0.9, False)])
+def test_sgd_from_the_same_weights_matches_scikit_learn_step_for_step(momentum, nesterovs_momentum):
     X, y = linear_regression_problem(m=90)
     coefs, intercepts = random_weights([4, 5, 1], seed=1)
     params = dict(
-        solver="sgd",
         hidden_layer_sizes=(5,),
         activation="logistic",
-        momentum=0.0,
         alpha=0.01,
         batch_size=32,
         shuffle=False,
@@ -119,10 +118,39 @@ def test_sgd_from_the_same_weights_matches_scikit_learn_step_for_step():
         n_iter_no_change=1000,
         random_state=0,
     )
-    ours = start_from(MLPRegressor(dtype="float64", **params), X, y, coefs, intercepts, max_iter=8)
-    theirs = start_from(SklearnMLPRegressor(**params), X, y, coefs, intercepts, max_iter=8)
+    sgd = dict(solver="sgd", momentum=momentum, nesterovs_momentum=nesterovs_momentum, max_iter=8)
+    # set up with adam, then switch: both continue with a fresh sgd optimizer (zero velocity)
+    ours = start_from(MLPRegressor(dtype="float64", **params), X, y, coefs, intercepts, **sgd)
+    theirs = start_from(SklearnMLPRegressor(**params), X, y, coefs, intercepts, **sgd)
     np.testing.assert_allclose(ours.loss_curve_[1:], theirs.loss_curve_[1:], rtol=1e-12)
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-12)
+
+
+def test_adam_steps_match_a_hand_computation():
+    X, y = linear_regression_problem(m=40)
+    coefs, intercepts = random_weights([4, 1], seed=2)
+    lr, beta_1, beta_2, epsilon, alpha = 0.1, 0.5, 0.8, 1e-3, 0.3
+    adam = dict(solver="adam", beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, max_iter=3)
+    setup = MLPRegressor(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        dtype="float64",
+        batch_size=40,
+        alpha=alpha,
+        learning_rate_init=lr,
+    )
+    est = start_from(setup, X, y, coefs, intercepts, **adam)
+    # three full-batch Adam steps on J = (1/2m)||X W + b - y||^2 + alpha/(2m) ||W||^2, by hand
+    W, b = coefs[0][:, 0].copy(), intercepts[0][0]
+    theta, m_t, v_t, m = np.r_[W, b], 0.0, 0.0, len(y)
+    for t in range(1, 4):
+        residual = X @ theta[:4] + theta[4] - y
+        gradient = np.r_[X.T @ residual / m + alpha * theta[:4] / m, residual.mean()]
+        m_t = beta_1 * m_t + (1 - beta_1) * gradient
+        v_t = beta_2 * v_t + (1 - beta_2) * gradient**2
+        theta -= lr * (m_t / (1 - beta_1**t)) / (np.sqrt(v_t / (1 - beta_2**t)) + epsilon)
+    np.testing.assert_allclose(est.coefs_[0][:, 0], theta[:4], rtol=1e-12)
+    np.testing.assert_allclose(est.intercepts_[0], theta[4:], rtol=1e-12)
 
 
 def test_accuracy_is_comparable_to_scikit_learns_with_the_same_hyper_parameters(digits):
