@@ -704,11 +704,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 "(binary or multi-class) or a 0/1 indicator matrix (multi-label)"
             )
         if reset and not incremental:
-            self._label_binarizer = LabelBinarizer().fit(y)
-            self.classes_ = self._label_binarizer.classes_
+            self._learn_classes(y)
         else:
             self._check_known_classes(y, incremental)
         return X, self._label_binarizer.transform(y), y
+
+    def _learn_classes(self, labels) -> None:
+        """Set ``classes_`` from the labels: at least two classes, or a multi-label indicator matrix."""
+        binarizer = LabelBinarizer().fit(labels)
+        if binarizer.y_type_ != "multilabel-indicator" and len(binarizer.classes_) < 2:
+            raise ValueError(
+                f"MLPClassifier: y holds only one class, {binarizer.classes_.tolist()}; "
+                "a classifier needs at least 2 classes"
+            )
+        self._label_binarizer, self.classes_ = binarizer, binarizer.classes_
 
     def _check_known_classes(self, y, incremental: bool) -> None:
         classes = unique_labels(y)
@@ -760,8 +769,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError("classes must be passed on the first call to partial_fit")
         if first_call:
             multilabel = type_of_target(y).startswith("multilabel")
-            self._label_binarizer = LabelBinarizer().fit(y if multilabel else classes)
-            self.classes_ = self._label_binarizer.classes_
+            self._learn_classes(y if multilabel else classes)
         elif classes is not None and not np.array_equal(np.sort(classes), self.classes_):
             raise ValueError(f"classes={classes!r} is not the same as on the first call: {self.classes_}")
         return self._fit(X, y, sample_weight, incremental=True)

@@ -30,6 +30,17 @@ def _check_dtype(dtype: str | np.dtype | type) -> np.dtype:
     return resolved
 
 
+def check_finite(array: np.ndarray, name: str) -> None:
+    """Raise ValueError naming the first non-finite entry (row, column) of a 2-D array."""
+    if np.isfinite(array.sum()):  # a NaN or infinite entry makes the sum NaN or infinite
+        return
+    if not np.isfinite(array).all():  # the sum overflowed, or an entry is not finite
+        row, column = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(
+            f"{name} contains NaN or infinity at row {row}, column {column}; clean or impute it first"
+        )
+
+
 def _check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     try:
         sizes = tuple(layer_sizes)
@@ -294,6 +305,7 @@ class DNN:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Output activations ``A_L`` for column batch ``X``, computed in chunks, no cache kept."""
         X = self.check_X(X)
+        check_finite(X.T, "X (as rows x features)")
         m = X.shape[1]
         AL = np.empty((self.layer_sizes[-1], m), dtype=self.dtype)
         for start in range(0, m, PREDICT_CHUNK):

@@ -65,6 +65,8 @@ class TrainConfig:
             raise ValueError(f"l2 must be >= 0, got {self.l2}")
         if not 0 <= self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         return self
 
     def to_dict(self) -> dict:
@@ -178,11 +180,20 @@ def make_trainer(
 
 
 def fit(trainer: Trainer, X: np.ndarray, Y: np.ndarray, config: TrainConfig) -> History:
-    """Run the config's epochs with its validation share and early stopping."""
+    """Run the config's epochs with its validation share and early stopping.
+
+    A trainer restored from a checkpoint runs only the epochs left (none once early stopping
+    ended the run), so a resumed run ends exactly where the uninterrupted one does.
+    """
+    epochs = trainer.epochs_left(config.epochs, early_stopping=config.early_stopping)
+    if epochs == 0:
+        if config.early_stopping:
+            trainer.restore_best_weights()
+        return trainer.history
     return trainer.fit(
         X,
         Y,
-        config.epochs,
+        epochs,
         validation_fraction=config.validation_fraction,
         early_stopping=config.early_stopping,
     )

@@ -15,10 +15,11 @@ import json
 import math
 import os
 import re
+import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -38,7 +39,8 @@ META_ENTRY = "mlpkit.json"
 
 MAX_FILE_BYTES = 4 << 30
 MAX_MEMBERS = 4096
-MAX_JSON_BYTES = 64 << 20
+MAX_JSON_BYTES = 16 << 20
+MAX_CENTRAL_DIRECTORY_BYTES = 1 << 20  # ample for MAX_MEMBERS entries with names up to 128 bytes
 MAX_LAYERS = 1024
 MAX_UNITS = 1 << 20
 MAX_PARAMETERS = 1 << 28
@@ -47,7 +49,11 @@ MAX_NPY_HEADER_BYTES = 1 << 16
 # refuse archives whose declared content is more than this many times the file's size.
 EXPANSION_FLOOR_BYTES = 64 << 20
 MAX_EXPANSION = 200
+JSON_EXPANSION_FLOOR_BYTES = 1 << 20  # above it, the JSON entry itself must not expand beyond MAX_EXPANSION
 MEMBER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,127}\.npy")
+CHECKPOINT_PARAMETERS = ("theta", "best_theta", "epoch_start_theta")
+OPTIMIZER_ARRAY = re.compile(r"optimizer\.[a-z_]{1,32}\.theta")
+
 LABEL_TYPES = (str, int, float, bool)
 
 
@@ -209,7 +215,10 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[IO], None], *, text:
     temporary file is removed and the old file (if any) is left untouched.
     """
     path = check_writable(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise _naming(error, path) from error
     try:
         mode, options = ("w", {"encoding": "utf-8", "newline": ""}) if text else ("wb", {})
         with os.fdopen(descriptor, mode, **options) as handle:
@@ -218,12 +227,20 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[IO], None], *, text:
             os.fsync(handle.fileno())
         os.chmod(temporary, _default_file_mode())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise _naming(error, path) from error
         raise
     _fsync_folder(path.parent)
     return path
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    """The same kind of OSError (same errno), its message naming the file that could not be written."""
+    message = f"cannot write {path}: {error.strerror or error}; any previous file there is unchanged"
+    return OSError(error.errno, message) if error.errno is not None else OSError(message)
 
 
 def _default_file_mode() -> int:
@@ -319,7 +336,18 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
         }
         arrays["scaler_offset"] = model.scaler.offset_
         arrays["scaler_scale"] = model.scaler.scale_
+    _check_finite_arrays(arrays, arrays, path)
     return atomic_write(path, lambda handle: _write_archive(handle, meta, arrays, strict_json=True))
+
+
+def _check_finite_arrays(arrays: dict[str, np.ndarray], names: Iterable[str], path) -> None:
+    """Refuse to write NaN or infinite parameters: such a file could only predict NaN."""
+    for name in names:
+        if name in arrays and not np.isfinite(arrays[name]).all():
+            raise ValueError(
+                f"cannot write {path}: {name} holds NaN or infinity (did training diverge?); "
+                "nothing was written"
+            )
 
 
 # ---------------------------------------------------------------------- reading archives
@@ -330,6 +358,7 @@ class _Archive:
         self.path = path
         self.kind = kind
         self.file_size = self._check_file(path)
+        self._check_central_directory()
         try:
             self.zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as error:
@@ -353,6 +382,22 @@ class _Archive:
                 f"file is {size} bytes, above the {MAX_FILE_BYTES}-byte limit for {self.kind} files"
             )
         return size
+
+    def _check_central_directory(self) -> None:
+        """Bound the entry list before :class:`zipfile.ZipFile` builds one object per entry."""
+        try:
+            with open(self.path, "rb") as handle:
+                end_record = zipfile._EndRecData(handle)  # the end record ZipFile itself will trust
+        except (OSError, struct.error, zipfile.BadZipFile, ValueError):
+            end_record = None
+        if end_record is None:
+            return  # no end record: ZipFile reports the file as not a zip archive
+        size = end_record[zipfile._ECD_SIZE]
+        if size > MAX_CENTRAL_DIRECTORY_BYTES:
+            raise self.error(
+                f"its zip directory declares {size} bytes, above the {MAX_CENTRAL_DIRECTORY_BYTES}-byte "
+                f"limit (at most {MAX_MEMBERS} entries): not an mlpkit {self.kind} file"
+            )
 
     def _index_members(self) -> dict[str, zipfile.ZipInfo]:
         infos = self.zip.infolist()
@@ -382,6 +427,12 @@ class _Archive:
             raise self.error(
                 f"{META_ENTRY} declares {info.file_size} bytes, above the {MAX_JSON_BYTES} limit"
             )
+        if info.file_size > max(JSON_EXPANSION_FLOOR_BYTES, MAX_EXPANSION * info.compress_size):
+            raise self.error(
+                f"{META_ENTRY} declares {info.file_size} bytes from {info.compress_size} compressed "
+                "(a zip bomb?); refused"
+            )
+
         try:
             meta = json.loads(self.zip.read(info).decode("utf-8"))
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
@@ -410,8 +461,14 @@ class _Archive:
     def array_names(self) -> set[str]:
         return {name[: -len(".npy")] for name in self.members if name != META_ENTRY}
 
-    def read_array(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """One float array, checked against the expected shape and dtype before its data is read."""
+    def read_array(
+        self, name: str, shape: tuple[int, ...], dtype: np.dtype, *, finite: bool = True
+    ) -> np.ndarray:
+        """One float array, checked against the expected shape and dtype before its data is read.
+
+        Reading to the member's end makes zipfile verify its CRC-32, so a flipped bit is caught;
+        with ``finite``, NaN or infinite values are refused too.
+        """
         info = self.members.get(f"{name}.npy")
         if info is None:
             raise self.error(f"array {name!r} is missing")
@@ -422,9 +479,14 @@ class _Archive:
             )
         try:
             with self.zip.open(info) as member:
-                return self._read_npy(member, name, shape, dtype)
+                array = self._read_npy(member, name, shape, dtype)
+                if member.read(1):
+                    raise self.error(f"array {name!r} holds more bytes than its .npy header declares")
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
             raise self.error(f"array {name!r} cannot be read (corrupted?): {error}") from None
+        if finite and not np.isfinite(array).all():
+            raise self.error(f"array {name!r} holds NaN or infinity")
+        return array
 
     def _read_npy(self, member: IO[bytes], name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         try:
@@ -436,8 +498,9 @@ class _Archive:
             if read_header is None:
                 raise ValueError(f"unsupported .npy version {version}")
             stored_shape, fortran_order, stored_dtype = read_header(member)
-        except (ValueError, SyntaxError, TypeError, EOFError) as error:
+        except (ValueError, SyntaxError, TypeError, EOFError, RecursionError) as error:
             raise self.error(f"array {name!r} has no valid .npy header: {error}") from None
+
         if stored_dtype.kind != "f" or stored_dtype.itemsize not in (4, 8) or stored_dtype.hasobject:
             raise self.error(f"array {name!r} has dtype {stored_dtype}; only float32 and float64 are allowed")
         if stored_dtype.newbyteorder("=") != dtype:
@@ -615,6 +678,7 @@ class Checkpoint:
     trainer_meta: dict
     architecture: dict
     config: dict = field(default_factory=dict)
+    path: str = ""  # the file it was read from, named in errors
 
     def network(self) -> DNN:
         """A :class:`DNN` with the checkpoint's architecture and parameters ``theta``."""
@@ -631,20 +695,25 @@ class Checkpoint:
 
     def restore(self, trainer) -> None:
         """Load the snapshot into ``trainer`` (its network must have the same architecture)."""
+        where = f"{self.path}: " if self.path else ""
         if trainer.net.config() != self.architecture:
             raise ValueError(
-                f"the checkpoint's architecture {self.architecture} differs "
+                f"{where}the checkpoint's architecture {self.architecture} differs "
                 f"from the trainer's {trainer.net.config()}"
             )
         try:
             trainer.load_state_dict(self.arrays, self.trainer_meta)
-        except (KeyError, TypeError) as error:
-            raise ValueError(f"checkpoint metadata is incomplete or malformed: {error!r}") from None
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{where}cannot restore this checkpoint: {error!r}") from None
 
 
 def save_checkpoint(path: str | os.PathLike, trainer, config: dict | None = None) -> Path:
-    """Write ``trainer.state_dict()`` (and a JSON-serializable ``config``) to ``path`` atomically."""
+    """Write ``trainer.state_dict()`` (and a JSON-serializable ``config``) to ``path`` atomically.
+
+    Parameters that are NaN or infinite are refused (the trainer never pauses on such weights).
+    """
     arrays, trainer_meta = trainer.state_dict()
+    _check_finite_arrays(arrays, CHECKPOINT_PARAMETERS, path)
     meta = {
         "format": CHECKPOINT_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -665,12 +734,91 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         n_parameters = sum(sizes[l] * (sizes[l - 1] + 1) for l in range(1, len(sizes)))
         dtype = np.dtype(architecture["dtype"])
         names = archive.array_names()
+        unexpected = {n for n in names if n not in CHECKPOINT_PARAMETERS and not OPTIMIZER_ARRAY.fullmatch(n)}
+        if unexpected:
+            raise archive.error(f"unexpected arrays {sorted(unexpected)}")
         if "theta" not in names:
             raise archive.error("array 'theta' is missing")
-        arrays = {name: archive.read_array(name, (n_parameters,), dtype) for name in sorted(names)}
-        trainer_meta = archive.meta.get("trainer")
-        if not isinstance(trainer_meta, dict):
-            raise archive.error("trainer entry is missing or not an object")
-        return Checkpoint(arrays, trainer_meta, architecture, _json_object(archive, "config"))
+        arrays = {
+            name: archive.read_array(name, (n_parameters,), dtype, finite=name in CHECKPOINT_PARAMETERS)
+            for name in sorted(names)
+        }
+        trainer_meta = _trainer_meta(archive)
+        if ("epoch_progress" in trainer_meta) != ("epoch_start_theta" in arrays):
+            raise archive.error("trainer.epoch_progress and array 'epoch_start_theta' must come together")
+        config = _json_object(archive, "config")
+        return Checkpoint(arrays, trainer_meta, architecture, config, str(archive.path))
     finally:
         archive.close()
+
+
+def _trainer_meta(archive: _Archive) -> dict:
+    """The checkpoint's ``trainer`` entry, every field checked against :data:`TRAINER_SCHEMA`."""
+    meta = archive.meta.get("trainer")
+    if not isinstance(meta, dict):
+        raise archive.error("trainer entry is missing or not an object")
+    _check_schema(archive, "trainer", meta, TRAINER_SCHEMA)
+    for key, schema in OPTIONAL_TRAINER_SCHEMA.items():
+        if key in meta:
+            _check_schema(archive, f"trainer.{key}", meta[key], schema)
+    return meta
+
+
+def _check_schema(archive: _Archive, where: str, value: Any, schema: str | dict) -> None:
+    if isinstance(schema, str):
+        accepts, expected = FIELD_CHECKS[schema]
+        if not accepts(value):
+            raise archive.error(f"{where} must be {expected}, got {value!r:.60}")
+        return
+    if not isinstance(value, dict):
+        raise archive.error(f"{where} must be a JSON object, got {value!r:.60}")
+    for key, item_schema in schema.items():
+        items = value.items() if key == "*" else [(key, value.get(key))]
+        for name, item in items:
+            _check_schema(archive, f"{where}.{name}", item, item_schema)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_generator_state(value: Any) -> bool:
+    """Whether numpy's PCG64 accepts ``value`` as its state (no other generator is ever stored)."""
+    try:
+        np.random.PCG64(0).state = value
+    except (TypeError, ValueError, KeyError, OverflowError, AttributeError):
+        return False
+    return True
+
+
+FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "count": (_is_count, "an integer >= 0"),
+    "number": (_is_number, "a number"),
+    "rate": (lambda v: _is_number(v) and math.isfinite(v) and v > 0, "a finite number > 0"),
+    "fraction": (lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
+    "numbers": (lambda v: isinstance(v, list) and all(map(_is_number, v)), "a list of numbers"),
+    "generator": (_is_generator_state, "a PCG64 generator state"),
+}
+TRAINER_SCHEMA = {
+    "epoch": "count",
+    "epochs_without_improvement": "count",
+    "best_loss": "number",
+    "rng": "generator",
+    "history": {"*": "numbers"},
+    "optimizer": {"t": "count", "learning_rate": "rate"},
+}
+OPTIONAL_TRAINER_SCHEMA = {
+    "plateau": {"scale": "number", "best": "number", "wait": "count"},
+    "validation_split": {"rows": "count", "fraction": "fraction", "rng": "generator"},
+    "epoch_progress": {
+        "rows": "count",
+        "samples_done": "count",
+        "total_loss": "number",
+        "correct": "number",
+        "rng": "generator",
+    },
+}

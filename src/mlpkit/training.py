@@ -10,19 +10,38 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mlpkit.fast_path import FastStep
-from mlpkit.network import DNN, PREDICT_CHUNK
+from mlpkit.network import DNN, PREDICT_CHUNK, check_finite
 from mlpkit.optimizers import Optimizer, make_optimizer
 from mlpkit.schedules import Constant, ReduceOnPlateau
 
+DEFAULT_PATIENCE = 10
+
 
 class TrainingDiverged(ArithmeticError):
-    """The loss became NaN or infinite; the network keeps its last finite weights."""
+    """The loss or the weights became NaN or infinite; the network keeps its last finite weights."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped between two mini-batches on request; :meth:`Trainer.state_dict` resumes it exactly."""
+
+
+@dataclass
+class _EpochProgress:
+    """Where the current epoch stands: its batch order, the samples done, running sums, starting weights."""
+
+    rng_state: dict  # the generator's state before the epoch drew its batch order
+    order: np.ndarray | None  # the columns in batch order (rebuilt from rng_state after a resume)
+    samples_done: int
+    total_loss: float
+    correct: float
+    start_theta: np.ndarray  # the weights divergence falls back to
+    rows: int  # m, the number of training columns
 
 
 def accuracy(output_activation: str, AL: np.ndarray, Y: np.ndarray) -> float:
@@ -82,17 +101,6 @@ def _check_int(name: str, value: int, minimum: int) -> int:
     return int(value)
 
 
-def check_finite(array: np.ndarray, name: str) -> None:
-    """Raise ValueError naming the first non-finite entry (row, column) of a 2-D array."""
-    if np.isfinite(array.sum()):  # a NaN or infinite entry makes the sum NaN or infinite
-        return
-    if not np.isfinite(array).all():  # the sum overflowed, or an entry is not finite
-        row, column = np.argwhere(~np.isfinite(array))[0]
-        raise ValueError(
-            f"{name} contains NaN or infinity at row {row}, column {column}; clean or impute it first"
-        )
-
-
 class Trainer:
     """Mini-batch training of a :class:`DNN` with an optimizer, L2, dropout and a schedule.
 
@@ -148,6 +156,18 @@ class Trainer:
         self.best_loss = math.inf
         self.best_theta: np.ndarray | None = None
         self.epochs_without_improvement = 0
+        self.interrupt_requested = False
+        self._epoch_progress: _EpochProgress | None = None  # set while an interrupted epoch waits
+        self._validation_split: dict | None = None  # rows, fraction and the generator state it drew from
+
+    def request_interrupt(self) -> None:
+        """Ask :meth:`fit` to stop after the current mini-batch (safe from a signal handler).
+
+        ``fit`` then raises :class:`TrainingInterrupted`; :meth:`state_dict` holds the exact
+        position inside the epoch, so a later ``fit`` (after :meth:`load_state_dict`) goes on
+        from the next mini-batch.
+        """
+        self.interrupt_requested = True
 
     # ------------------------------------------------------------------ one step
     def train_batch(
@@ -199,7 +219,7 @@ class Trainer:
         validation_data: tuple[np.ndarray, np.ndarray] | None = None,
         validation_fraction: float = 0.0,
         early_stopping: bool = False,
-        patience: int = 10,
+        patience: int = DEFAULT_PATIENCE,
         tol: float = 0.0,
         sample_weight: np.ndarray | None = None,
     ) -> History:
@@ -210,7 +230,6 @@ class Trainer:
         without a validation-loss (or training-loss) improvement greater than ``tol``, and
         restores the best weights.
         """
-        net = self.net
         epochs = _check_int("epochs", epochs, 1)
         patience = _check_int("patience", patience, 1)
         X, Y = self._check_data(X, Y, "X", "Y")
@@ -224,23 +243,47 @@ class Trainer:
             )
         elif validation_data is not None:
             validation_data = self._check_data(*validation_data, "validation X", "validation Y")
-        if X.shape[1] < 1:
-            raise ValueError("X has no samples (m = 0)")
         self.stop_training = False
         for callback in self.callbacks:
             callback.on_train_begin(self)
         for _ in range(epochs):
+            if self.interrupt_requested:
+                raise self._interrupted(f"Training interrupted after epoch {self.epoch}")
             logs = self._run_epoch(X, Y, sample_weight, validation_data)
             self._track_best(logs, early_stopping, patience, tol)
             for callback in self.callbacks:
                 callback.on_epoch_end(self, self.epoch - 1, logs)
             if self.stop_training:
                 break
-        if early_stopping and self.best_theta is not None:
-            net.theta[...] = self.best_theta
+        if early_stopping:
+            self.restore_best_weights()
+        self.interrupt_requested = False
         for callback in self.callbacks:
             callback.on_train_end(self)
         return self.history
+
+    @property
+    def samples_done(self) -> int:
+        """Samples already trained in an interrupted epoch; 0 between epochs."""
+        return self._epoch_progress.samples_done if self._epoch_progress is not None else 0
+
+    def restore_best_weights(self) -> None:
+
+        """Put back the weights of the best epoch, when early stopping kept them."""
+        if self.best_theta is not None:
+            self.net.theta[...] = self.best_theta
+
+    def epochs_left(
+        self, epochs: int, *, early_stopping: bool = False, patience: int = DEFAULT_PATIENCE
+    ) -> int:
+        """Epochs of a run of ``epochs`` left after a restored state; 0 once early stopping ended it."""
+        if early_stopping and self.epochs_without_improvement >= patience:
+            return 0
+        return max(epochs - self.epoch, 0)
+
+    def _interrupted(self, message: str) -> TrainingInterrupted:
+        self.interrupt_requested = False
+        return TrainingInterrupted(message)
 
     def _check_data(
         self, X: np.ndarray, Y: np.ndarray, x_name: str, y_name: str
@@ -255,6 +298,8 @@ class Trainer:
         else:
             X = self.net.check_X(X, x_name)
             check_finite(X.T, f"{x_name} (as rows x features)")
+        if X.shape[1] < 1:
+            raise ValueError(f"{x_name} has no samples (m = 0); training needs at least one column")
         if getattr(Y, "out_of_core", False):
             Y.check_shape(self.net.layer_sizes[-1], X.shape[1], y_name)
         else:
@@ -291,54 +336,113 @@ class Trainer:
         n_val = max(1, int(round(fraction * m)))
         if n_val >= m:
             raise ValueError(f"validation_fraction={fraction} leaves no training samples out of {m}")
-        order = self.rng.permutation(m)
+        order = self._validation_order(m, fraction)
         val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
         weight = sample_weight[train] if sample_weight is not None else None
         return X[:, train], Y[:, train], (X[:, val], Y[:, val]), weight
 
-    def _batches(self, m: int) -> Iterable[np.ndarray]:
-        order = self.rng.permutation(m) if self.shuffle else np.arange(m)
+    def _validation_order(self, m: int, fraction: float) -> np.ndarray:
+        """The permutation that splits off validation columns: drawn once, then kept for the same data.
+
+        A later ``fit`` on ``m`` columns with the same fraction (warm start, or a resume from
+        :meth:`state_dict`) holds out the same columns, so it never trains on what it validated on.
+        """
+        split = self._validation_split
+        if split is not None and split["rows"] == m and split["fraction"] == fraction:
+            return _generator_at(split["rng"]).permutation(m)
+        self._validation_split = {"rows": m, "fraction": fraction, "rng": self.rng.bit_generator.state}
+        return self.rng.permutation(m)
+
+    def _epoch_order(self, m: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        return (rng or self.rng).permutation(m) if self.shuffle else np.arange(m)
+
+    def _batches(self, m: int) -> Iterator[np.ndarray]:
+        """One epoch's mini-batches (column indices) in the seeded order :meth:`fit` trains them."""
+        order = self._epoch_order(m)
         for start in range(0, m, self.batch_size):
             yield order[start : start + self.batch_size]
 
-    def _run_epoch(self, X, Y, sample_weight, validation_data) -> dict[str, float]:
-        net = self.net
-        m = X.shape[1]
-        learning_rate = self.schedule(self.initial_learning_rate, self.epoch)
-        self.optimizer.learning_rate = learning_rate
-        snapshot = net.theta.copy()
-        rows, targets = X.T, Y.T  # gather whole rows: one contiguous copy per mini-batch
-        total_loss = 0.0
-        correct = 0.0
-        started = time.perf_counter()
-        bar = self._progress_bar(m)
-        for batch, index in enumerate(self._batches(m)):
+    def _start_epoch(self, m: int) -> _EpochProgress:
+        """A new epoch's batch order (seeded) and its starting point, or the interrupted epoch's."""
+        progress, self._epoch_progress = self._epoch_progress, None
+        if progress is None:
+            rng_state = self.rng.bit_generator.state
+            order = self._epoch_order(m)
+            return _EpochProgress(rng_state, order, 0, 0.0, 0.0, self.net.theta.copy(), m)
+        if progress.rows != m:
+            raise ValueError(
+                f"the interrupted epoch ran over {progress.rows} samples, but this fit has {m}; "
+                "resume with the same data"
+            )
+        if progress.order is None:  # drawn again from the state the epoch drew it from
+            progress.order = self._epoch_order(m, _generator_at(progress.rng_state))
+        return progress
+
+    def _diverged(self, progress: _EpochProgress, what: str, batch: int, learning_rate: float):
+        self.net.theta[...] = progress.start_theta
+        return TrainingDiverged(
+            f"Training diverged: {what} at epoch {self.epoch + 1}, batch {batch}; the weights "
+            f"from the start of that epoch were kept. Try a smaller learning rate (it was "
+            f"{learning_rate:g})."
+        )
+
+    def _run_batches(
+        self, rows, targets, sample_weight, progress: _EpochProgress, learning_rate, bar
+    ) -> None:
+        """The epoch's remaining mini-batches; raises on divergence, or on an interrupt between batches."""
+
+        m, batch_size = progress.rows, self.batch_size
+        for start in range(progress.samples_done, m, batch_size):
+            batch = start // batch_size + 1
+            index = progress.order[start : start + batch_size]
             if self.communicator is not None:
                 index = self.communicator.shard(index)  # this rank's rows of the global mini-batch
             wb = sample_weight[index] if sample_weight is not None else None
             loss, AL, Yb = self._train_rows(rows, targets, index, wb)
             if not math.isfinite(loss):
-                net.theta[...] = snapshot
-                if bar is not None:
-                    bar.close()
-                raise TrainingDiverged(
-                    f"Training diverged: the loss became {loss} at epoch {self.epoch + 1}, batch "
-                    f"{batch + 1}; the weights from the start of that epoch were kept. Try a smaller "
-                    f"learning rate (it was {learning_rate:g})."
-                )
+                raise self._diverged(progress, f"the loss became {loss}", batch, learning_rate)
             size = index.shape[0]
-            total_loss += loss * size
-            correct += accuracy(net.output_activation, AL, Yb) * size if size else 0.0
+            progress.total_loss += loss * size
+            progress.correct += accuracy(self.net.output_activation, AL, Yb) * size if size else 0.0
+            progress.samples_done = min(start + batch_size, m)
             for callback in self.callbacks:
-                callback.on_batch_end(self, batch, loss)
+                callback.on_batch_end(self, batch - 1, loss)
             if bar is not None:
                 bar.update(size)
-                bar.set_postfix(loss=f"{total_loss / (bar.n or 1):.4f}", refresh=False)
-        if bar is not None:
-            bar.close()
+                bar.set_postfix(loss=f"{progress.total_loss / (bar.n or 1):.4f}", refresh=False)
+            if self.interrupt_requested and progress.samples_done < m:
+                self._pause(progress, batch, learning_rate)
+        if not _all_finite(self.net.theta):  # the last step overflowed: no later loss would show it
+            raise self._diverged(progress, "the weights became NaN or infinite", batch, learning_rate)
+
+    def _pause(self, progress: _EpochProgress, batch: int, learning_rate: float) -> None:
+        """Keep the epoch's position for :meth:`state_dict` and raise :class:`TrainingInterrupted`."""
+        if not _all_finite(self.net.theta):
+            raise self._diverged(progress, "the weights became NaN or infinite", batch, learning_rate)
+        self._epoch_progress = progress
+        n_batches = -(-progress.rows // self.batch_size)
+        raise self._interrupted(
+            f"Training interrupted at epoch {self.epoch + 1}, after batch {batch} of {n_batches}"
+        )
+
+    def _run_epoch(self, X, Y, sample_weight, validation_data) -> dict[str, float]:
+        m = X.shape[1]
+        learning_rate = self.schedule(self.initial_learning_rate, self.epoch)
+        self.optimizer.learning_rate = learning_rate
+        progress = self._start_epoch(m)
+        rows, targets = X.T, Y.T  # gather whole rows: one contiguous copy per mini-batch
+        started = time.perf_counter()
+        bar = self._progress_bar(m, progress.samples_done)
+        try:
+            self._run_batches(rows, targets, sample_weight, progress, learning_rate, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        total_loss, correct = progress.total_loss, progress.correct
         if self.communicator is not None:
             total_loss, correct = self.communicator.sum_over_ranks(total_loss, correct)
         logs = {"loss": total_loss / m, "accuracy": correct / m, "learning_rate": learning_rate}
+
         if validation_data is not None:
             logs["val_loss"], logs["val_accuracy"] = self.evaluate(*validation_data)
         logs["seconds"] = time.perf_counter() - started
@@ -389,13 +493,15 @@ class Trainer:
             correct += accuracy(self.net.output_activation, AL, Yc) * AL.shape[1]
         return loss / m, correct / m
 
-    def _progress_bar(self, m: int):
+    def _progress_bar(self, m: int, done: int = 0):
         show = self.progress if self.progress is not None else sys.stderr.isatty()
         if not show:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=m, desc=f"epoch {self.epoch + 1}", unit="sample", leave=False, file=sys.stderr)
+        return tqdm(
+            total=m, initial=done, desc=f"epoch {self.epoch + 1}", unit="sample", leave=False, file=sys.stderr
+        )
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
@@ -422,6 +528,18 @@ class Trainer:
             }
         if self.best_theta is not None:
             arrays["best_theta"] = self.best_theta.copy()
+        if self._validation_split is not None:
+            meta["validation_split"] = dict(self._validation_split)
+        progress = self._epoch_progress
+        if progress is not None:  # interrupted inside an epoch: where it stands
+            meta["epoch_progress"] = {
+                "rng": progress.rng_state,
+                "rows": progress.rows,
+                "samples_done": progress.samples_done,
+                "total_loss": progress.total_loss,
+                "correct": progress.correct,
+            }
+            arrays["epoch_start_theta"] = progress.start_theta.copy()
         return arrays, meta
 
     def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -441,9 +559,41 @@ class Trainer:
         self.best_loss = float(meta["best_loss"])
         self.epochs_without_improvement = int(meta["epochs_without_improvement"])
         if "plateau" in meta and isinstance(self.schedule, ReduceOnPlateau):
-            for key, value in meta["plateau"].items():
-                setattr(self.schedule, key, value)
+            plateau = meta["plateau"]
+            self.schedule.scale, self.schedule.best = float(plateau["scale"]), float(plateau["best"])
+            self.schedule.wait = int(plateau["wait"])
         self.best_theta = np.asarray(arrays["best_theta"]).copy() if "best_theta" in arrays else None
+        self._validation_split = meta.get("validation_split")
+        self._epoch_progress = self._progress_from_state(arrays, meta.get("epoch_progress"))
+
+    def _progress_from_state(
+        self, arrays: dict[str, np.ndarray], progress: dict | None
+    ) -> _EpochProgress | None:
+        if progress is None:
+            return None
+        start_theta = np.asarray(arrays["epoch_start_theta"], dtype=self.net.dtype)
+        if start_theta.shape != self.net.theta.shape:
+            raise ValueError(
+                f"epoch_start_theta has {start_theta.size} parameters, the network has {self.net.theta.size}"
+            )
+        rows, done = int(progress["rows"]), int(progress["samples_done"])
+        if not 0 < done < rows:
+            raise ValueError(f"epoch_progress.samples_done must be in (0, {rows}), got {done}")
+        _generator_at(progress["rng"])  # a malformed generator state fails here, not mid-epoch
+        total_loss, correct = float(progress["total_loss"]), float(progress["correct"])
+        return _EpochProgress(progress["rng"], None, done, total_loss, correct, start_theta.copy(), rows)
+
+
+def _generator_at(state: dict) -> np.random.Generator:
+    """A new generator in the given ``bit_generator.state`` (drawing from it leaves the original alone)."""
+    generator = np.random.default_rng()
+    generator.bit_generator.state = state
+    return generator
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(array.sum()) or np.isfinite(array).all())
 
 
 def train(

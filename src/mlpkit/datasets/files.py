@@ -211,10 +211,10 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):  # np.load would read a lone .npy, or try pickle on anything else
+        raise ValueError(f"{path}: not an .npz file (a zip archive of named .npy arrays such as X and y)")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files"):
-                raise ValueError("it holds a single array, not named arrays")
             return {name: archive[name] for name in archive.files}
     except ValueError as error:
         if "allow_pickle" in str(error):
