@@ -268,7 +268,6 @@ class Trainer:
         return self._epoch_progress.samples_done if self._epoch_progress is not None else 0
 
     def restore_best_weights(self) -> None:
-
         """Put back the weights of the best epoch, when early stopping kept them."""
         if self.best_theta is not None:
             self.net.theta[...] = self.best_theta
