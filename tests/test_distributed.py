@@ -92,6 +92,42 @@ def _dropout_resume(communicator, checkpoint: str) -> tuple[np.ndarray, np.ndarr
     return straight.net.theta.copy(), resumed.net.theta.copy()
 
 
+def _interrupt_resume(communicator, checkpoint: str) -> tuple[int, np.ndarray, np.ndarray, list, list]:
+    """An interrupt asked on the last rank only, mid-epoch: every rank stops after the same batch;
+    rank 0 saves and reloads a checkpoint and the run ends as the uninterrupted one."""
+    from mlpkit.serialization import load_checkpoint, save_checkpoint
+    from mlpkit.training import Callback, TrainingInterrupted
+
+    X, Y, _ = make_data("softmax", 5, 3)
+
+    class InterruptOnTheLastRank(Callback):
+        def on_batch_end(self, trainer, batch, loss):
+            if (trainer.epoch, batch) == (1, 1) and communicator.rank == communicator.size - 1:
+                trainer.request_interrupt()
+
+    def trainer(callbacks=()):
+        net = DNN([5, 9, 3], "tanh", "softmax", seed=1, dtype="float64")
+        return Trainer(
+            net, "adam", 0.02, batch_size=BATCH, seed=8, communicator=communicator, callbacks=callbacks
+        )
+
+    straight = trainer()
+    straight.fit(X, Y, 3)
+    first = trainer([InterruptOnTheLastRank()])
+    try:
+        first.fit(X, Y, 3)
+    except TrainingInterrupted:
+        pass
+    stopped_at = first.state_dict()[1]["epoch_progress"]["samples_done"]
+    communicator.settle_epoch_progress(first)
+    resumed = trainer()
+    if communicator.is_root:
+        save_checkpoint(checkpoint, first)
+        load_checkpoint(checkpoint).restore(resumed)
+    resumed.fit(X, Y, 2)
+    return stopped_at, straight.net.theta, resumed.net.theta, straight.history.loss, resumed.history.loss
+
+
 def _stop_votes(communicator) -> tuple[bool, bool]:
     """A stop asked on the last rank only, then on none: what every rank hears."""
     gradient = np.zeros(3)
@@ -176,6 +212,10 @@ def mpi_worker(out: str, folder: str) -> None:
     straight, resumed = _dropout_resume(communicator, out + ".checkpoint.npz")
     dropout_thetas = communicator.comm.gather(straight, root=0)
     votes = communicator.comm.gather(_stop_votes(communicator), root=0)
+    stopped_at, straight_theta, resumed_theta, straight_loss, resumed_loss = _interrupt_resume(
+        communicator, out + ".interrupted.npz"
+    )
+    stops = communicator.comm.gather(stopped_at, root=0)
     message = _mismatch_error(communicator)
     messages = communicator.comm.gather(message, root=0)
     results["estimator.proba"] = estimator_proba(distributed=True)
@@ -191,6 +231,9 @@ def mpi_worker(out: str, folder: str) -> None:
         )
         results["mismatch.messages"] = np.array(messages)
         results["stop.votes"] = np.array(votes)
+        results["interrupt.stops"] = np.array(stops)
+        results["interrupt.theta_gap"] = np.array(np.abs(straight_theta - resumed_theta).max())
+        results["interrupt.losses"] = np.array([straight_loss, resumed_loss])
         results["allreduce_seconds"] = np.array(communicator.allreduce_seconds)
         np.savez(out, **results)
 
@@ -245,8 +288,14 @@ def test_k_ranks_give_the_single_process_model(tmp_path, single_process, shards,
         assert float(results[f"{name}.rank_spread"]) == 0.0, f"{name}: ranks hold different weights"
     assert float(results["dropout.rank_spread"]) == 0.0
     assert float(results["dropout.resume_gap"]) == 0.0
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["results.npz", "results.npz.checkpoint.npz"]
+    written = ["results.npz", "results.npz.checkpoint.npz", "results.npz.interrupted.npz"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == written
     np.testing.assert_array_equal(results["stop.votes"], [[True, False]] * n_ranks)
+    # asked on the last rank after batch 2 of epoch 2, voted with batch 3: all ranks stop after 48 rows
+    np.testing.assert_array_equal(results["interrupt.stops"], [3 * BATCH] * n_ranks)
+    assert float(results["interrupt.theta_gap"]) == 0.0
+    straight_loss, resumed_loss = results["interrupt.losses"]
+    np.testing.assert_allclose(resumed_loss, straight_loss, rtol=1e-12)  # the epoch's sums survive the stop
     for message in results["mismatch.messages"]:
         assert "every rank must train the same network on the same data" in message
         assert "rank 1: m=21" in message

@@ -27,6 +27,7 @@ MPI_EXTRA_HINT = (
     'distributed training needs mpi4py and an MPI library: pip install "mlpkit[mpi]" '
     "(installs mpi4py and mpich), then run under mpiexec -n K"
 )
+NO_RUNNING_SUMS = {"total_loss": 0.0, "correct": 0.0}
 BUFFER_EXTRA = 4  # loss sum, weight sum, sample count, stop votes after the gradient in the reduce buffer
 
 
@@ -56,6 +57,7 @@ class MPICommunicator:
         self._epoch_seed: int | None = None
         self._seed_epoch: int | None = None
         self._batch_key = 0
+        self._stop_requested = False
 
     @property
     def is_root(self) -> bool:
@@ -77,10 +79,27 @@ class MPICommunicator:
                 for rank, s in enumerate(setups)
             )
             raise ValueError(f"every rank must train the same network on the same data; got {described}")
-        state = self.comm.bcast(trainer.state_dict() if self.is_root else None, root=0)
-        trainer.load_state_dict(*state)
+        self._stop_requested = False
+        self.settle_epoch_progress(trainer)
+        arrays, meta = self.comm.bcast(trainer.state_dict() if self.is_root else None, root=0)
+        trainer.load_state_dict(arrays, meta if self.is_root else _without_running_sums(meta))
         if not self.is_root:
             trainer.progress = False
+
+    def settle_epoch_progress(self, trainer: Any) -> None:
+        """Gather an interrupted epoch's running loss and accuracy sums on rank 0 (zero on the others).
+
+        Each rank sums only its own shards while an epoch runs, and the epoch's end adds the
+        ranks' sums. Call this on every rank before rank 0 writes a mid-epoch checkpoint, so
+        that the file holds the whole batch's sums; ``fit`` calls it when it starts.
+        """
+        arrays, meta = trainer.state_dict()
+        progress = meta.get("epoch_progress")
+        local = (progress["total_loss"], progress["correct"]) if progress else (0.0, 0.0)
+        total_loss, correct = self.sum_over_ranks(*local)
+        if progress is not None:
+            sums = {"total_loss": total_loss, "correct": correct} if self.is_root else NO_RUNNING_SUMS
+            trainer.load_state_dict(arrays, _with_running_sums(meta, sums))
 
     # ------------------------------------------------------------------ one step
     def shard(self, index: np.ndarray) -> np.ndarray:
@@ -107,11 +126,19 @@ class MPICommunicator:
         else:  # an empty (or zero-weight) shard still joins the all-reduce, adding nothing
             loss = 0.0
             gradient.fill(0.0)
-        stop = bool(getattr(trainer, "interrupt_requested", False))
-        loss, m_global, stop_anywhere = self.average(gradient, loss, weight, m, stop)
+        loss, m_global, stop_anywhere = self.average(gradient, loss, weight, m, self._stop_requested)
         if stop_anywhere:  # an interrupt on any rank stops every rank after this same batch
             trainer.interrupt_requested = True
+            self._stop_requested = False
         return loss, AL, m_global
+
+    def request_stop(self) -> None:
+        """Vote to stop after the next mini-batch (from :meth:`Trainer.request_interrupt`; signal-safe).
+
+        A rank must not stop on its own between two all-reduces, or the others would wait for
+        it forever: the vote travels with the next gradient, and every rank stops after that batch.
+        """
+        self._stop_requested = True
 
     def average(
         self, gradient: np.ndarray, loss: float, weight: float, m: int, stop: bool = False
@@ -163,6 +190,18 @@ class MPICommunicator:
     def barrier(self) -> None:
         """Wait until every rank gets here."""
         self.comm.Barrier()
+
+
+def _with_running_sums(meta: dict, sums: dict[str, float]) -> dict:
+    """``meta`` with its interrupted epoch's running sums replaced (no change without one)."""
+    if "epoch_progress" not in meta:
+        return meta
+    return {**meta, "epoch_progress": {**meta["epoch_progress"], **sums}}
+
+
+def _without_running_sums(meta: dict) -> dict:
+    """``meta`` with its interrupted epoch's running loss and accuracy sums set to zero."""
+    return _with_running_sums(meta, NO_RUNNING_SUMS)
 
 
 def make_communicator(distributed: bool) -> MPICommunicator | None:

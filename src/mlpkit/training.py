@@ -167,6 +167,9 @@ class Trainer:
         position inside the epoch, so a later ``fit`` (after :meth:`load_state_dict`) goes on
         from the next mini-batch.
         """
+        if self.communicator is not None:  # all ranks agree in the next gradient all-reduce
+            self.communicator.request_stop()
+            return
         self.interrupt_requested = True
 
     # ------------------------------------------------------------------ one step
