@@ -51,6 +51,7 @@ EXPANSION_FLOOR_BYTES = 64 << 20
 MAX_EXPANSION = 200
 JSON_EXPANSION_FLOOR_BYTES = 1 << 20  # above it, the JSON entry itself must not expand beyond MAX_EXPANSION
 MEMBER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,127}\.npy")
+UNSUPPORTED_ZIP_FLAGS = 0x01 | 0x20 | 0x40  # encrypted, patched data, strong encryption
 CHECKPOINT_PARAMETERS = ("theta", "best_theta", "epoch_start_theta")
 OPTIMIZER_ARRAY = re.compile(r"optimizer\.[a-z_]{1,32}\.theta")
 
@@ -361,7 +362,7 @@ class _Archive:
         self._check_central_directory()
         try:
             self.zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError) as error:
             raise self.error(
                 f"not a zip archive, so not an mlpkit {kind} file (truncated or corrupted?): {error}"
             ) from None
@@ -410,6 +411,13 @@ class _Archive:
                 raise self.error(f"unexpected entry {name[:80]!r} (not an mlpkit {self.kind} file?)")
             if name in members:
                 raise self.error(f"entry {name!r} appears twice")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or (
+                info.flag_bits & UNSUPPORTED_ZIP_FLAGS
+            ):
+                raise self.error(
+                    f"entry {name!r} is encrypted or uses compression method {info.compress_type}; "
+                    "mlpkit files are stored or deflated, unencrypted"
+                )
             members[name] = info
         declared = sum(info.file_size for info in infos)
         if declared > max(EXPANSION_FLOOR_BYTES, MAX_EXPANSION * self.file_size):
@@ -434,8 +442,9 @@ class _Archive:
             )
 
         try:
-            meta = json.loads(self.zip.read(info).decode("utf-8"))
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+            with self.zip.open(info) as member:  # read(size) bounds what is inflated, read() would not
+                meta = json.loads(member.read(info.file_size).decode("utf-8"))
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
             raise self.error(f"{META_ENTRY} cannot be read (corrupted?): {error}") from None
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise self.error(f"{META_ENTRY} is not valid JSON: {error}") from None
@@ -482,7 +491,7 @@ class _Archive:
                 array = self._read_npy(member, name, shape, dtype)
                 if member.read(1):
                     raise self.error(f"array {name!r} holds more bytes than its .npy header declares")
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as error:
             raise self.error(f"array {name!r} cannot be read (corrupted?): {error}") from None
         if finite and not np.isfinite(array).all():
             raise self.error(f"array {name!r} holds NaN or infinity")
