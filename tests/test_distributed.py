@@ -6,6 +6,7 @@ results; the tests train the same configurations in one process and compare.
 """
 
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -350,4 +351,39 @@ def test_cli_train_under_mpiexec_prints_once_and_writes_the_single_process_model
         load(tmp_path / "two.npz").predict_proba(rows),
         load(tmp_path / "one.npz").predict_proba(rows),
         atol=1e-8,
+    )
+
+
+def test_ctrl_c_under_mpiexec_stops_every_rank_and_the_resume_ends_as_the_uninterrupted_run(tmp_path):
+    from mlpkit.serialization import load
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((16000, 20))
+    np.savez(tmp_path / "blobs.npz", X=X, y=(X[:, :3] @ [1.0, -1.0, 0.5] > 0).astype(int) + (X[:, 3] > 1))
+    launch = [mpiexec(), "-n", "2", sys.executable, "-m", "mlpkit.cli", "train", "--distributed"]
+    launch += ["--data", str(tmp_path / "blobs.npz"), "--hidden", "32", "--epochs", "4", "--batch-size", "16"]
+    launch += ["--dtype", "float64", "--quiet"]
+    reference = subprocess.run(
+        [*launch, "--out", str(tmp_path / "ref.npz")], capture_output=True, timeout=120
+    )
+    assert reference.returncode == 0, reference.stderr
+
+    folder, out = tmp_path / "checkpoints", tmp_path / "model.npz"
+    interrupted = [*launch[:-1], "--checkpoint-dir", str(folder), "--out", str(out)]  # with epoch lines
+    process = subprocess.Popen(interrupted, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not (line := process.stdout.readline()).startswith("epoch 1/4"):
+        assert line, process.stderr.read()
+    process.send_signal(signal.SIGINT)  # mpiexec forwards it to every rank
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    (message,) = [line for line in stderr.splitlines() if line.startswith("mlpkit train:")]  # rank 0 only
+    assert "Training interrupted at epoch" in message and "to resume: mpiexec -n 2 mlpkit train" in message
+    assert not out.exists() and any("-batch-" in path.name for path in folder.iterdir())
+
+    resumed = subprocess.run([*interrupted, "--resume"], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count("resume    from") == 1
+    rows = X[:200]
+    np.testing.assert_array_equal(
+        load(out).predict_proba(rows), load(tmp_path / "ref.npz").predict_proba(rows)
     )

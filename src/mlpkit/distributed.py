@@ -81,10 +81,18 @@ class MPICommunicator:
             raise ValueError(f"every rank must train the same network on the same data; got {described}")
         self._stop_requested = False
         self.settle_epoch_progress(trainer)
-        arrays, meta = self.comm.bcast(trainer.state_dict() if self.is_root else None, root=0)
-        trainer.load_state_dict(arrays, meta if self.is_root else _without_running_sums(meta))
+        self.share_state(trainer)
         if not self.is_root:
             trainer.progress = False
+
+    def share_state(self, trainer: Any) -> None:
+        """Give every rank rank 0's trainer state: weights, optimizer, generator, epoch, position.
+
+        An interrupted epoch's running loss and accuracy sums stay on rank 0 (the others
+        restart theirs from zero), so the epoch's end still adds up the whole batch once.
+        """
+        arrays, meta = self.comm.bcast(trainer.state_dict() if self.is_root else None, root=0)
+        trainer.load_state_dict(arrays, meta if self.is_root else _without_running_sums(meta))
 
     def settle_epoch_progress(self, trainer: Any) -> None:
         """Gather an interrupted epoch's running loss and accuracy sums on rank 0 (zero on the others).
