@@ -1,6 +1,7 @@
 """The ``mlpkit`` command: parses arguments, calls the library, prints results. Nothing else.
 
-Subcommands: ``train``, ``evaluate``, ``predict``, ``info``, ``gradcheck``. Exit codes: 0
+Subcommands: ``train``, ``evaluate``, ``predict``, ``info``, ``export``, ``gradcheck``,
+``explain``, ``plot``. Exit codes: 0
 success, 1 other failures (training diverged, a download failed, a check did not pass), 2 bad
 usage or bad input (one line on stderr naming the option, file, row or column; no output
 file is left behind).
@@ -9,19 +10,24 @@ file is left behind).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import math
+import shlex
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from mlpkit.training import Callback
+from mlpkit.training import Callback, TrainingInterrupted
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 GRADCHECK_THRESHOLD = 1e-7
 OUTPUT_CHOICES = ("auto", "sigmoid", "softmax", "identity")
 OPTIMIZER_CHOICES = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
@@ -70,6 +76,14 @@ def positive_int(text: str) -> int:
     value = _number(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
     return value
 
 
@@ -126,7 +140,18 @@ def _add_train_parser(subparsers) -> None:
         description="Train a dense network (default: 784-256-128-10 on Fashion-MNIST); report test accuracy.",
     )
     parser.add_argument(
-        "--data", default="fashion-mnist", metavar="NAME|PATH", help="dataset name or .csv/.npz"
+        "--data",
+        default="fashion-mnist",
+        metavar="NAME|PATH",
+        help="dataset name, .csv/.npz, X.npy (with --labels) or a folder of X_*.npy/y_*.npy shards",
+    )
+    parser.add_argument(
+        "--labels", metavar="Y.npy", help="labels for --data X.npy; both are memory-mapped, read per batch"
+    )
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI: run under mpiexec -n K (needs the mpi extra)",
     )
     parser.add_argument("--target", metavar="COL", help="CSV target column (default: the last one)")
     parser.add_argument(
@@ -142,7 +167,7 @@ def _add_train_parser(subparsers) -> None:
     parser.add_argument("--epochs", type=positive_int, default=10)
     parser.add_argument("--dropout", type=fraction, default=0.0, help="hidden-unit drop probability")
     parser.add_argument("--l2", type=non_negative_float, default=0.0, help="L2 penalty lambda")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES)
     parser.add_argument(
         "--validation-fraction", type=fraction, default=0.1, help="held-out share of training"
@@ -154,6 +179,16 @@ def _add_train_parser(subparsers) -> None:
     parser.add_argument("--plot", metavar="FILE", help="write training curves (needs the plot extra)")
     parser.add_argument("--json", action="store_true", help="end the output with one JSON summary line")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
+    parser.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="write a checkpoint into DIR at the end of every epoch (and on Ctrl-C)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the newest checkpoint in --checkpoint-dir (same arguments)",
+    )
     parser.set_defaults(run=_run_train)
 
 
@@ -239,34 +274,179 @@ def _describe_training(config) -> str:
 def _run_train(args: argparse.Namespace) -> int:
     import time
 
-    from mlpkit.datasets import load_dataset
-    from mlpkit.pipeline import build_model, finish_model, fit, make_trainer
+    from mlpkit.pipeline import fit, make_trainer
     from mlpkit.serialization import check_writable, save
 
     config = _train_config(args)
+    communicator = _communicator(args)
+    is_root = communicator is None or communicator.is_root
+    args.quiet = args.quiet or not is_root  # rank 0 alone prints and writes files
     try:
         out = check_writable(args.out)
     except ValueError as error:
         raise UsageError(f"--out: {error}") from None
     plot_curves = _check_plot_path(args.plot)
-    dataset = load_dataset(
-        config.data, target=config.target, seed=config.seed, test_fraction=config.test_fraction
-    )
-    model, X, Y = build_model(dataset, config)
+    _check_checkpoint_flags(args)
+    dataset, model, X, Y = _training_data(args, config)
     _say(args, f"data      {dataset.describe()}, {dataset.scaling} scaling")
     _say(args, f"network   {_describe_network(model)}")
     _say(args, f"training  {_describe_training(config)}")
     callbacks = [] if args.quiet else [EpochPrinter(config.epochs)]
     trainer = make_trainer(model, config, callbacks, progress=False if args.quiet else None)
+    trainer.communicator = communicator
+    # rank 0 alone writes and reads checkpoints; fit hands its state to the other ranks
+    checkpoints = _start_checkpoints(args, trainer, config, X, Y) if args.checkpoint_dir and is_root else None
+    if communicator is not None:
+        communicator.share_state(trainer)  # a resumed run: the same epochs left on every rank
     started = time.perf_counter()
-    history = fit(trainer, X, Y, config)
+    try:
+        with _stop_after_batch_on_ctrl_c(trainer):
+            history = fit(trainer, X, Y, config)
+    except TrainingInterrupted as interruption:
+        if communicator is not None:  # every rank stopped after the same batch
+            communicator.settle_epoch_progress(trainer)
+        if not is_root:
+            return EXIT_INTERRUPTED
+        return _report_interrupt(args, interruption, trainer, checkpoints, communicator)
     seconds = time.perf_counter() - started
-    report = finish_model(model, dataset, history, seconds)
+    report = _finish_training(model, dataset, history, seconds)
+    if not is_root:
+        return EXIT_OK
     save(model, out)
     if plot_curves is not None:
         plot_curves(model.history, args.plot)
     _print_train_summary(args, model, report, out)
     return EXIT_OK
+
+
+def _check_checkpoint_flags(args: argparse.Namespace) -> None:
+    """Refuse --resume without a folder, and a folder that is a file or holds another run's checkpoints."""
+    from mlpkit.checkpoints import CheckpointFolder
+
+    if args.checkpoint_dir is None:
+        if args.resume:
+            raise UsageError(
+                "--resume needs --checkpoint-dir DIR, the folder the run wrote its checkpoints to"
+            )
+        return
+    folder = CheckpointFolder(args.checkpoint_dir, {})
+    if folder.folder.exists() and not folder.folder.is_dir():
+        raise UsageError(f"--checkpoint-dir: {folder.folder} is a file, not a folder")
+    entries = folder.entries()
+    if entries and not args.resume:
+        raise UsageError(
+            f"--checkpoint-dir: {folder.folder} already holds checkpoints (newest {entries[-1].path.name}); "
+            "add --resume to continue that run, or choose an empty folder"
+        )
+
+
+def _start_checkpoints(args: argparse.Namespace, trainer, config, X, Y):
+    """The run's checkpoint folder, created, writing every epoch; with --resume, the trainer restored."""
+    from mlpkit.checkpoints import CheckpointFolder, EpochCheckpoints, data_digest
+
+    settings = {**config.to_dict(), "labels": args.labels, "data_digest": data_digest(X, Y)}
+    folder = CheckpointFolder(args.checkpoint_dir, settings)
+    try:
+        folder.create()
+    except ValueError as error:
+        raise UsageError(f"--checkpoint-dir: {error}") from None
+    if args.resume:
+        _resume_from(args, folder, trainer, config)
+    trainer.callbacks.append(EpochCheckpoints(folder))
+    return folder
+
+
+def _resume_from(args: argparse.Namespace, folder, trainer, config) -> None:
+    """Restore the trainer from the folder's newest readable checkpoint (none yet: start afresh)."""
+    folder.remove_temporaries()
+    checkpoint, skipped = folder.newest()
+    for line in skipped:
+        print(f"mlpkit train: warning: {line}", file=sys.stderr, flush=True)
+    if checkpoint is None:
+        if skipped:
+            raise UsageError(f"--resume: no checkpoint in {folder.folder} can be read")
+        _say(args, f"resume    no checkpoint in {folder.folder} yet: starting from epoch 1")
+        return
+    try:
+        folder.check_settings(checkpoint, config.epochs)
+        checkpoint.restore(trainer)
+    except ValueError as error:
+        raise UsageError(f"--resume: {error}") from None
+    where = f", {trainer.samples_done} samples into epoch {trainer.epoch + 1}" if trainer.samples_done else ""
+    _say(args, f"resume    from {checkpoint.path}: {trainer.epoch} of {config.epochs} epochs done{where}")
+
+
+@contextlib.contextmanager
+def _stop_after_batch_on_ctrl_c(trainer) -> Iterator[None]:
+    """Ctrl-C (SIGINT) asks the trainer to stop after its current mini-batch; a second one stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop_after_batch(signum, frame) -> None:
+        if trainer.interrupt_requested:
+            raise KeyboardInterrupt
+        trainer.request_interrupt()
+
+    previous = signal.signal(signal.SIGINT, stop_after_batch)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _report_interrupt(args: argparse.Namespace, interruption, trainer, checkpoints, communicator=None) -> int:
+    """Write a checkpoint of where training stopped (with --checkpoint-dir) and say how to resume."""
+    if checkpoints is None:
+        detail = "nothing was saved (no --checkpoint-dir), and no model was written"
+    else:
+        path = checkpoints.write(trainer)
+        launcher = ["mpiexec", "-n", str(communicator.size)] if communicator is not None else []
+        command = [*launcher, *(arg for arg in ("mlpkit", *args.argv) if arg != "--resume")]
+        detail = f"checkpoint written to {path}; to resume: {shlex.join([*command, '--resume'])}"
+    print(f"mlpkit {args.command}: {interruption}; {detail}", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
+
+
+def _communicator(args: argparse.Namespace):
+    """An MPI communicator over every rank for ``--distributed``, else None."""
+    if not args.distributed:
+        return None
+    from mlpkit.distributed import MPICommunicator
+
+    return MPICommunicator()
+
+
+def _training_data(args: argparse.Namespace, config):
+    """The dataset, an untrained model and its ``X``, ``Y``: memory-mapped for .npy data, else loaded."""
+    from mlpkit.datasets import is_dataset_name
+
+    source = Path(config.data)
+    if not is_dataset_name(config.data) and (args.labels or source.is_dir() or source.suffix == ".npy"):
+        from mlpkit.datasets.memmap import build_mapped_model, load_mapped
+
+        if config.target is not None:
+            raise UsageError("--target applies to CSV files, not to memory-mapped .npy data")
+        dataset = load_mapped(config.data, args.labels, test_fraction=config.test_fraction, seed=config.seed)
+        return (dataset, *build_mapped_model(dataset.train, config))
+    from mlpkit.datasets import load_dataset
+    from mlpkit.pipeline import build_model
+
+    if args.labels is not None:
+        raise UsageError(f"--labels applies to --data X.npy, not to {config.data!r}")
+    dataset = load_dataset(
+        config.data, target=config.target, seed=config.seed, test_fraction=config.test_fraction
+    )
+    return (dataset, *build_model(dataset, config))
+
+
+def _finish_training(model, dataset, history, seconds: float) -> dict:
+    """Evaluate on the test split and store history and metrics in the model; returns the report."""
+    from mlpkit.datasets.memmap import MappedSplit, finish_mapped_model
+    from mlpkit.pipeline import finish_model
+
+    finish = finish_mapped_model if isinstance(dataset, MappedSplit) else finish_model
+    return finish(model, dataset, history, seconds)
 
 
 def _print_train_summary(args: argparse.Namespace, model, report: dict, out: Path) -> None:
@@ -456,8 +636,12 @@ def _run_predict(args: argparse.Namespace) -> int:
     if args.proba and model.task == "regression":
         raise UsageError("--proba: a regression model has no class probabilities")
     if args.output:
-        check_writable(args.output)
+        try:
+            check_writable(args.output)
+        except ValueError as error:
+            raise UsageError(f"--output: {error}") from None
     rows = _read_features(model, args.input)
+
     header, lines = _prediction_columns(model, rows, args.proba)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -579,6 +763,131 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
     return EXIT_OK if passed else EXIT_FAILURE
 
 
+# ---------------------------------------------------------------------- explain
+def _add_explain_parser(subparsers) -> None:
+    from mlpkit.activations import ACTIVATIONS
+
+    parser = subparsers.add_parser(
+        "explain",
+        help="each layer's forward and backward equations with the shapes of every matrix",
+        description=(
+            "Print the notes' forward and backward equations for a network, with the actual shapes "
+            "of W, b, Z, A, dZ, dW, db and dA_prev, from the output layer back to the first."
+        ),
+    )
+    parser.add_argument("--layers", type=int_list, default=[2, 3, 3, 1], help="layer sizes n_x,...,n_L")
+    parser.add_argument(
+        "--activation", default="sigmoid", choices=sorted(ACTIVATIONS), help="hidden activation"
+    )
+    parser.add_argument("--output", default="sigmoid", choices=OUTPUT_CHOICES[1:], help="output activation")
+    parser.add_argument("--batch", type=positive_int, default=4, help="batch size m (default: 4)")
+    parser.add_argument(
+        "--run",
+        action="store_true",
+        dest="run_pass",
+        help="run one pass on a random batch: values and gradient checks",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=_run_explain)
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from mlpkit.explain import explain
+    from mlpkit.network import DNN
+
+    if len(args.layers) < 2:
+        raise UsageError(f"--layers needs at least two sizes n_x,n_L (input and output), got {args.layers}")
+    net = DNN(args.layers, args.activation, args.output, seed=args.seed)
+    print(explain(net, args.batch, run=args.run_pass, seed=args.seed))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- plot
+def _add_plot_parser(subparsers) -> None:
+    from mlpkit.plots import KINDS
+
+    parser = subparsers.add_parser(
+        "plot",
+        help="draw a model: training curves, confusion matrix, decision regions, weights or saliency",
+        description=(
+            "Draw one picture of a model file (needs the plot extra). confusion, boundary and "
+            "saliency use the test split of the training data, or --data."
+        ),
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
+    parser.add_argument("--kind", required=True, choices=KINDS, help="what to draw")
+    parser.add_argument(
+        "--data", metavar="NAME|PATH", help="dataset name or file (default: the training data)"
+    )
+    parser.add_argument("--out", required=True, metavar="FILE.png", help="image to write (.png, .pdf, .svg)")
+    parser.set_defaults(run=_run_plot)
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    from mlpkit.plots import (
+        KINDS_NEEDING_DATA,
+        check_output_path,
+        check_plottable,
+        plot_model,
+        require_matplotlib,
+    )
+    from mlpkit.serialization import load
+
+    require_matplotlib()
+    try:
+        out = check_output_path(args.out)
+    except ValueError as error:
+        raise UsageError(f"--out: {error}") from None
+    model = load(args.model)
+    check_plottable(model, args.kind)
+    rows = values = None
+    where = ""
+    if args.kind in KINDS_NEEDING_DATA:
+        source = args.data or model.config.get("data")
+        if not source:
+            raise UsageError(
+                f"{args.model}: the model does not say which data it was trained on; pass --data"
+            )
+        rows, values, where = _evaluation_rows(model, source)
+        where = f" on {where}"
+    plot_model(model, args.kind, out, rows, values)
+    print(f"{args.kind} of {args.model}{where} written to {out}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- export
+def _add_export_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write a model file as ONNX (needs the onnx extra)",
+        description=(
+            "Export a model to ONNX: standard operators, the preprocessing folded into W1 and b1, "
+            "one float32 input X [N, n_x]; outputs label and probabilities (classifiers) or variable."
+        ),
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
+    parser.add_argument("--onnx", required=True, metavar="FILE", help="ONNX file to write")
+    parser.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from mlpkit.export import IR_VERSION, OPSET_VERSION, export_onnx
+    from mlpkit.serialization import check_writable, load
+
+    try:
+        check_writable(args.onnx)
+    except ValueError as error:
+        raise UsageError(f"--onnx: {error}") from None
+    model = load(args.model)
+    path = export_onnx(model, args.onnx)
+    outputs = "variable" if model.task == "regression" else "label, probabilities"
+    print(
+        f"{args.model} exported to {path}: ONNX opset {OPSET_VERSION}, IR version {IR_VERSION}, "
+        f"input X [N, {model.n_features}] float32, outputs {outputs}"
+    )
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     """The full ``mlpkit`` argument parser with every subcommand."""
@@ -591,7 +900,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate_parser(subparsers)
     _add_predict_parser(subparsers)
     _add_info_parser(subparsers)
+    _add_export_parser(subparsers)
     _add_gradcheck_parser(subparsers)
+    _add_explain_parser(subparsers)
+    _add_plot_parser(subparsers)
     return parser
 
 
@@ -607,9 +919,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]  # to print a resume command
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow surfaces as TrainingDiverged
             return args.run(args)
+    except KeyboardInterrupt:
+        return _fail(args.command, "interrupted", EXIT_INTERRUPTED)
     except TrainingDiverged as error:
         return _fail(args.command, f"{error} No model was written.", EXIT_FAILURE)
     except (
