@@ -8,7 +8,7 @@ import pytest
 from conftest import make_targets
 from mlpkit import DNN, Trainer
 from mlpkit.activations import ACTIVATIONS, Activation, sigmoid
-from mlpkit.fast_path import FastStep
+from mlpkit.fast_path import FastStep, gather_columns
 
 HIDDEN = sorted(ACTIVATIONS)
 OUTPUTS = ["sigmoid", "softmax", "identity"]
@@ -150,3 +150,26 @@ def test_steps_reuse_their_buffers(rng):
     tracemalloc.stop()
     smallest_layer_array = 128 * 256 * 8  # the reference path allocates several of each size
     assert peak < smallest_layer_array, f"a step allocated {peak} bytes"
+
+
+@pytest.mark.parametrize("layout", ["samples row-major", "features row-major", "strided view"])
+def test_gather_reads_every_layout_of_X(layout, rng):
+    rows = rng.standard_normal((30, 7))
+    data = {
+        "samples row-major": rows,  # X = rows.T, as row data passes it
+        "features row-major": np.ascontiguousarray(rows.T).T,  # X built (n_x, m) C-contiguous
+        "strided view": np.ascontiguousarray(rows[:, ::-1].T)[::-1].T,  # neither layout
+    }[layout]
+    index = rng.permutation(30)[:11]
+    buffer = np.full((11, 7), np.nan)
+    columns = gather_columns(data, index, buffer)
+    np.testing.assert_array_equal(columns, rows[index].T)
+    assert np.shares_memory(columns, buffer)
+
+
+def test_training_on_features_row_major_equals_samples_row_major(rng):
+    X, Y = column_data("softmax", 90, rng)
+    nets = [DNN(SIZES, "relu", "softmax", seed=3) for _ in range(2)]
+    Trainer(nets[0], "adam", 0.01, batch_size=16, seed=1).fit(X, Y, epochs=2)
+    Trainer(nets[1], "adam", 0.01, batch_size=16, seed=1).fit(np.ascontiguousarray(X), Y, epochs=2)
+    np.testing.assert_allclose(nets[0].theta, nets[1].theta, rtol=1e-5, atol=1e-6)

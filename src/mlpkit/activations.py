@@ -110,9 +110,10 @@ def _identity_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarr
 
 def softmax(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Column-wise softmax of ``Z`` (classes x samples), shifted by each column's max."""
-    np.subtract(Z, Z.max(axis=0, keepdims=True), out=out)
+    # ufunc reductions directly: the array methods add a Python-level wrapper per call
+    np.subtract(Z, np.maximum.reduce(Z, axis=0, keepdims=True), out=out)
     np.exp(out, out=out)
-    out /= out.sum(axis=0, keepdims=True)
+    out /= np.add.reduce(out, axis=0, keepdims=True)
     return out
 
 

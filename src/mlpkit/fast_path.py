@@ -51,6 +51,23 @@ class _BatchBuffers:
         return _LayerBuffers(Z=Z, A=A, G=G, D=D, dA=np.empty(shape, dtype=dtype))
 
 
+def gather_columns(rows: np.ndarray, index: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+    """The column batch ``rows[index].T``, ``(n, m)``, gathered into ``buffer`` (``m * n`` values).
+
+    The copy runs along the data's contiguous axis: whole rows when samples are row-major
+    (``X.T`` C-contiguous), each feature's picked values when features are (``X`` C-contiguous).
+    ``mode="clip"`` writes straight into the buffer (the default mode gathers into a temporary);
+    the trainer's indices are a permutation of the rows, always in range.
+    """
+    if isinstance(rows, np.ndarray) and not rows.flags.c_contiguous:
+        if rows.flags.f_contiguous:
+            columns = buffer.reshape(buffer.shape[::-1])  # the buffer's memory as (n, m)
+            return np.take(rows.T, index, axis=1, out=columns, mode="clip")
+        buffer[...] = rows[index]  # other strides: np.take would first copy all of ``rows``
+        return buffer.T
+    return np.take(rows, index, axis=0, out=buffer, mode="clip").T
+
+
 def _drop(layer: _LayerBuffers, dropout: float, rng: np.random.Generator) -> None:
     """Inverted dropout ``A = G * D``, drawing the mask exactly as :meth:`DNN.forward` does."""
     D = rng.random(dtype=layer.D.dtype, out=layer.D)
@@ -94,10 +111,8 @@ class FastStep:
     ) -> tuple[float, np.ndarray, np.ndarray]:
         """Gather the rows ``index`` of ``X.T`` and ``Y.T``, run forward and backward; return (J, A_L, Y)."""
         buffers = self._batch_buffers(index.shape[0], dropout > 0.0)
-        # mode="clip" writes straight into the buffer (the default mode first gathers into a
-        # temporary); the trainer's indices are a permutation of the rows, always in range.
-        X = np.take(rows, index, axis=0, out=buffers.rows, mode="clip").T  # (n_x, m), one gather
-        Y = np.take(target_rows, index, axis=0, out=buffers.target_rows, mode="clip").T  # (n_L, m)
+        X = gather_columns(rows, index, buffers.rows)  # (n_x, m), one gather
+        Y = gather_columns(target_rows, index, buffers.target_rows)  # (n_L, m)
         AL = self._forward(X, buffers, dropout, rng)
         loss = mean_loss(self.net.output, AL, Y, sample_weight)
         self._backward(X, AL, Y, buffers, sample_weight)
@@ -149,7 +164,7 @@ class FastStep:
             A_prev = buffers.layers[l - 2].A if l > 1 else X
             dW, db = self.gradients[l - 1]
             np.matmul(dZ, A_prev.T, out=dW)  # (n_l, n_{l-1})
-            np.sum(dZ, axis=1, keepdims=True, out=db)  # (n_l, 1)
+            np.add.reduce(dZ, axis=1, keepdims=True, out=db)  # (n_l, 1), the row sums of dZ_l
             if l > 1:
                 dZ = self._hidden_dZ(l - 1, dZ, buffers.layers[l - 2])
 

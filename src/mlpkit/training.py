@@ -47,10 +47,15 @@ class _EpochProgress:
 def accuracy(output_activation: str, AL: np.ndarray, Y: np.ndarray) -> float:
     """Fraction of samples predicted exactly right (all outputs right for multi-label); NaN for regression."""
     if output_activation == "softmax":
-        return float(np.mean(AL.argmax(axis=0) == Y.argmax(axis=0)))
+        return _fraction(AL.argmax(axis=0) == Y.argmax(axis=0))
     if output_activation == "sigmoid":
-        return float(np.mean(np.all((AL > 0.5) == (Y > 0.5), axis=0)))
+        return _fraction(np.all((AL > 0.5) == (Y > 0.5), axis=0))
     return math.nan
+
+
+def _fraction(hits: np.ndarray) -> float:
+    """Share of true entries (NaN when empty); np.count_nonzero costs less per batch than np.mean."""
+    return np.count_nonzero(hits) / hits.size if hits.size else math.nan
 
 
 @dataclass
