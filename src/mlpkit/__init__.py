@@ -6,7 +6,7 @@ from mlpkit.network import DNN
 from mlpkit.optimizers import SGD, Adam, AdamW, Momentum, Nesterov, RMSprop
 from mlpkit.preprocessing import AffineScaler
 from mlpkit.serialization import Model, load, save
-from mlpkit.training import Callback, History, Trainer, TrainingDiverged, train
+from mlpkit.training import Callback, History, Trainer, TrainingDiverged, TrainingInterrupted, train
 
 __version__ = "0.1.0"
 
@@ -38,6 +38,7 @@ __all__ = [
     "RMSprop",
     "Trainer",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "export_onnx",
     "gradient_check",
     "load",
