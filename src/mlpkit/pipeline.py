@@ -18,7 +18,7 @@ from mlpkit.datasets import Dataset, target_kind
 from mlpkit.metrics import evaluate_model
 from mlpkit.network import DNN, DTYPES
 from mlpkit.optimizers import OPTIMIZERS
-from mlpkit.preprocessing import AffineScaler, encode_labels, target_matrix
+from mlpkit.preprocessing import AffineScaler, class_output, encode_labels, target_matrix
 from mlpkit.serialization import Model
 from mlpkit.training import Callback, History, Trainer
 
@@ -122,16 +122,8 @@ def _class_targets(dataset: Dataset, output: str) -> Targets:
         indices, labels = np.asarray(dataset.y_train, dtype=np.int64), list(dataset.class_names)
     else:
         indices, labels = encode_labels(dataset.y_train, name="training labels")
-    k = len(labels)
-    if k < 2:
-        raise ValueError(
-            f"the training labels hold a single class ({labels}); classification needs at least 2"
-        )
-    if output == "sigmoid" and k > 2:
-        raise ValueError(f"output 'sigmoid' fits 2 classes (or multilabel targets), got {k}; use softmax")
-    if output == "softmax" or (output == "auto" and k > 2):
-        return Targets("binary" if k == 2 else "multiclass", "softmax", k, indices, labels)
-    return Targets("binary", "sigmoid", 1, indices, labels)
+    task, output_activation, n_outputs = class_output(labels, output)
+    return Targets(task, output_activation, n_outputs, indices, labels)
 
 
 def encode_test_targets(model: Model, values: np.ndarray) -> np.ndarray:

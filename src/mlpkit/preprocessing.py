@@ -158,6 +158,23 @@ def one_hot(indices: np.ndarray, n_classes: int, dtype: str | np.dtype = np.floa
     return encoded
 
 
+def class_output(labels: list, output: str = "auto") -> tuple[str, str, int]:
+    """Task, output activation and output width for classifying into ``labels``.
+
+    ``auto`` picks one sigmoid unit for two classes and a softmax for more.
+    """
+    k = len(labels)
+    if k < 2:
+        raise ValueError(
+            f"the training labels hold a single class ({labels}); classification needs at least 2"
+        )
+    if output == "sigmoid" and k > 2:
+        raise ValueError(f"output 'sigmoid' fits 2 classes (or multilabel targets), got {k}; use softmax")
+    if output == "softmax" or (output == "auto" and k > 2):
+        return ("binary" if k == 2 else "multiclass"), "softmax", k
+    return "binary", "sigmoid", 1
+
+
 def target_matrix(task: str, targets: np.ndarray, n_outputs: int, dtype: str | np.dtype) -> np.ndarray:
     """The engine's ``Y`` of shape ``(n_L, m)`` (columns are samples) for encoded targets.
 

@@ -574,14 +574,19 @@ def _check_names(archive: _Archive, where: str, names: list, allowed: dict) -> N
             raise archive.error(f"{where} holds {name!r:.40}; expected one of {sorted(allowed)}")
 
 
-def _build_network(archive: _Archive, architecture: dict) -> DNN:
-    net = DNN(
+def network_from_architecture(architecture: dict) -> DNN:
+    """An untrained :class:`DNN` of the checked architecture a file describes."""
+    return DNN(
         architecture["layer_sizes"],
         architecture["hidden_activation"],
         architecture["output_activation"],
         dtype=architecture["dtype"],
         seed=0,
     )
+
+
+def _build_network(archive: _Archive, architecture: dict) -> DNN:
+    net = network_from_architecture(architecture)
     for name, view in net.params.items():
         view[...] = archive.read_array(name, view.shape, net.dtype)
     return net
@@ -691,14 +696,7 @@ class Checkpoint:
 
     def network(self) -> DNN:
         """A :class:`DNN` with the checkpoint's architecture and parameters ``theta``."""
-        architecture = self.architecture
-        net = DNN(
-            architecture["layer_sizes"],
-            architecture["hidden_activation"],
-            architecture["output_activation"],
-            dtype=architecture["dtype"],
-            seed=0,
-        )
+        net = network_from_architecture(self.architecture)
         net.theta[...] = self.arrays["theta"]
         return net
 

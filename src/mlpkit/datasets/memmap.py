@@ -30,7 +30,7 @@ import numpy as np
 
 from mlpkit.datasets.core import target_kind
 from mlpkit.network import DNN
-from mlpkit.preprocessing import AffineScaler, encode_labels, split_indices, target_matrix
+from mlpkit.preprocessing import AffineScaler, class_output, encode_labels, split_indices, target_matrix
 from mlpkit.serialization import Model
 
 CHUNK_BYTES = 8 << 20  # rows per sequential pass: about this many bytes at a time
@@ -551,20 +551,8 @@ def scan_targets(y: MappedRows, output: str = "auto") -> MappedTargets:
                 "output 'softmax' needs one class per row; the targets are a 0/1 matrix (multilabel)"
             )
         return MappedTargets("multilabel", "sigmoid", width, list(range(width)))
-    return _class_targets([value.item() for value in classes], output)
-
-
-def _class_targets(labels: list, output: str) -> MappedTargets:
-    k = len(labels)
-    if k < 2:
-        raise ValueError(
-            f"the training labels hold a single class ({labels}); classification needs at least 2"
-        )
-    if output == "sigmoid" and k > 2:
-        raise ValueError(f"output 'sigmoid' fits 2 classes (or multilabel targets), got {k}; use softmax")
-    if output == "softmax" or (output == "auto" and k > 2):
-        return MappedTargets("binary" if k == 2 else "multiclass", "softmax", k, labels)
-    return MappedTargets("binary", "sigmoid", 1, labels)
+    labels = [value.item() for value in classes]
+    return MappedTargets(*class_output(labels, output), labels)
 
 
 def target_rows(y: MappedRows, targets: MappedTargets, dtype: str | np.dtype) -> MappedRows:
