@@ -368,7 +368,7 @@ def goals(results: dict[int, dict], bound: dict[int, float], memory: dict, memor
         checks.append(("batch 32: mlpkit / PyTorch <= 0.8", ratio(32, "pytorch"), 0.8))
     lines = ["| goal | measured | met |", "|---|---:|---|"]
     for label, value, limit in checks:
-        lines.append(f"| {label} | {value:.2f} | {'yes' if value <= limit else 'no'} |")
+        lines.append(f"| {label} | {value:.3f} | {'yes' if value <= limit else 'no'} |")
     if "mlpkit" in memory:
         peak = memory["mlpkit"]["peak"]
         met = "yes" if peak <= memory_limit else "no"
