@@ -18,6 +18,7 @@ from mlpkit.losses import OutputLayer, get_output_layer, mean_loss, output_gradi
 
 DTYPES = ("float32", "float64")
 PREDICT_CHUNK = 8192
+PREDICT_COLUMNS = 2048  # columns per forward pass in predict_proba: each Z_l stays cache-sized
 
 
 def _check_dtype(dtype: str | np.dtype | type) -> np.dtype:
@@ -308,14 +309,14 @@ class DNN:
         check_finite(X.T, "X (as rows x features)")
         m = X.shape[1]
         AL = np.empty((self.layer_sizes[-1], m), dtype=self.dtype)
-        for start in range(0, m, PREDICT_CHUNK):
-            A = X[:, start : start + PREDICT_CHUNK]
+        for start in range(0, m, PREDICT_COLUMNS):
+            A = X[:, start : start + PREDICT_COLUMNS]
             for l in range(1, self.L + 1):
                 Z = self.params[f"W{l}"] @ A
                 Z += self.params[f"b{l}"]
                 forward = self._activations[l - 1].forward if l < self.L else self.output.forward
                 A = forward(Z, Z)
-            AL[:, start : start + PREDICT_CHUNK] = A
+            AL[:, start : start + PREDICT_COLUMNS] = A
         return AL
 
     def predict(self, X: np.ndarray) -> np.ndarray:
