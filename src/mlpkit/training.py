@@ -257,7 +257,8 @@ class Trainer:
         for _ in range(epochs):
             if self.interrupt_requested:
                 raise self._interrupted(f"Training interrupted after epoch {self.epoch}")
-            logs = self._run_epoch(X, Y, sample_weight, validation_data)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow surfaces as TrainingDiverged
+                logs = self._run_epoch(X, Y, sample_weight, validation_data)
             self._track_best(logs, early_stopping, patience, tol)
             for callback in self.callbacks:
                 callback.on_epoch_end(self, self.epoch - 1, logs)
