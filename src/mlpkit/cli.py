@@ -734,24 +734,15 @@ def _add_gradcheck_parser(subparsers) -> None:
     parser.set_defaults(run=_run_gradcheck)
 
 
-def _random_targets(output: str, n_out: int, m: int, rng: np.random.Generator) -> np.ndarray:
-    if output == "softmax":
-        return np.eye(n_out)[:, rng.integers(0, n_out, m)]
-    if output == "sigmoid":
-        return (rng.random((n_out, m)) < 0.5).astype(np.float64)
-    return rng.standard_normal((n_out, m))
-
-
 def _run_gradcheck(args: argparse.Namespace) -> int:
+    from mlpkit.explain import random_batch
     from mlpkit.gradcheck import gradient_check
     from mlpkit.network import DNN
 
     if args.batch < 1:
         raise UsageError(f"--batch must be >= 1, got {args.batch}")
     net = DNN(args.layers, args.activation, args.output, seed=args.seed, dtype="float64")
-    rng = np.random.default_rng(args.seed)
-    X = rng.standard_normal((args.layers[0], args.batch))
-    Y = _random_targets(args.output, args.layers[-1], args.batch, rng)
+    X, Y = random_batch(net, args.batch, args.seed)
     result = gradient_check(net, X, Y, epsilon=args.epsilon, input_gradient=True)
     print(f"gradient check of {net} on m={args.batch} random samples, epsilon={args.epsilon:g}")
     for name, error in result["parameters"].items():
