@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from mlpkit import fused
+
 
 def _check_positive(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value > 0:
@@ -176,14 +178,17 @@ class Adam(Optimizer):
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         m, v, scratch = self.state["m"][name], self.state["v"][name], self.scratch[name]
-        m += _scaled_difference(g, m, 1.0 - self.beta_1, out=scratch)  # m = beta_1 m + (1 - beta_1) g
-        v += _scaled_difference(np.multiply(g, g, out=scratch), v, 1.0 - self.beta_2)  # same with g^2
         # p -= alpha * (m / bias_1) / (sqrt(v / bias_2) + eps), with the scalars folded together:
         # p -= (alpha sqrt(bias_2) / bias_1) * m / (sqrt(v) + eps sqrt(bias_2))
         root_bias_2 = math.sqrt(1.0 - self.beta_2**self.t)
         step_size = self.learning_rate * root_bias_2 / (1.0 - self.beta_1**self.t)
+        eps_hat = self.epsilon * root_bias_2
+        if fused.adam_step(p, g, m, v, self.beta_1, self.beta_2, step_size, eps_hat):
+            return  # the same update in one compiled pass (mlpkit.fused), when it was built
+        m += _scaled_difference(g, m, 1.0 - self.beta_1, out=scratch)  # m = beta_1 m + (1 - beta_1) g
+        v += _scaled_difference(np.multiply(g, g, out=scratch), v, 1.0 - self.beta_2)  # same with g^2
         denominator = np.sqrt(v, out=scratch)
-        denominator += self.epsilon * root_bias_2
+        denominator += eps_hat
         p -= _scaled_quotient(m, denominator, step_size)
 
 
