@@ -165,10 +165,8 @@ class MlpkitEstimator(Tool):
     name = "mlpkit.MLPClassifier"
 
     def __init__(self, X, y, batch_size, seed):
-        from mlpkit import MLPClassifier
-
         super().__init__(X, y, batch_size, seed)
-        self.model = MLPClassifier(
+        self.model = self.estimator_class()(
             LAYER_SIZES[1:-1],
             alpha=0.0,
             batch_size=batch_size,
@@ -176,6 +174,12 @@ class MlpkitEstimator(Tool):
             random_state=seed,
         )
         self.classes = np.arange(LAYER_SIZES[-1])
+
+    @staticmethod
+    def estimator_class():
+        from mlpkit import MLPClassifier
+
+        return MLPClassifier
 
     def epoch(self):
         self.model.partial_fit(self.X, self.y, classes=self.classes)
@@ -189,18 +193,11 @@ class ScikitLearn(MlpkitEstimator):
 
     name = "scikit-learn"
 
-    def __init__(self, X, y, batch_size, seed):
+    @staticmethod
+    def estimator_class():
         from sklearn.neural_network import MLPClassifier
 
-        Tool.__init__(self, X, y, batch_size, seed)
-        self.model = MLPClassifier(
-            LAYER_SIZES[1:-1],
-            alpha=0.0,
-            batch_size=batch_size,
-            learning_rate_init=LEARNING_RATE,
-            random_state=seed,
-        )
-        self.classes = np.arange(LAYER_SIZES[-1])
+        return MLPClassifier
 
 
 class PyTorch(Tool):
