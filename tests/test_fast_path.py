@@ -9,6 +9,7 @@ from conftest import make_targets
 from mlpkit import DNN, Trainer
 from mlpkit.activations import ACTIVATIONS, Activation, sigmoid
 from mlpkit.fast_path import FastStep, gather_columns
+from mlpkit.losses import accuracy
 
 HIDDEN = sorted(ACTIVATIONS)
 OUTPUTS = ["sigmoid", "softmax", "identity"]
@@ -28,28 +29,55 @@ def reference_step(net, X, Y, sample_weight, dropout, rng):
     return net.loss(AL, Y, sample_weight), AL, gradient
 
 
-def fast_step(net, X, Y, index, sample_weight, dropout, rng):
+def fast_step(net, X, Y, index, sample_weight, dropout, rng, use_kernels=True):
     gradient = np.full_like(net.theta, np.nan)  # every entry must be written
-    step = FastStep(net, gradient)
-    loss, AL, Yb = step(X.T, np.ascontiguousarray(Y.T), index, sample_weight, dropout, rng)
+    step = FastStep(net, gradient, use_kernels=use_kernels)
+    loss, hits, AL, Yb = step(X.T, np.ascontiguousarray(Y.T), index, sample_weight, dropout, rng)
     np.testing.assert_array_equal(Yb, Y[:, index])
+    expected_hits = accuracy(net.output_activation, AL, Yb) * index.shape[0]
+    np.testing.assert_equal(hits, expected_hits)  # NaN for regression
     return loss, AL.copy(), gradient
 
 
+@pytest.mark.parametrize("use_kernels", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("hidden", HIDDEN)
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_one_step_equals_the_reference_gradient(hidden, output, dropout, weighted, rng):
+def test_one_step_equals_the_reference_gradient(hidden, output, dropout, weighted, use_kernels, rng):
     net = DNN(SIZES, hidden, output, seed=1, dtype="float64")
     X, Y = column_data(output, 40, rng)
     index = rng.permutation(40)[:13]
     weight = rng.uniform(0.0, 2.0, 13) if weighted else None
     expected = reference_step(net, X[:, index], Y[:, index], weight, dropout, np.random.default_rng(7))
-    loss, AL, gradient = fast_step(net, X, Y, index, weight, dropout, np.random.default_rng(7))
+    loss, AL, gradient = fast_step(net, X, Y, index, weight, dropout, np.random.default_rng(7), use_kernels)
     assert loss == pytest.approx(expected[0], rel=1e-12)
     np.testing.assert_allclose(AL, expected[1], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(gradient, expected[2], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("layout", ["samples row-major", "features row-major"])
+@pytest.mark.parametrize("m", [1, 15, 16, 17, 100])  # below, at and past the kernels' 16 lanes
+def test_the_compiled_layers_equal_numpy_in_float32(layout, m, rng):
+    net = DNN([9, 40, 30, 10], "relu", "softmax", seed=4, dtype="float32")
+    X, Y = column_data("softmax", 120, rng, n_x=9, n_out=10)
+    X, Y = X.astype(np.float32), Y.astype(np.float32)
+    targets = np.ascontiguousarray(Y.T) if layout == "samples row-major" else np.ascontiguousarray(Y).T
+    index = rng.permutation(120)[:m]
+    results = []
+    for use_kernels in (True, False):
+        gradient = np.full_like(net.theta, np.nan)
+        step = FastStep(net, gradient, use_kernels=use_kernels)
+        loss, hits, AL, _ = step(X.T, targets, index)
+        results.append((loss, hits, AL.copy(), gradient))
+        (buffers,) = step._buffers.values()
+        bound = [*buffers.bias_relu, *buffers.relu_backward, buffers.output_layer]
+        assert all(kernel is not None for kernel in bound) == use_kernels
+    (loss, hits, AL, gradient), (expected_loss, expected_hits, expected_AL, expected_gradient) = results
+    assert loss == pytest.approx(expected_loss, rel=1e-6)
+    assert hits == expected_hits
+    np.testing.assert_allclose(AL, expected_AL, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-5, atol=1e-6)
 
 
 def softplus_reading_Z():

@@ -51,3 +51,59 @@ def test_kernel_first_step_by_hand():
     np.testing.assert_allclose(m, 0.1 * np.array([0.5, -0.25]), rtol=1e-15)
     np.testing.assert_allclose(v, 0.001 * np.array([0.25, 0.0625]), rtol=1e-15)
     np.testing.assert_allclose(p, [1.0 - 0.01, -2.0 + 0.01], rtol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_scaled_equals_numpy(dtype):
+    rng = np.random.default_rng(1)
+    y, x = rng.standard_normal(1001).astype(dtype), rng.standard_normal(1001).astype(dtype)
+    expected = y + dtype(0.3) * x
+    assert fused.add_scaled(y, x, 0.3)
+    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-15)
+    assert not fused.add_scaled(y, x[:-1], 0.3)  # shapes differ: nothing done
+    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-15)
+
+
+def test_softmax_cross_entropy_by_hand():
+    # Column 0: z = (0, ln 3) gives a = (1/4, 3/4); its label is unit 1: loss -ln(3/4).
+    # Column 1: z = (ln 2, 0) gives a = (2/3, 1/3); its label is unit 1: loss -ln(1/3), a miss.
+    logits = np.array([[0.0, np.log(2.0)], [np.log(3.0), 0.0]])
+    Z = logits.copy()
+    Y_rows = np.array([[0.0, 1.0], [0.0, 1.0]])  # the gathered targets: one row per sample
+    dZ, db = np.empty((2, 2)), np.empty((2, 1))
+    output_layer = fused.StepKernels.for_dtype(np.float64).bind_softmax_cross_entropy(Z, Y_rows, dZ, db)
+    loss, hits = output_layer(Y_rows.T)
+    np.testing.assert_allclose(Z, [[1 / 4, 2 / 3], [3 / 4, 1 / 3]], rtol=1e-15)
+    assert loss == pytest.approx((-np.log(3 / 4) - np.log(1 / 3)) / 2, rel=1e-15)
+    assert hits == 1
+    np.testing.assert_allclose(dZ, [[1 / 8, 1 / 3], [-1 / 8, -1 / 3]], rtol=1e-15)  # (A - Y) / m
+    np.testing.assert_allclose(db, [[1 / 8 + 1 / 3], [-1 / 8 - 1 / 3]], rtol=1e-15)
+    Z[...] = logits  # A_L was written over Z_L
+    weighted_loss, _ = output_layer(Y_rows.T, np.array([0.25, 0.75]))  # a weighted mean of the losses
+    assert weighted_loss == pytest.approx(-0.25 * np.log(3 / 4) - 0.75 * np.log(1 / 3), rel=1e-15)
+
+
+def test_relu_kernels_keep_nan_visible():
+    kernels = fused.StepKernels.for_dtype(np.float32)
+    Z = np.array([[np.nan, -1.0, 2.0]], dtype=np.float32)
+    kernels.bind_bias_relu(Z, np.zeros((1, 1), dtype=np.float32))()
+    np.testing.assert_array_equal(Z, [[np.nan, 0.0, 2.0]])  # as numpy.maximum(Z, 0)
+    dA, A = np.array([[np.inf, 1.0, 3.0]], dtype=np.float32), np.array([[0.0, 0.0, 1.0]], dtype=np.float32)
+    db = np.empty((1, 1), dtype=np.float32)
+    kernels.bind_relu_backward(dA, A, db)()
+    np.testing.assert_array_equal(dA, [[np.nan, 0.0, 3.0]])  # inf * 0, as numpy's dA *= (A > 0)
+    assert np.isnan(db[0, 0])
+
+
+def test_kernels_refuse_arrays_they_cannot_take():
+    kernels = fused.StepKernels.for_dtype(np.float32)
+    Z = np.zeros((3, 4), dtype=np.float32)
+    assert kernels.bind_bias_relu(Z, np.zeros((3, 1), dtype=np.float64)) is None  # mixed dtypes
+    assert kernels.bind_bias_relu(Z, np.zeros((4, 1), dtype=np.float32)) is None  # b of another layer
+    assert kernels.bind_relu_backward(Z[:, ::2], Z[:, ::2], np.zeros((3, 1), np.float32)) is None  # strided
+    assert fused.StepKernels.for_dtype(np.float16) is None
+    output_layer = kernels.bind_softmax_cross_entropy(
+        Z, np.zeros((4, 3), np.float32), Z.copy(), Z[:, :1].copy()
+    )
+    with pytest.raises(ValueError, match="gathered targets"):
+        output_layer(np.zeros((3, 4), np.float32))  # not the bound buffer

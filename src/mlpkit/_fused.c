@@ -1,13 +1,15 @@
-/* One fused pass of the Adam update, the optional compiled path of mlpkit.fused.
+/* The optional compiled path of mlpkit.fused: fused loops for the training step's element-wise
+ * work, each replacing several numpy passes over memory with one.
  *
- * Same formula as mlpkit.optimizers.Adam (the numpy reference, tested equal):
- *   m = m + c1 (g - m);  v = v + c2 (g^2 - v)   with c1 = 1 - beta_1, c2 = 1 - beta_2;
- *   p = p - step_size * m / (sqrt(v) + eps_hat)
- * with step_size = alpha sqrt(1 - beta_2^t) / (1 - beta_1^t) and eps_hat = eps sqrt(1 - beta_2^t).
- * The caller computes c1 and c2 in double: 1 - 0.999 rounded to float keeps few digits.
- * numpy makes a dozen passes over memory for this; one loop reads each array once.
- * Loaded with ctypes (no Python C API); x86-64 builds carry an AVX2 clone picked at load time.
+ * The numpy code stays the reference (mlpkit.optimizers, mlpkit.activations, mlpkit.losses) and
+ * tests hold every kernel equal to it. The kernels themselves are in _fused_kernels.h, written
+ * once for a generic `real` and included here for float and for double.
+ * Adam's scalars: the caller forms c1 = 1 - beta_1 and c2 = 1 - beta_2 in double, since
+ * 1 - 0.999 rounded to float keeps few digits.
+ * Loaded with ctypes (no Python C API); x86-64 builds carry an AVX2 clone of each kernel, picked
+ * at load time.
  */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 
@@ -17,28 +19,27 @@
 #define MLPKIT_CLONES
 #endif
 
-MLPKIT_CLONES
-void adam_step_float32(float *p, const float *g, float *m, float *v, ptrdiff_t n, float c1,
-                       float c2, float step_size, float eps_hat) {
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const float gi = g[i];
-        const float mi = m[i] + c1 * (gi - m[i]);
-        const float vi = v[i] + c2 * (gi * gi - v[i]);
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= step_size * mi / (sqrtf(vi) + eps_hat);
-    }
-}
+/* independent partial sums in a row sum: enough to fill two AVX2 registers of floats */
+enum { LANES = 16 };
 
-MLPKIT_CLONES
-void adam_step_float64(double *p, const double *g, double *m, double *v, ptrdiff_t n, double c1,
-                       double c2, double step_size, double eps_hat) {
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const double gi = g[i];
-        const double mi = m[i] + c1 * (gi - m[i]);
-        const double vi = v[i] + c2 * (gi * gi - v[i]);
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= step_size * mi / (sqrt(vi) + eps_hat);
-    }
-}
+#define real float
+#define KERNEL(name) name##_float32
+#define SQRT sqrtf
+#define EXP expf
+#define LOG logf
+#define EPSILON FLT_EPSILON
+#include "_fused_kernels.h"
+#undef real
+#undef KERNEL
+#undef SQRT
+#undef EXP
+#undef LOG
+#undef EPSILON
+
+#define real double
+#define KERNEL(name) name##_float64
+#define SQRT sqrt
+#define EXP exp
+#define LOG log
+#define EPSILON DBL_EPSILON
+#include "_fused_kernels.h"

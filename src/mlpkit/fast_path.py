@@ -5,16 +5,20 @@ module computes the same ``Z_l``, ``A_l``, ``dZ_l``, ``dW_l`` and ``db_l`` (test
 equal) without allocating per batch: every per-layer array is created once per batch size,
 each mini-batch is one gather into a reused buffer, activations and their derivatives work in
 place, and the ``1/m`` of ``dW_l`` and ``db_l`` is applied once to the small ``dZ_L`` (it flows
-linearly through every product of the backward pass).
+linearly through every product of the backward pass). Where :mod:`mlpkit.fused` is built, the
+element-wise work between the products (ReLU layers, the softmax + cross-entropy output) runs as
+one compiled pass per layer; the numpy lines beside each call are the reference it equals.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from mlpkit.losses import mean_loss, output_gradient
+from mlpkit.fused import SoftmaxCrossEntropy, StepKernels
+from mlpkit.losses import accuracy, mean_loss, output_gradient
 from mlpkit.network import DNN
 
 
@@ -30,14 +34,34 @@ class _LayerBuffers:
 
 
 class _BatchBuffers:
-    """Everything one step needs for a batch of ``m`` samples, allocated once and reused."""
+    """Everything one step needs for a batch of ``m`` samples, allocated once and reused, with
+    the compiled kernels bound to it (None where numpy does the work)."""
 
-    def __init__(self, net: DNN, m: int, dropout: bool) -> None:
+    def __init__(self, step: FastStep, m: int, dropout: bool) -> None:
+        net = step.net
         sizes, dtype = net.layer_sizes, net.dtype
         self.rows = np.empty((m, sizes[0]), dtype=dtype)  # the gathered X, as rows
         self.target_rows = np.empty((m, sizes[-1]), dtype=dtype)  # the gathered Y, as rows
         self.layers = [self._layer(net, l, m, dropout) for l in range(1, net.L + 1)]
         self.dZ_output = np.empty((sizes[-1], m), dtype=dtype)  # dZ_L, kept apart from A_L
+        self.bias_relu: list[Callable[[], None] | None] = [None] * (net.L - 1)
+        self.relu_backward: list[Callable[[], None] | None] = [None] * (net.L - 1)
+        self.output_layer: SoftmaxCrossEntropy | None = None
+        if step.kernels is not None:
+            self._bind(step, step.kernels)
+
+    def _bind(self, step: FastStep, kernels: StepKernels) -> None:
+        net = step.net
+        for l, (layer, activation) in enumerate(zip(self.layers[:-1], net._activations, strict=True)):
+            if activation.name == "relu":
+                (_, b), (_, db) = step.weights[l], step.gradients[l]
+                self.bias_relu[l] = kernels.bind_bias_relu(layer.Z, b)
+                self.relu_backward[l] = kernels.bind_relu_backward(layer.dA, layer.G, db)
+        if net.output_activation == "softmax":
+            output, db = self.layers[-1], step.gradients[-1][1]
+            self.output_layer = kernels.bind_softmax_cross_entropy(
+                output.Z, self.target_rows, self.dZ_output, db
+            )
 
     @staticmethod
     def _layer(net: DNN, l: int, m: int, dropout: bool) -> _LayerBuffers:
@@ -82,12 +106,14 @@ class FastStep:
 
     Same results as ``forward`` + ``loss`` + ``compute_gradients`` (to float rounding), with
     the same random draws for dropout; the returned ``A_L`` and ``Y`` live in buffers that the
-    next call overwrites.
+    next call overwrites. ``use_kernels=False`` keeps to numpy (the reference the kernels equal).
     """
 
-    def __init__(self, net: DNN, gradient: np.ndarray) -> None:
+    def __init__(self, net: DNN, gradient: np.ndarray, use_kernels: bool = True) -> None:
         self.net = net
         self.gradient = gradient
+        self.use_kernels = use_kernels
+        self.kernels = StepKernels.for_dtype(net.dtype) if use_kernels else None
         self.weights = [(net.params[f"W{l}"], net.params[f"b{l}"]) for l in range(1, net.L + 1)]
         gradient_views = net.views(gradient, prefix="d")
         self.gradients = [(gradient_views[f"dW{l}"], gradient_views[f"db{l}"]) for l in range(1, net.L + 1)]
@@ -95,10 +121,10 @@ class FastStep:
 
     def __getstate__(self) -> dict:
         """Pickle (and deepcopy) the network and the gradient vector; views and buffers are rebuilt."""
-        return {"net": self.net, "gradient": self.gradient}
+        return {"net": self.net, "gradient": self.gradient, "use_kernels": self.use_kernels}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["net"], state["gradient"])
+        self.__init__(state["net"], state["gradient"], state.get("use_kernels", True))
 
     def __call__(
         self,
@@ -108,70 +134,82 @@ class FastStep:
         sample_weight: np.ndarray | None = None,
         dropout: float = 0.0,
         rng: np.random.Generator | None = None,
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        """Gather the rows ``index`` of ``X.T`` and ``Y.T``, run forward and backward; return (J, A_L, Y)."""
+    ) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """Gather the rows ``index`` of ``X.T`` and ``Y.T``, run forward and backward.
+
+        Returns (J, hits, A_L, Y): hits counts the samples predicted right (NaN for regression).
+        """
         buffers = self._batch_buffers(index.shape[0], dropout > 0.0)
         X = gather_columns(rows, index, buffers.rows)  # (n_x, m), one gather
         Y = gather_columns(target_rows, index, buffers.target_rows)  # (n_L, m)
-        AL = self._forward(X, buffers, dropout, rng)
-        loss = mean_loss(self.net.output, AL, Y, sample_weight)
-        self._backward(X, AL, Y, buffers, sample_weight)
-        return loss, AL, Y
+        A = self._forward_hidden(X, buffers, dropout, rng)
+        loss, hits, AL = self._output_layer(A, Y, buffers, sample_weight)
+        self._backward(X, buffers)
+        return loss, hits, AL, Y
 
     def _batch_buffers(self, m: int, dropout: bool) -> _BatchBuffers:
         if (m, dropout) not in self._buffers:
-            self._buffers[m, dropout] = _BatchBuffers(self.net, m, dropout)
+            self._buffers[m, dropout] = _BatchBuffers(self, m, dropout)
         return self._buffers[m, dropout]
 
-    def _forward(
+    def _forward_hidden(
         self, X: np.ndarray, buffers: _BatchBuffers, dropout: float, rng: np.random.Generator | None
     ) -> np.ndarray:
-        """``Z_l = W_l A_{l-1} + b_l``, ``A_l = g_l(Z_l)``, all in the batch's buffers; returns ``A_L``."""
+        """``Z_l = W_l A_{l-1} + b_l``, ``A_l = g_l(Z_l)`` for the hidden layers; returns ``A_{L-1}``."""
         A = X
         hidden = zip(self.weights[:-1], buffers.layers[:-1], self.net._activations, strict=True)
-        for (W, b), layer, activation in hidden:
-            activation.forward(self._linear(W, b, A, layer.Z), layer.G)
+        for l, ((W, b), layer, activation) in enumerate(hidden):
+            np.matmul(W, A, out=layer.Z)  # (n_l, m)
+            if buffers.bias_relu[l] is not None:
+                buffers.bias_relu[l]()  # A_l = max(Z_l + b_l, 0) in one compiled pass, over Z_l
+            else:
+                layer.Z += b  # b (n_l, 1) broadcasts over the m columns
+                activation.forward(layer.Z, layer.G)
             if layer.D is not None:
                 _drop(layer, dropout, rng)
             A = layer.A
-        (W, b), output = self.weights[-1], buffers.layers[-1]
-        return self.net.output.forward(self._linear(W, b, A, output.Z), output.Z)
+        return A
 
-    @staticmethod
-    def _linear(W: np.ndarray, b: np.ndarray, A_prev: np.ndarray, Z: np.ndarray) -> np.ndarray:
-        """``Z = W A_prev + b`` into the buffer ``Z``."""
-        np.matmul(W, A_prev, out=Z)  # (n_l, m)
-        Z += b  # b (n_l, 1) broadcasts over the m columns
-        return Z
-
-    def _backward(
-        self,
-        X: np.ndarray,
-        AL: np.ndarray,
-        Y: np.ndarray,
-        buffers: _BatchBuffers,
-        sample_weight: np.ndarray | None,
-    ) -> None:
-        """``dZ_L = A_L - Y``, then ``dW_l``, ``db_l`` and ``dZ_{l-1} = W_l^T dZ_l * g'`` down to layer 1."""
-        net, m = self.net, AL.shape[1]
+    def _output_layer(
+        self, A_prev: np.ndarray, Y: np.ndarray, buffers: _BatchBuffers, sample_weight: np.ndarray | None
+    ) -> tuple[float, float, np.ndarray]:
+        """``A_L``, the cost ``J``, ``dZ_L = (A_L - Y) / m`` and ``db_L``; returns (J, hits, A_L)."""
+        net, (W, b), output = self.net, self.weights[-1], buffers.layers[-1]
+        m = Y.shape[1]
+        Z = np.matmul(W, A_prev, out=output.Z)  # (n_L, m)
+        Z += b
+        scale = None  # the weight of each column's loss in J: 1/m, or the weighted mean's
+        if sample_weight is not None:
+            weight = np.asarray(sample_weight, dtype=Z.dtype)
+            scale = weight / weight.sum()
+        if buffers.output_layer is not None:
+            loss, hits = buffers.output_layer(Y, scale)  # the numpy lines below, in one compiled call
+            return loss, hits, Z
+        AL = net.output.forward(Z, Z)
+        loss = mean_loss(net.output, AL, Y, sample_weight)
         dZ = output_gradient(AL, Y, out=buffers.dZ_output)  # (n_L, m)
-        if sample_weight is None:
-            dZ *= 1.0 / m  # dZ_L / m: every dW_l and db_l below is then the mean over the batch
-        else:
-            weight = np.asarray(sample_weight, dtype=dZ.dtype).reshape(1, m)
-            dZ *= weight / weight.sum()  # weighted mean: J = sum w_i loss_i / sum w_i
-        for l in range(net.L, 0, -1):
-            A_prev = buffers.layers[l - 2].A if l > 1 else X
-            dW, db = self.gradients[l - 1]
-            np.matmul(dZ, A_prev.T, out=dW)  # (n_l, n_{l-1})
-            np.add.reduce(dZ, axis=1, keepdims=True, out=db)  # (n_l, 1), the row sums of dZ_l
-            if l > 1:
-                dZ = self._hidden_dZ(l - 1, dZ, buffers.layers[l - 2])
+        dZ *= 1.0 / m if scale is None else scale.reshape(1, m)  # every dW_l and db_l is then a mean
+        np.add.reduce(dZ, axis=1, keepdims=True, out=self.gradients[-1][1])  # db_L
+        return loss, accuracy(net.output_activation, AL, Y) * m, AL
 
-    def _hidden_dZ(self, l: int, dZ_next: np.ndarray, layer: _LayerBuffers) -> np.ndarray:
-        """``dA_l = W_{l+1}^T dZ_{l+1}``, then ``dZ_l = dA_l * D_l * g'(Z_l)`` in the same buffer."""
-        W_next = self.weights[l][0]
+    def _backward(self, X: np.ndarray, buffers: _BatchBuffers) -> None:
+        """``dW_l = dZ_l A_{l-1}^T`` and ``dZ_{l-1} = W_l^T dZ_l * g'`` (and ``db_{l-1}``) down to layer 1."""
+        dZ = buffers.dZ_output
+        for l in range(self.net.L, 0, -1):
+            A_prev = buffers.layers[l - 2].A if l > 1 else X
+            np.matmul(dZ, A_prev.T, out=self.gradients[l - 1][0])  # dW_l (n_l, n_{l-1})
+            if l > 1:
+                dZ = self._hidden_dZ(l - 1, dZ, buffers)
+
+    def _hidden_dZ(self, l: int, dZ_next: np.ndarray, buffers: _BatchBuffers) -> np.ndarray:
+        """``dA_l = W_{l+1}^T dZ_{l+1}``, ``dZ_l = dA_l * D_l * g'(Z_l)`` in the same buffer, and ``db_l``."""
+        layer, W_next, db = buffers.layers[l - 1], self.weights[l][0], self.gradients[l - 1][1]
         dA = np.matmul(W_next.T, dZ_next, out=layer.dA)  # (n_l, m)
         if layer.D is not None:
             dA *= layer.D
-        return self.net._activations[l - 1].backward(dA, layer.Z, layer.G)
+        if buffers.relu_backward[l - 1] is not None:
+            buffers.relu_backward[l - 1]()  # the two numpy lines below in one compiled pass
+            return dA
+        dZ = self.net._activations[l - 1].backward(dA, layer.Z, layer.G)
+        np.add.reduce(dZ, axis=1, keepdims=True, out=db)  # db_l, the row sums of dZ_l
+        return dZ

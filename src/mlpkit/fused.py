@@ -1,21 +1,38 @@
-"""The optional compiled path: one fused loop for the Adam step, loaded with ctypes when built.
+"""The optional compiled path: fused loops for a training step's element-wise work, via ctypes.
 
-The numpy code in :mod:`mlpkit.optimizers` stays the reference (tests hold the two equal); the
-kernel is used only when the package was built with it, the arrays are contiguous and of one
-float dtype, and ``MLPKIT_NUMPY_ONLY`` is not set. Measured: 0.1 ms against 0.4 ms per Adam step
-on the 235k parameters of 784-256-128-10 (docs/benchmarks.md).
+Each kernel does in one pass over memory what numpy does in several: the Adam step, the L2 term
+``dW += (lambda/m) W``, ``A_l = relu(Z_l + b_l)``, ``dZ_l = dA_l * relu'(Z_l)`` with ``db_l``, and
+the softmax + cross-entropy output layer (``A_L``, ``J``, ``dZ_L = A_L - Y``, ``db_L`` and the hits).
+The numpy code in :mod:`mlpkit.optimizers`, :mod:`mlpkit.activations` and :mod:`mlpkit.losses`
+stays the reference (tests hold the two equal); the kernels are used only when the package was
+built with them, the arrays are contiguous and of one float dtype, and ``MLPKIT_NUMPY_ONLY`` is
+not set. Measurements are in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-from functools import cache
+from collections.abc import Callable
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
 
-_SIGNATURES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
+_SCALARS = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
+_POINTER, _SIZE = ctypes.c_void_p, ctypes.c_ssize_t
+
+
+def _signatures(real: type) -> dict[str, tuple[list, type | None]]:
+    """Argument and result types of each kernel for one float type (see _fused_kernels.h)."""
+    P, N = _POINTER, _SIZE
+    return {
+        "adam_step": ([P, P, P, P, N, real, real, real, real], None),
+        "add_scaled": ([P, P, N, real], None),
+        "bias_relu": ([P, P, N, N], None),
+        "relu_backward": ([P, P, P, N, N], None),
+        "softmax_cross_entropy": ([P, P, N, N, P, P, P, real, N, N, P, P], ctypes.c_double),
+    }
 
 
 @cache
@@ -26,20 +43,36 @@ def _library() -> ctypes.CDLL | None:
     for candidate in sorted(Path(__file__).parent.glob("_fused*.so")):
         try:
             library = ctypes.CDLL(str(candidate))
-        except OSError:
+            for dtype, real in _SCALARS.items():
+                for name, (argtypes, restype) in _signatures(real).items():
+                    function = getattr(library, f"{name}_{dtype.name}")
+                    function.argtypes, function.restype = argtypes, restype
+        except (OSError, AttributeError):  # not loadable, or an older build without every kernel
             continue
-        for dtype, scalar in _SIGNATURES.items():
-            pointer = np.ctypeslib.ndpointer(dtype, flags="C_CONTIGUOUS")
-            function = getattr(library, f"adam_step_{dtype.name}")
-            function.argtypes = [pointer] * 4 + [ctypes.c_ssize_t] + [scalar] * 4
-            function.restype = None
         return library
     return None
 
 
 def available() -> bool:
-    """Whether the compiled kernel is loaded (False: numpy only)."""
+    """Whether the compiled kernels are loaded (False: numpy only)."""
     return _library() is not None
+
+
+def _kernel(name: str, dtype: np.dtype):
+    return getattr(_library(), f"{name}_{dtype.name}")
+
+
+def _address(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
+
+
+def _suitable(dtype: np.dtype, *arrays: np.ndarray, writeable: tuple[np.ndarray, ...] = ()) -> bool:
+    """Whether the kernels can take these arrays: built, one float dtype, C-contiguous, writable outputs."""
+    if _library() is None or dtype not in _SCALARS:
+        return False
+    if any(a.dtype != dtype or not a.flags.c_contiguous for a in arrays):
+        return False
+    return all(a.flags.writeable for a in writeable)
 
 
 def adam_step(
@@ -53,15 +86,107 @@ def adam_step(
     eps_hat: float,
 ) -> bool:
     """Apply one Adam update in place with the fused kernel; False (nothing done) when it cannot."""
-    library = _library()
-    arrays = (p, g, m, v)
-    if library is None or p.dtype not in _SIGNATURES:
+    if not _suitable(p.dtype, p, g, m, v, writeable=(p, m, v)):
         return False
-    if any(a.dtype != p.dtype or a.shape != p.shape or not a.flags.c_contiguous for a in arrays):
+    if not g.shape == m.shape == v.shape == p.shape:
         return False
-    if not (p.flags.writeable and m.flags.writeable and v.flags.writeable):
-        return False
-    function = getattr(library, f"adam_step_{p.dtype.name}")
     # 1 - beta in double: in float32, 1 - 0.999 keeps only about 3 correct digits
-    function(p, g, m, v, p.size, 1.0 - beta_1, 1.0 - beta_2, step_size, eps_hat)
+    _kernel("adam_step", p.dtype)(
+        *map(_address, (p, g, m, v)), p.size, 1.0 - beta_1, 1.0 - beta_2, step_size, eps_hat
+    )
     return True
+
+
+def add_scaled(y: np.ndarray, x: np.ndarray, a: float) -> bool:
+    """``y += a * x`` in one pass without a temporary; False (nothing done) when it cannot."""
+    if not _suitable(y.dtype, y, x, writeable=(y,)) or x.shape != y.shape:
+        return False
+    _kernel("add_scaled", y.dtype)(_address(y), _address(x), y.size, a)
+    return True
+
+
+class StepKernels:
+    """The layer kernels of a training step, bound once to a batch's buffers.
+
+    Each ``bind_*`` method checks its arrays (dtype, shape, C order) and returns a callable on
+    their memory, so that a step pays for a ctypes call and nothing else; None when the kernels
+    cannot take the arrays. The caller keeps the arrays alive while it uses the callable.
+    """
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = np.dtype(dtype)
+
+    @classmethod
+    def for_dtype(cls, dtype: np.dtype) -> StepKernels | None:
+        """The kernels for ``dtype``, or None when they are not built or the dtype is not float32/64."""
+        return cls(dtype) if _suitable(np.dtype(dtype)) else None
+
+    def bind_bias_relu(self, Z: np.ndarray, b: np.ndarray) -> Callable[[], None] | None:
+        """``Z = max(Z + b, 0)`` in place, ``Z`` (n, m) and ``b`` (n, 1)."""
+        if not _suitable(self.dtype, Z, b, writeable=(Z,)) or b.shape != (Z.shape[0], 1):
+            return None
+        return partial(_kernel("bias_relu", self.dtype), _address(Z), _address(b), *Z.shape)
+
+    def bind_relu_backward(self, dA: np.ndarray, A: np.ndarray, db: np.ndarray) -> Callable[[], None] | None:
+        """``dA *= (A > 0)`` in place and ``db`` = its row sums, ``dA`` and ``A`` (n, m), ``db`` (n, 1)."""
+        if not _suitable(self.dtype, dA, A, db, writeable=(dA, db)):
+            return None
+        if A.shape != dA.shape or db.shape != (dA.shape[0], 1):
+            return None
+        return partial(
+            _kernel("relu_backward", self.dtype), _address(dA), _address(A), _address(db), *dA.shape
+        )
+
+    def bind_softmax_cross_entropy(
+        self, Z: np.ndarray, Y_memory: np.ndarray, dZ: np.ndarray, db: np.ndarray
+    ) -> SoftmaxCrossEntropy | None:
+        """The softmax + cross-entropy output layer on ``Z`` (n, m), ``dZ`` (n, m), ``db`` (n, 1);
+        ``Y_memory`` is the buffer the batch's targets are gathered into."""
+        if not _suitable(self.dtype, Z, Y_memory, dZ, db, writeable=(Z, dZ, db)):
+            return None
+        n, m = Z.shape
+        if dZ.shape != (n, m) or db.shape != (n, 1) or Y_memory.size != n * m:
+            return None
+        return SoftmaxCrossEntropy(Z, Y_memory, dZ, db)
+
+
+class SoftmaxCrossEntropy:
+    """The output layer's kernel bound to its buffers: ``A_L = softmax(Z_L)`` over ``Z``, then
+    ``J``, ``dZ_L = c_j (A_L - Y)``, ``db_L`` and the number of columns predicted right.
+
+    ``c_j`` is ``1/m``, or the column's sample weight over their sum, so that ``dZ_L`` already
+    carries the mean of ``J`` (see _fused_kernels.h).
+    """
+
+    def __init__(self, Z: np.ndarray, Y_memory: np.ndarray, dZ: np.ndarray, db: np.ndarray) -> None:
+        self.dtype, (self.n, self.m) = Z.dtype, Z.shape
+        self.Y_memory = Y_memory
+        self.work = np.empty(2 * self.m, dtype=self.dtype)  # column maxima and sums
+        self.correct = ctypes.c_ssize_t()
+        self.kernel = _kernel("softmax_cross_entropy", self.dtype)
+        self.addresses = (_address(Z), _address(Y_memory), _address(dZ), _address(db), _address(self.work))
+        n, m = self.n, self.m
+        self.y_strides = {(m, 1): (m, 1), (1, n): (1, n)}  # Y (n, m) as columns or as gathered rows
+
+    def __call__(self, Y: np.ndarray, column_scale: np.ndarray | None = None) -> tuple[float, int]:
+        """(J, hits) for the targets ``Y``, a view of the bound buffer with shape (n, m)."""
+        n, m, itemsize = self.n, self.m, self.dtype.itemsize
+        strides = tuple(stride // itemsize for stride in Y.strides)
+        if Y.shape != (n, m) or Y.dtype != self.dtype or _address(Y) != self.addresses[1]:
+            raise ValueError("Y must be the gathered targets: a view of the bound buffer")
+        if strides not in self.y_strides:
+            raise ValueError(f"Y's strides {Y.strides} are neither rows nor columns of the buffer")
+        scales = None
+        if column_scale is not None:
+            if (
+                column_scale.dtype != self.dtype
+                or column_scale.shape != (m,)
+                or not column_scale.flags.c_contiguous
+            ):
+                raise ValueError(f"column_scale must be {m} contiguous {self.dtype} values")
+            scales = _address(column_scale)
+        Z, Y_address, dZ, db, work = self.addresses
+        loss = self.kernel(
+            Z, Y_address, *strides, dZ, db, scales, 1.0 / m, n, m, work, ctypes.byref(self.correct)
+        )
+        return loss, self.correct.value

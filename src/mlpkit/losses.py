@@ -6,6 +6,7 @@ error ``J = (1/2m) sum ||a - y||^2`` all give the same output gradient ``dZ_L = 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,3 +82,17 @@ def output_gradient(A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None)
     """``dZ_L = A_L - Y``, written into ``out`` when given."""
     # sigmoid+BCE, softmax+CE and identity+squared error all give dZ_L = A_L - Y
     return np.subtract(A, Y, out=out)
+
+
+def accuracy(output_activation: str, AL: np.ndarray, Y: np.ndarray) -> float:
+    """Fraction of samples predicted exactly right (all outputs right for multi-label); NaN for regression."""
+    if output_activation == "softmax":
+        return _fraction(AL.argmax(axis=0) == Y.argmax(axis=0))
+    if output_activation == "sigmoid":
+        return _fraction(np.all((AL > 0.5) == (Y > 0.5), axis=0))
+    return math.nan
+
+
+def _fraction(hits: np.ndarray) -> float:
+    """Share of true entries (NaN when empty); np.count_nonzero costs less per batch than np.mean."""
+    return np.count_nonzero(hits) / hits.size if hits.size else math.nan

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mlpkit import fused
 from mlpkit.fast_path import FastStep
+from mlpkit.losses import accuracy
 from mlpkit.network import DNN, PREDICT_CHUNK, check_finite
 from mlpkit.optimizers import Optimizer, make_optimizer
 from mlpkit.schedules import Constant, ReduceOnPlateau
@@ -42,20 +44,6 @@ class _EpochProgress:
     correct: float
     start_theta: np.ndarray  # the weights divergence falls back to
     rows: int  # m, the number of training columns
-
-
-def accuracy(output_activation: str, AL: np.ndarray, Y: np.ndarray) -> float:
-    """Fraction of samples predicted exactly right (all outputs right for multi-label); NaN for regression."""
-    if output_activation == "softmax":
-        return _fraction(AL.argmax(axis=0) == Y.argmax(axis=0))
-    if output_activation == "sigmoid":
-        return _fraction(np.all((AL > 0.5) == (Y > 0.5), axis=0))
-    return math.nan
-
-
-def _fraction(hits: np.ndarray) -> float:
-    """Share of true entries (NaN when empty); np.count_nonzero costs less per batch than np.mean."""
-    return np.count_nonzero(hits) / hits.size if hits.size else math.nan
 
 
 @dataclass
@@ -193,26 +181,29 @@ class Trainer:
 
     def _train_rows(
         self, rows: np.ndarray, targets: np.ndarray, index: np.ndarray, sample_weight: np.ndarray | None
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        """One step on the rows ``index`` of ``X.T``/``Y.T``; returns (loss, A_L, Y) of the batch.
+    ) -> tuple[float, float]:
+        """One step on the rows ``index`` of ``X.T``/``Y.T``; returns the batch's loss and hits
+        (samples predicted right, NaN for regression).
 
         The same step as :meth:`train_batch`, through :class:`~mlpkit.fast_path.FastStep`
         (buffers reused across batches) unless a communicator takes part.
         """
+        size = index.shape[0]
         if self.communicator is not None:
             Xb, Yb = rows[index].T, targets[index].T
             loss, AL = self.train_batch(Xb, Yb, sample_weight)
-            return loss, AL, Yb
-        loss, AL, Yb = self._fast_step(rows, targets, index, sample_weight, self.dropout, self.rng)
-        return self._regularize_and_step(loss, index.shape[0]), AL, Yb
+            return loss, accuracy(self.net.output_activation, AL, Yb) * size if size else 0.0
+        loss, hits, _, _ = self._fast_step(rows, targets, index, sample_weight, self.dropout, self.rng)
+        return self._regularize_and_step(loss, size), hits
 
     def _regularize_and_step(self, loss: float, m: int) -> float:
         """Add the L2 term to the loss and ``self.gradient``, then take the optimizer step if finite."""
         net = self.net
         if self.l2 > 0.0:
-            weights = net.theta[: net.n_weights]
+            weights, weight_gradient = net.theta[: net.n_weights], self.gradient[: net.n_weights]
             loss += 0.5 * self.l2 / m * float(np.dot(weights, weights))
-            self.gradient[: net.n_weights] += (self.l2 / m) * weights  # dW += (lambda/m) W
+            if not fused.add_scaled(weight_gradient, weights, self.l2 / m):  # one pass, no temporary
+                weight_gradient += (self.l2 / m) * weights  # dW += (lambda/m) W
         if math.isfinite(loss):
             self.optimizer.step({"dtheta": self.gradient})
         return loss
@@ -406,12 +397,12 @@ class Trainer:
             if self.communicator is not None:
                 index = self.communicator.shard(index)  # this rank's rows of the global mini-batch
             wb = sample_weight[index] if sample_weight is not None else None
-            loss, AL, Yb = self._train_rows(rows, targets, index, wb)
+            loss, hits = self._train_rows(rows, targets, index, wb)
             if not math.isfinite(loss):
                 raise self._diverged(progress, f"the loss became {loss}", batch, learning_rate)
             size = index.shape[0]
             progress.total_loss += loss * size
-            progress.correct += accuracy(self.net.output_activation, AL, Yb) * size if size else 0.0
+            progress.correct += hits
             progress.samples_done = min(start + batch_size, m)
             for callback in self.callbacks:
                 callback.on_batch_end(self, batch - 1, loss)

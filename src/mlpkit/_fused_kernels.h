@@ -1,0 +1,138 @@
+/* The kernels of mlpkit._fused for one float type, included once per type by _fused.c, which
+ * defines `real`, KERNEL(name) (the name with its _float32/_float64 suffix), SQRT, EXP, LOG and
+ * EPSILON first (and LANES, below). Matrices are n x m (units x samples, the notes' layout) in C order unless said
+ * otherwise; each kernel replaces several numpy passes over memory with one loop. */
+
+/* The sum of m values in LANES independent partial sums: the compiler vectorizes them (one running
+ * sum would be a chain of dependent additions), and the rounding stays close to numpy's pairwise sum. */
+static inline real KERNEL(row_sum)(const real *row, ptrdiff_t m) {
+    real partial[LANES] = {0};
+    ptrdiff_t j = 0;
+    for (; j + LANES <= m; j += LANES) {
+        for (int k = 0; k < LANES; k++) {
+            partial[k] += row[j + k];
+        }
+    }
+    real sum = 0;
+    for (; j < m; j++) {
+        sum += row[j];
+    }
+    for (int k = 0; k < LANES; k++) {
+        sum += partial[k];
+    }
+    return sum;
+}
+
+/* Adam: m = m + c1 (g - m); v = v + c2 (g^2 - v); p = p - step_size m / (sqrt(v) + eps_hat). */
+MLPKIT_CLONES
+void KERNEL(adam_step)(real *p, const real *g, real *m, real *v, ptrdiff_t n, real c1, real c2,
+                       real step_size, real eps_hat) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const real gi = g[i];
+        const real mi = m[i] + c1 * (gi - m[i]);
+        const real vi = v[i] + c2 * (gi * gi - v[i]);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step_size * mi / (SQRT(vi) + eps_hat);
+    }
+}
+
+/* y = y + a x: the L2 term (lambda / m) W added to dW without a temporary array. */
+MLPKIT_CLONES
+void KERNEL(add_scaled)(real *y, const real *x, ptrdiff_t n, real a) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        y[i] += a * x[i];
+    }
+}
+
+/* Z_l = Z_l + b_l, then A_l = relu(Z_l) = max(Z_l, 0) over it, in one pass. A NaN stays NaN, as
+ * numpy.maximum keeps it (divergence must stay visible). */
+MLPKIT_CLONES
+void KERNEL(bias_relu)(real *Z, const real *b, ptrdiff_t n, ptrdiff_t m) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        real *row = Z + i * m;
+        const real bias = b[i];
+        for (ptrdiff_t j = 0; j < m; j++) {
+            const real z = row[j] + bias;
+            row[j] = z < 0 ? 0 : z;
+        }
+    }
+}
+
+/* dZ_l = dA_l * relu'(Z_l), over dA_l in place, read from A_l (A_l > 0 exactly where Z_l > 0),
+ * and db_l = the row sums of dZ_l, each row summed while it is still in cache. The mask
+ * multiplies, as numpy's does, so a NaN or an infinity in dA_l still spreads. */
+MLPKIT_CLONES
+void KERNEL(relu_backward)(real *dA, const real *A, real *db, ptrdiff_t n, ptrdiff_t m) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        real *row = dA + i * m;
+        const real *mask = A + i * m;
+        for (ptrdiff_t j = 0; j < m; j++) {
+            row[j] *= mask[j] > 0 ? (real)1 : (real)0;
+        }
+        db[i] = KERNEL(row_sum)(row, m);
+    }
+}
+
+/* The softmax + cross-entropy output layer of a batch in one call (numpy: a dozen passes):
+ *   A_L = softmax(Z_L), column by column, shifted by each column's max, written over Z;
+ *   dZ_L = c_j (A_L - Y), with c_j = column_scale[j], or `scale` when column_scale is NULL (the
+ *          1/m, or the sample weights over their sum, of J folded into dZ_L);
+ *   db_L = the row sums of dZ_L;
+ *   returns J = sum_j c_j (-sum_i y_ij log a_ij), with a clipped to [EPSILON, 1 - EPSILON];
+ *   *correct = how many columns have their largest a where y has its largest (the first largest,
+ *          as numpy.argmax picks).
+ * Y(i, j) is Y[i * y_row + j * y_column] (the gathered targets may be rows or columns). work holds
+ * 2 m reals. */
+MLPKIT_CLONES
+double KERNEL(softmax_cross_entropy)(real *Z, const real *Y, ptrdiff_t y_row, ptrdiff_t y_column,
+                                     real *dZ, real *db, const real *column_scale, real scale,
+                                     ptrdiff_t n, ptrdiff_t m, real *work, ptrdiff_t *correct) {
+    real *column_max = work, *column_sum = work + m;
+    for (ptrdiff_t j = 0; j < m; j++) {
+        column_max[j] = Z[j];
+        column_sum[j] = 0;
+    }
+    for (ptrdiff_t i = 1; i < n; i++) {
+        for (ptrdiff_t j = 0; j < m; j++) {
+            const real z = Z[i * m + j];
+            column_max[j] = z > column_max[j] ? z : column_max[j];
+        }
+    }
+    for (ptrdiff_t i = 0; i < n; i++) {
+        for (ptrdiff_t j = 0; j < m; j++) {
+            const real e = EXP(Z[i * m + j] - column_max[j]);
+            Z[i * m + j] = e;
+            column_sum[j] += e;
+        }
+    }
+    for (ptrdiff_t i = 0; i < n; i++) {
+        for (ptrdiff_t j = 0; j < m; j++) {
+            Z[i * m + j] /= column_sum[j];
+        }
+    }
+    double loss = 0;
+    ptrdiff_t hits = 0;
+    for (ptrdiff_t j = 0; j < m; j++) {
+        const real c = column_scale ? column_scale[j] : scale;
+        double column_loss = 0;
+        ptrdiff_t best_a = 0, best_y = 0;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const real a = Z[i * m + j], y = Y[i * y_row + j * y_column];
+            if (y != 0) {
+                const real clipped = a < EPSILON ? EPSILON : (a > 1 - EPSILON ? 1 - EPSILON : a);
+                column_loss -= (double)y * LOG(clipped);
+            }
+            best_a = a > Z[best_a * m + j] ? i : best_a;
+            best_y = y > Y[best_y * y_row + j * y_column] ? i : best_y;
+            dZ[i * m + j] = (a - y) * c;
+        }
+        loss += c * column_loss;
+        hits += best_a == best_y;
+    }
+    for (ptrdiff_t i = 0; i < n; i++) {
+        db[i] = KERNEL(row_sum)(dZ + i * m, m);
+    }
+    *correct = hits;
+    return loss;
+}
