@@ -1,4 +1,6 @@
-"""The optional compiled Adam step equals the numpy reference in mlpkit.optimizers."""
+"""The optional compiled kernels equal the numpy references (optimizers, activations, losses)."""
+
+import pickle
 
 import numpy as np
 import pytest
@@ -8,38 +10,56 @@ from mlpkit import Adam, AdamW, fused
 
 def test_the_kernel_is_built():
     # `pip install -e .` compiles src/mlpkit/_fused.c (the build skips it only without a C compiler).
-    assert fused.available(), "the compiled Adam step was not built: is a C compiler installed?"
+    assert fused.available(), "the compiled kernels were not built: is a C compiler installed?"
 
 
-def run_adam(dtype, use_kernel, monkeypatch, optimizer_class=Adam, **options):
+def run_adam(dtype, use_kernel, monkeypatch, optimizer_class=Adam, l2=0.0, **options):
     rng = np.random.default_rng(0)
     params = {"theta": rng.standard_normal(1000).astype(dtype)}
     optimizer = optimizer_class(params, 0.01, **options)
+    squares = []
     with monkeypatch.context() as patch:
         if not use_kernel:
-            patch.setattr(fused, "adam_step", lambda *args: False)
+            patch.setattr(fused, "bind_adam", lambda *args: None)
         for _ in range(20):
-            optimizer.step({"dtheta": rng.standard_normal(1000).astype(dtype)})
-    return params["theta"], optimizer.state["m"]["theta"], optimizer.state["v"]["theta"]
+            gradient = rng.standard_normal(1000).astype(dtype)
+            squares.append(optimizer.step({"dtheta": gradient}, l2=l2, l2_slices={"theta": slice(0, 700)}))
+    return params["theta"], optimizer.state["m"]["theta"], optimizer.state["v"]["theta"], np.array(squares)
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-13)])
 @pytest.mark.parametrize("optimizer_class", [Adam, AdamW])
-def test_kernel_equals_numpy_reference(dtype, rtol, optimizer_class, monkeypatch):
-    fast = run_adam(dtype, True, monkeypatch, optimizer_class)
-    reference = run_adam(dtype, False, monkeypatch, optimizer_class)
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_kernel_equals_numpy_reference(dtype, rtol, optimizer_class, l2, monkeypatch):
+    fast = run_adam(dtype, True, monkeypatch, optimizer_class, l2)
+    reference = run_adam(dtype, False, monkeypatch, optimizer_class, l2)
     for got, expected in zip(fast, reference, strict=True):
-        assert got.dtype == dtype
         np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+    assert fast[0].dtype == dtype
+
+
+def test_the_l2_step_by_hand():
+    # L2 over the first entry only: g = (0.5 + 0.1 * 2, -0.25); t = 1, so m = 0.1 g, v = 0.001 g^2
+    # and the step is alpha * sign(g) (as eps -> 0); ||w||^2 = 4.
+    p, g = np.array([2.0, -2.0]), np.array([0.5, -0.25])
+    optimizer = Adam({"w": p}, 0.01, epsilon=1e-12)
+    squares = optimizer.step({"dw": g}, l2=0.1, l2_slices={"w": slice(0, 1)})
+    assert squares == pytest.approx(4.0, rel=1e-15)
+    np.testing.assert_allclose(g, [0.7, -0.25], rtol=1e-15)  # the penalty's gradient, added in place
+    np.testing.assert_allclose(optimizer.state["m"]["w"], [0.07, -0.025], rtol=1e-14)
+    np.testing.assert_allclose(p, [2.0 - 0.01, -2.0 + 0.01], rtol=1e-9)
 
 
 def test_unsuitable_arrays_fall_back_to_numpy():
     p = np.zeros((4, 3), dtype=np.float32)
     other = np.zeros((4, 3), dtype=np.float64)
-    assert not fused.adam_step(p, other, p.copy(), p.copy(), 0.9, 0.999, 0.1, 1e-8)  # mixed dtypes
+    assert fused.bind_adam(p, other, p.copy(), p.copy()) is None  # mixed dtypes
     strided = np.zeros((4, 6), dtype=np.float32)[:, ::2]
-    assert not fused.adam_step(strided, p, p.copy(), p.copy(), 0.9, 0.999, 0.1, 1e-8)  # not contiguous
-    assert not fused.adam_step(p.astype(np.float16), *(p.astype(np.float16),) * 3, 0.9, 0.999, 0.1, 1e-8)
+    assert fused.bind_adam(strided, p, p.copy(), p.copy()) is None  # not contiguous
+    assert fused.bind_adam(*(p.astype(np.float16),) * 4) is None
+    read_only = p.copy()
+    read_only.flags.writeable = False
+    assert fused.bind_adam(p, read_only, p.copy(), p.copy()) is None  # g takes the L2 term in place
 
 
 def test_kernel_first_step_by_hand():
@@ -47,21 +67,21 @@ def test_kernel_first_step_by_hand():
     m, v = np.zeros(2), np.zeros(2)
     # t = 1: m = 0.1 g, v = 0.001 g^2, step_size = alpha sqrt(0.001) / 0.1, eps_hat = eps sqrt(0.001)
     root = np.sqrt(0.001)
-    assert fused.adam_step(p, g, m, v, 0.9, 0.999, 0.01 * root / 0.1, 1e-8 * root)
+    step = fused.bind_adam(p, g, m, v)
+    assert step(0.1, 0.001, 0.01 * root / 0.1, 1e-8 * root, 0.0, 0) == 0.0
     np.testing.assert_allclose(m, 0.1 * np.array([0.5, -0.25]), rtol=1e-15)
     np.testing.assert_allclose(v, 0.001 * np.array([0.25, 0.0625]), rtol=1e-15)
     np.testing.assert_allclose(p, [1.0 - 0.01, -2.0 + 0.01], rtol=1e-7)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_add_scaled_equals_numpy(dtype):
-    rng = np.random.default_rng(1)
-    y, x = rng.standard_normal(1001).astype(dtype), rng.standard_normal(1001).astype(dtype)
-    expected = y + dtype(0.3) * x
-    assert fused.add_scaled(y, x, 0.3)
-    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-15)
-    assert not fused.add_scaled(y, x[:-1], 0.3)  # shapes differ: nothing done
-    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-15)
+def test_an_optimizer_pickles_without_its_kernels():
+    params = {"theta": np.ones(5)}
+    optimizer = Adam(params, 0.1)
+    optimizer.step({"dtheta": np.ones(5)})
+    copy = pickle.loads(pickle.dumps(optimizer))
+    copy.step({"dtheta": np.ones(5)})  # binds its own kernel to its own arrays
+    optimizer.step({"dtheta": np.ones(5)})
+    np.testing.assert_array_equal(copy.params["theta"], params["theta"])
 
 
 def test_softmax_cross_entropy_by_hand():

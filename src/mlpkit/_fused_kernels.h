@@ -23,26 +23,47 @@ static inline real KERNEL(row_sum)(const real *row, ptrdiff_t m) {
     return sum;
 }
 
-/* Adam: m = m + c1 (g - m); v = v + c2 (g^2 - v); p = p - step_size m / (sqrt(v) + eps_hat). */
-MLPKIT_CLONES
-void KERNEL(adam_step)(real *p, const real *g, real *m, real *v, ptrdiff_t n, real c1, real c2,
-                       real step_size, real eps_hat) {
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const real gi = g[i];
-        const real mi = m[i] + c1 * (gi - m[i]);
-        const real vi = v[i] + c2 * (gi * gi - v[i]);
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= step_size * mi / (SQRT(vi) + eps_hat);
-    }
+/* One Adam update of element i: m = m + c1 (g - m); v = v + c2 (g^2 - v);
+ * p = p - step_size m / (sqrt(v) + eps_hat). */
+static inline void KERNEL(adam_update)(real *p, const real *g, real *m, real *v, ptrdiff_t i, real c1,
+                                       real c2, real step_size, real eps_hat) {
+    const real gi = g[i];
+    const real mi = m[i] + c1 * (gi - m[i]);
+    const real vi = v[i] + c2 * (gi * gi - v[i]);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= step_size * mi / (SQRT(vi) + eps_hat);
 }
 
-/* y = y + a x: the L2 term (lambda / m) W added to dW without a temporary array. */
+/* Adam over n parameters, the first n_l2 of them (the weights) with an L2 penalty
+ * (l2 / 2) ||w||^2 whose gradient l2 w is first added to g (written back, as numpy's g += l2 w).
+ * Returns ||w||^2 over those n_l2 before the update (the penalty's cost), summed in double. */
 MLPKIT_CLONES
-void KERNEL(add_scaled)(real *y, const real *x, ptrdiff_t n, real a) {
-    for (ptrdiff_t i = 0; i < n; i++) {
-        y[i] += a * x[i];
+double KERNEL(adam_step)(real *p, real *g, real *m, real *v, ptrdiff_t n, real c1, real c2,
+                         real step_size, real eps_hat, real l2, ptrdiff_t n_l2) {
+    double partial[LANES] = {0};
+    double squares = 0;
+    ptrdiff_t i = 0;
+    for (; i + LANES <= n_l2; i += LANES) {
+        for (int k = 0; k < LANES; k++) {
+            const real w = p[i + k];
+            partial[k] += (double)w * w;
+            g[i + k] += l2 * w;
+            KERNEL(adam_update)(p, g, m, v, i + k, c1, c2, step_size, eps_hat);
+        }
     }
+    for (; i < n_l2; i++) {
+        squares += (double)p[i] * p[i];
+        g[i] += l2 * p[i];
+        KERNEL(adam_update)(p, g, m, v, i, c1, c2, step_size, eps_hat);
+    }
+    for (; i < n; i++) {
+        KERNEL(adam_update)(p, g, m, v, i, c1, c2, step_size, eps_hat);
+    }
+    for (int k = 0; k < LANES; k++) {
+        squares += partial[k];
+    }
+    return squares;
 }
 
 /* Z_l = Z_l + b_l, then A_l = relu(Z_l) = max(Z_l, 0) over it, in one pass. A NaN stays NaN, as

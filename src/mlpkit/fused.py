@@ -1,12 +1,13 @@
 """The optional compiled path: fused loops for a training step's element-wise work, via ctypes.
 
-Each kernel does in one pass over memory what numpy does in several: the Adam step, the L2 term
-``dW += (lambda/m) W``, ``A_l = relu(Z_l + b_l)``, ``dZ_l = dA_l * relu'(Z_l)`` with ``db_l``, and
-the softmax + cross-entropy output layer (``A_L``, ``J``, ``dZ_L = A_L - Y``, ``db_L`` and the hits).
-The numpy code in :mod:`mlpkit.optimizers`, :mod:`mlpkit.activations` and :mod:`mlpkit.losses`
-stays the reference (tests hold the two equal); the kernels are used only when the package was
-built with them, the arrays are contiguous and of one float dtype, and ``MLPKIT_NUMPY_ONLY`` is
-not set. Measurements are in docs/benchmarks.md.
+Each kernel does in one pass over memory what numpy does in several: the Adam step (with an L2
+term ``dW += (lambda/m) W`` and ``||W||^2`` folded in), ``A_l = relu(Z_l + b_l)``,
+``dZ_l = dA_l * relu'(Z_l)`` with ``db_l``, and the softmax + cross-entropy output layer
+(``A_L``, ``J``, ``dZ_L = A_L - Y``, ``db_L`` and the hits). The numpy code in
+:mod:`mlpkit.optimizers`, :mod:`mlpkit.activations` and :mod:`mlpkit.losses` stays the reference
+(tests hold the two equal); the kernels are used only when the package was built with them, the
+arrays are contiguous and of one float dtype, and ``MLPKIT_NUMPY_ONLY`` is not set. Measurements
+are in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ def _signatures(real: type) -> dict[str, tuple[list, type | None]]:
     """Argument and result types of each kernel for one float type (see _fused_kernels.h)."""
     P, N = _POINTER, _SIZE
     return {
-        "adam_step": ([P, P, P, P, N, real, real, real, real], None),
-        "add_scaled": ([P, P, N, real], None),
+        "adam_step": ([P, P, P, P, N, real, real, real, real, real, N], ctypes.c_double),
         "bias_relu": ([P, P, N, N], None),
         "relu_backward": ([P, P, P, N, N], None),
         "softmax_cross_entropy": ([P, P, N, N, P, P, P, real, N, N, P, P], ctypes.c_double),
@@ -36,20 +36,23 @@ def _signatures(real: type) -> dict[str, tuple[list, type | None]]:
 
 
 @cache
-def _library() -> ctypes.CDLL | None:
-    """The compiled ``_fused`` extension next to this file, or None when it was not built."""
+def _library() -> dict[tuple[str, np.dtype], ctypes._CFuncPtr] | None:
+    """The kernels of the compiled ``_fused`` extension next to this file, by (name, dtype), or
+    None when it was not built."""
     if os.environ.get("MLPKIT_NUMPY_ONLY"):
         return None
     for candidate in sorted(Path(__file__).parent.glob("_fused*.so")):
+        kernels = {}
         try:
             library = ctypes.CDLL(str(candidate))
             for dtype, real in _SCALARS.items():
                 for name, (argtypes, restype) in _signatures(real).items():
                     function = getattr(library, f"{name}_{dtype.name}")
                     function.argtypes, function.restype = argtypes, restype
+                    kernels[name, dtype] = function
         except (OSError, AttributeError):  # not loadable, or an older build without every kernel
             continue
-        return library
+        return kernels
     return None
 
 
@@ -58,8 +61,8 @@ def available() -> bool:
     return _library() is not None
 
 
-def _kernel(name: str, dtype: np.dtype):
-    return getattr(_library(), f"{name}_{dtype.name}")
+def _kernel(name: str, dtype: np.dtype) -> ctypes._CFuncPtr:
+    return _library()[name, dtype]
 
 
 def _address(array: np.ndarray) -> int:
@@ -75,34 +78,19 @@ def _suitable(dtype: np.dtype, *arrays: np.ndarray, writeable: tuple[np.ndarray,
     return all(a.flags.writeable for a in writeable)
 
 
-def adam_step(
-    p: np.ndarray,
-    g: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    beta_1: float,
-    beta_2: float,
-    step_size: float,
-    eps_hat: float,
-) -> bool:
-    """Apply one Adam update in place with the fused kernel; False (nothing done) when it cannot."""
-    if not _suitable(p.dtype, p, g, m, v, writeable=(p, m, v)):
-        return False
+def bind_adam(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> Callable[..., float] | None:
+    """The Adam kernel bound to a parameter, its gradient and moments (one dtype, one shape, C order),
+    or None when it cannot take them.
+
+    The callable takes ``(c1, c2, step_size, eps_hat, l2, n_l2)``: ``c1 = 1 - beta_1`` and
+    ``c2 = 1 - beta_2`` formed in double (in float32, 1 - 0.999 keeps about 3 correct digits), and
+    an L2 coefficient for the first ``n_l2`` entries; it returns their sum of squares before the step.
+    """
+    if not _suitable(p.dtype, p, g, m, v, writeable=(p, g, m, v)):
+        return None
     if not g.shape == m.shape == v.shape == p.shape:
-        return False
-    # 1 - beta in double: in float32, 1 - 0.999 keeps only about 3 correct digits
-    _kernel("adam_step", p.dtype)(
-        *map(_address, (p, g, m, v)), p.size, 1.0 - beta_1, 1.0 - beta_2, step_size, eps_hat
-    )
-    return True
-
-
-def add_scaled(y: np.ndarray, x: np.ndarray, a: float) -> bool:
-    """``y += a * x`` in one pass without a temporary; False (nothing done) when it cannot."""
-    if not _suitable(y.dtype, y, x, writeable=(y,)) or x.shape != y.shape:
-        return False
-    _kernel("add_scaled", y.dtype)(_address(y), _address(x), y.size, a)
-    return True
+        return None
+    return partial(_kernel("adam_step", p.dtype), *map(_address, (p, g, m, v)), p.size)
 
 
 class StepKernels:

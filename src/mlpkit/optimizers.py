@@ -1,7 +1,8 @@
 """Optimizers: SGD, Momentum, Nesterov, RMSprop, Adam and AdamW, updating parameters in place.
 
 An optimizer is built on a dict of named parameter arrays (``{"W1": ..., "b1": ...}`` or one
-flat vector ``{"theta": ...}``) and its ``step(grads)`` reads ``grads["d" + name]``. State
+flat vector ``{"theta": ...}``) and its ``step(grads)`` reads ``grads["d" + name]``; ``step`` can
+add an L2 penalty's gradient first (``dW += lambda W`` on the weights' part). State
 arrays (velocities, moments) and one scratch array per parameter are created up front, aligned
 with the parameters, and every update is done in place in as few passes over memory as the
 formula allows (an update over a flat ``theta`` is then a dozen array operations per step).
@@ -10,6 +11,7 @@ formula allows (an update over a flat ``theta`` is then a dozen array operations
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -64,15 +66,42 @@ class Optimizer:
         }
         self.scratch: dict[str, np.ndarray] = {name: np.empty_like(p) for name, p in params.items()}
 
-    def step(self, grads: dict[str, np.ndarray]) -> None:
-        """Apply one update to every parameter from ``grads["d" + name]``."""
+    def step(
+        self, grads: dict[str, np.ndarray], l2: float = 0.0, l2_slices: dict[str, slice] | None = None
+    ) -> float:
+        """Apply one update to every parameter from ``grads["d" + name]``.
+
+        With ``l2`` > 0, the gradient ``l2 * w`` of an L2 penalty ``(l2 / 2) ||w||^2`` over each
+        ``w = p[l2_slices[name]]`` is added to ``grads`` (in place) first; returns ``||w||^2``
+        summed over those slices before the update, for the penalty's cost (0.0 without).
+        """
         self.t += 1
+        squares = 0.0
         for name, p in self.params.items():
             try:
                 g = grads["d" + name]
             except KeyError:
                 raise ValueError(f"grads has no entry 'd{name}' for parameter {name!r}") from None
-            self._update(name, p, g)
+            part = l2_slices.get(name) if l2 and l2_slices else None
+            squares += self._step_parameter(name, p, g, l2, part)
+        return squares
+
+    def _step_parameter(
+        self, name: str, p: np.ndarray, g: np.ndarray, l2: float, part: slice | None
+    ) -> float:
+        """One parameter's update after the L2 gradient over ``p[part]``; returns ``||p[part]||^2``."""
+        squares = self._add_penalty(name, p, g, l2, part)
+        self._update(name, p, g)
+        return squares
+
+    def _add_penalty(self, name: str, p: np.ndarray, g: np.ndarray, l2: float, part: slice | None) -> float:
+        """``g[part] += l2 * p[part]``; returns ``||p[part]||^2`` (0.0 when ``part`` is None)."""
+        if part is None:
+            return 0.0
+        weights = p[part]
+        squares = float(np.vdot(weights, weights))
+        g[part] += np.multiply(weights, l2, out=self.scratch[name][part])
+        return squares
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
@@ -175,16 +204,43 @@ class Adam(Optimizer):
         self.beta_1 = _check_fraction("beta_1", beta_1)
         self.beta_2 = _check_fraction("beta_2", beta_2)
         self.epsilon = _check_positive("epsilon", epsilon)
+        self._kernels: dict[str, tuple[np.ndarray, Callable[..., float] | None]] = {}
+
+    def __getstate__(self) -> dict:
+        """Pickle (and deepcopy) without the compiled kernels, which are bound to memory addresses."""
+        return {**self.__dict__, "_kernels": {}}
+
+    def _bias_corrected(self) -> tuple[float, float]:
+        """``(alpha sqrt(bias_2) / bias_1, eps sqrt(bias_2))``: Adam's scalars with the bias corrections
+        ``bias_k = 1 - beta_k^t`` folded in, so that ``p -= alpha * (m / bias_1) / (sqrt(v / bias_2) + eps)``
+        becomes ``p -= step_size * m / (sqrt(v) + eps_hat)``."""
+        root_bias_2 = math.sqrt(1.0 - self.beta_2**self.t)
+        return self.learning_rate * root_bias_2 / (1.0 - self.beta_1**self.t), self.epsilon * root_bias_2
+
+    def _step_parameter(
+        self, name: str, p: np.ndarray, g: np.ndarray, l2: float, part: slice | None
+    ) -> float:
+        """The L2 gradient and the update in one compiled pass (:mod:`mlpkit.fused`) when it was built."""
+        kernel = self._kernel(name, p, g)
+        n_l2 = _leading_count(p, part)
+        if kernel is None or n_l2 is None:
+            return super()._step_parameter(name, p, g, l2, part)
+        step_size, eps_hat = self._bias_corrected()
+        # 1 - beta in double: in float32, 1 - 0.999 keeps only about 3 correct digits
+        return kernel(1.0 - self.beta_1, 1.0 - self.beta_2, step_size, eps_hat, l2, n_l2)
+
+    def _kernel(self, name: str, p: np.ndarray, g: np.ndarray) -> Callable[..., float] | None:
+        """The compiled step bound to this parameter and gradient, bound again when ``g`` changes."""
+        bound_gradient, kernel = self._kernels.get(name, (None, None))
+        if bound_gradient is not g:
+            kernel = fused.bind_adam(p, g, self.state["m"][name], self.state["v"][name])
+            self._kernels[name] = (g, kernel)
+        return kernel
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        """The numpy reference of the update, a few in-place passes."""
         m, v, scratch = self.state["m"][name], self.state["v"][name], self.scratch[name]
-        # p -= alpha * (m / bias_1) / (sqrt(v / bias_2) + eps), with the scalars folded together:
-        # p -= (alpha sqrt(bias_2) / bias_1) * m / (sqrt(v) + eps sqrt(bias_2))
-        root_bias_2 = math.sqrt(1.0 - self.beta_2**self.t)
-        step_size = self.learning_rate * root_bias_2 / (1.0 - self.beta_1**self.t)
-        eps_hat = self.epsilon * root_bias_2
-        if fused.adam_step(p, g, m, v, self.beta_1, self.beta_2, step_size, eps_hat):
-            return  # the same update in one compiled pass (mlpkit.fused), when it was built
+        step_size, eps_hat = self._bias_corrected()
         m += _scaled_difference(g, m, 1.0 - self.beta_1, out=scratch)  # m = beta_1 m + (1 - beta_1) g
         v += _scaled_difference(np.multiply(g, g, out=scratch), v, 1.0 - self.beta_2)  # same with g^2
         denominator = np.sqrt(v, out=scratch)
@@ -192,10 +248,25 @@ class Adam(Optimizer):
         p -= _scaled_quotient(m, denominator, step_size)
 
 
+def _leading_count(p: np.ndarray, part: slice | None) -> int | None:
+    """How many leading entries of the flat ``p`` the slice ``part`` covers (0 for None); None when
+    it is not a leading run."""
+    if part is None:
+        return 0
+    if (
+        p.ndim != 1
+        or not isinstance(part, slice)
+        or part.start not in (None, 0)
+        or part.step not in (None, 1)
+    ):
+        return None
+    return len(range(*part.indices(p.size)))
+
+
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): ``p -= alpha lambda p`` before Adam.
 
-    ``decay_mask`` optionally names, per parameter, the slice that decays (e.g. weights, not biases).
+    ``decay_slices`` optionally names, per parameter, the slice that decays (e.g. weights, not biases).
     """
 
     def __init__(
@@ -214,10 +285,13 @@ class AdamW(Adam):
         self.weight_decay = float(weight_decay)
         self.decay_slices = decay_slices or {}
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+    def _step_parameter(
+        self, name: str, p: np.ndarray, g: np.ndarray, l2: float, part: slice | None
+    ) -> float:
+        squares = self._add_penalty(name, p, g, l2, part)  # an L2 gradient reads the weights before decay
         decayed = p[self.decay_slices.get(name, slice(None))]
         decayed *= 1.0 - self.learning_rate * self.weight_decay
-        super()._update(name, p, g)
+        return squares + super()._step_parameter(name, p, g, 0.0, None)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlpkit import fused
 from mlpkit.fast_path import FastStep
 from mlpkit.losses import accuracy
 from mlpkit.network import DNN, PREDICT_CHUNK, check_finite
@@ -197,16 +196,16 @@ class Trainer:
         return self._regularize_and_step(loss, size), hits
 
     def _regularize_and_step(self, loss: float, m: int) -> float:
-        """Add the L2 term to the loss and ``self.gradient``, then take the optimizer step if finite."""
-        net = self.net
-        if self.l2 > 0.0:
-            weights, weight_gradient = net.theta[: net.n_weights], self.gradient[: net.n_weights]
-            loss += 0.5 * self.l2 / m * float(np.dot(weights, weights))
-            if not fused.add_scaled(weight_gradient, weights, self.l2 / m):  # one pass, no temporary
-                weight_gradient += (self.l2 / m) * weights  # dW += (lambda/m) W
-        if math.isfinite(loss):
+        """Take the optimizer step if the loss is finite, with the L2 penalty ``(lambda/2m) ||W||^2``:
+        its gradient ``(lambda/m) W`` is added to ``dW`` and its cost to the returned loss."""
+        if not math.isfinite(loss):
+            return loss
+        if self.l2 == 0.0:
             self.optimizer.step({"dtheta": self.gradient})
-        return loss
+            return loss
+        weights = {"theta": slice(0, self.net.n_weights)}  # theta holds every W_l, then every b_l
+        squares = self.optimizer.step({"dtheta": self.gradient}, l2=self.l2 / m, l2_slices=weights)
+        return loss + 0.5 * self.l2 / m * squares
 
     # ------------------------------------------------------------------ epochs
     def fit(
