@@ -104,52 +104,60 @@ void KERNEL(relu_backward)(real *dA, const real *A, real *db, ptrdiff_t n, ptrdi
  *   *correct = how many columns have their largest a where y has its largest (the first largest,
  *          as numpy.argmax picks).
  * Y(i, j) is Y[i * y_row + j * y_column] (the gathered targets may be rows or columns). work holds
- * 2 m reals. */
+ * 4 m reals. The passes run along the rows of Z, so that each one vectorizes. */
 MLPKIT_CLONES
 double KERNEL(softmax_cross_entropy)(real *Z, const real *Y, ptrdiff_t y_row, ptrdiff_t y_column,
                                      real *dZ, real *db, const real *column_scale, real scale,
                                      ptrdiff_t n, ptrdiff_t m, real *work, ptrdiff_t *correct) {
-    real *column_max = work, *column_sum = work + m;
+    real *restrict column_max = work, *restrict column_sum = work + m;
+    real *restrict best = work + 2 * m, *restrict best_unit = work + 3 * m; /* largest a so far */
     for (ptrdiff_t j = 0; j < m; j++) {
         column_max[j] = Z[j];
         column_sum[j] = 0;
+        best[j] = -1; /* below every probability: unit 0 takes it */
     }
     for (ptrdiff_t i = 1; i < n; i++) {
+        const real *row = Z + i * m;
         for (ptrdiff_t j = 0; j < m; j++) {
-            const real z = Z[i * m + j];
-            column_max[j] = z > column_max[j] ? z : column_max[j];
+            column_max[j] = row[j] > column_max[j] ? row[j] : column_max[j];
         }
     }
     for (ptrdiff_t i = 0; i < n; i++) {
+        real *row = Z + i * m;
         for (ptrdiff_t j = 0; j < m; j++) {
-            const real e = EXP(Z[i * m + j] - column_max[j]);
-            Z[i * m + j] = e;
-            column_sum[j] += e;
+            row[j] = EXP(row[j] - column_max[j]);
+            column_sum[j] += row[j];
         }
     }
     for (ptrdiff_t i = 0; i < n; i++) {
+        real *row = Z + i * m;
         for (ptrdiff_t j = 0; j < m; j++) {
-            Z[i * m + j] /= column_sum[j];
+            row[j] /= column_sum[j];
+            const int larger = row[j] > best[j]; /* strictly: the first largest wins ties */
+            best[j] = larger ? row[j] : best[j];
+            best_unit[j] = larger ? (real)i : best_unit[j];
         }
     }
     double loss = 0;
     ptrdiff_t hits = 0;
-    for (ptrdiff_t j = 0; j < m; j++) {
+    for (ptrdiff_t j = 0; j < m; j++) { /* down each column: the targets of a sample are contiguous */
+        const real *y = Y + j * y_column;
         const real c = column_scale ? column_scale[j] : scale;
         double column_loss = 0;
-        ptrdiff_t best_a = 0, best_y = 0;
+        ptrdiff_t label = 0;
+        real label_y = y[0];
         for (ptrdiff_t i = 0; i < n; i++) {
-            const real a = Z[i * m + j], y = Y[i * y_row + j * y_column];
-            if (y != 0) {
+            const real a = Z[i * m + j], y_i = y[i * y_row];
+            dZ[i * m + j] = (a - y_i) * c;
+            if (y_i != 0) {
                 const real clipped = a < EPSILON ? EPSILON : (a > 1 - EPSILON ? 1 - EPSILON : a);
-                column_loss -= (double)y * LOG(clipped);
+                column_loss -= (double)y_i * LOG(clipped);
             }
-            best_a = a > Z[best_a * m + j] ? i : best_a;
-            best_y = y > Y[best_y * y_row + j * y_column] ? i : best_y;
-            dZ[i * m + j] = (a - y) * c;
+            label = y_i > label_y ? i : label; /* strictly: the first largest wins ties */
+            label_y = y_i > label_y ? y_i : label_y;
         }
         loss += c * column_loss;
-        hits += best_a == best_y;
+        hits += best_unit[j] == (real)label;
     }
     for (ptrdiff_t i = 0; i < n; i++) {
         db[i] = KERNEL(row_sum)(dZ + i * m, m);

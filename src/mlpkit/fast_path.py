@@ -86,10 +86,10 @@ def gather_columns(rows: np.ndarray, index: np.ndarray, buffer: np.ndarray) -> n
     if isinstance(rows, np.ndarray) and not rows.flags.c_contiguous:
         if rows.flags.f_contiguous:
             columns = buffer.reshape(buffer.shape[::-1])  # the buffer's memory as (n, m)
-            return np.take(rows.T, index, axis=1, out=columns, mode="clip")
+            return rows.T.take(index, axis=1, out=columns, mode="clip")
         buffer[...] = rows[index]  # other strides: np.take would first copy all of ``rows``
         return buffer.T
-    return np.take(rows, index, axis=0, out=buffer, mode="clip").T
+    return rows.take(index, axis=0, out=buffer, mode="clip").T
 
 
 def _drop(layer: _LayerBuffers, dropout: float, rng: np.random.Generator) -> None:

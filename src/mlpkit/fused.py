@@ -149,21 +149,25 @@ class SoftmaxCrossEntropy:
     def __init__(self, Z: np.ndarray, Y_memory: np.ndarray, dZ: np.ndarray, db: np.ndarray) -> None:
         self.dtype, (self.n, self.m) = Z.dtype, Z.shape
         self.Y_memory = Y_memory
-        self.work = np.empty(2 * self.m, dtype=self.dtype)  # column maxima and sums
+        self.work = np.empty(4 * self.m, dtype=self.dtype)  # column maxima, sums, largest a and its unit
         self.correct = ctypes.c_ssize_t()
+        self.correct_address = ctypes.byref(self.correct)
         self.kernel = _kernel("softmax_cross_entropy", self.dtype)
         self.addresses = (_address(Z), _address(Y_memory), _address(dZ), _address(db), _address(self.work))
-        n, m = self.n, self.m
-        self.y_strides = {(m, 1): (m, 1), (1, n): (1, n)}  # Y (n, m) as columns or as gathered rows
+        itemsize = self.dtype.itemsize
+        # Y (n, m) as a view of the buffer: its columns (as gathered from column data), or the
+        # transpose of its gathered rows; byte strides -> element strides
+        self.y_strides = {
+            (self.m * itemsize, itemsize): (self.m, 1),
+            (itemsize, self.n * itemsize): (1, self.n),
+        }
 
     def __call__(self, Y: np.ndarray, column_scale: np.ndarray | None = None) -> tuple[float, int]:
         """(J, hits) for the targets ``Y``, a view of the bound buffer with shape (n, m)."""
-        n, m, itemsize = self.n, self.m, self.dtype.itemsize
-        strides = tuple(stride // itemsize for stride in Y.strides)
-        if Y.shape != (n, m) or Y.dtype != self.dtype or _address(Y) != self.addresses[1]:
-            raise ValueError("Y must be the gathered targets: a view of the bound buffer")
-        if strides not in self.y_strides:
-            raise ValueError(f"Y's strides {Y.strides} are neither rows nor columns of the buffer")
+        n, m = self.n, self.m
+        strides = self.y_strides.get(Y.strides)
+        if Y.base is not self.Y_memory or Y.shape != (n, m) or Y.dtype != self.dtype or strides is None:
+            raise ValueError("Y must be the gathered targets: an (n, m) view of the bound buffer")
         scales = None
         if column_scale is not None:
             if (
@@ -174,7 +178,5 @@ class SoftmaxCrossEntropy:
                 raise ValueError(f"column_scale must be {m} contiguous {self.dtype} values")
             scales = _address(column_scale)
         Z, Y_address, dZ, db, work = self.addresses
-        loss = self.kernel(
-            Z, Y_address, *strides, dZ, db, scales, 1.0 / m, n, m, work, ctypes.byref(self.correct)
-        )
+        loss = self.kernel(Z, Y_address, *strides, dZ, db, scales, 1.0 / m, n, m, work, self.correct_address)
         return loss, self.correct.value

@@ -204,7 +204,7 @@ class Adam(Optimizer):
         self.beta_1 = _check_fraction("beta_1", beta_1)
         self.beta_2 = _check_fraction("beta_2", beta_2)
         self.epsilon = _check_positive("epsilon", epsilon)
-        self._kernels: dict[str, tuple[np.ndarray, Callable[..., float] | None]] = {}
+        self._kernels: dict[str, tuple] = {}  # name -> (g, part, bound kernel, leading count)
 
     def __getstate__(self) -> dict:
         """Pickle (and deepcopy) without the compiled kernels, which are bound to memory addresses."""
@@ -221,21 +221,23 @@ class Adam(Optimizer):
         self, name: str, p: np.ndarray, g: np.ndarray, l2: float, part: slice | None
     ) -> float:
         """The L2 gradient and the update in one compiled pass (:mod:`mlpkit.fused`) when it was built."""
-        kernel = self._kernel(name, p, g)
-        n_l2 = _leading_count(p, part)
+        kernel, n_l2 = self._kernel(name, p, g, part)
         if kernel is None or n_l2 is None:
             return super()._step_parameter(name, p, g, l2, part)
         step_size, eps_hat = self._bias_corrected()
         # 1 - beta in double: in float32, 1 - 0.999 keeps only about 3 correct digits
         return kernel(1.0 - self.beta_1, 1.0 - self.beta_2, step_size, eps_hat, l2, n_l2)
 
-    def _kernel(self, name: str, p: np.ndarray, g: np.ndarray) -> Callable[..., float] | None:
-        """The compiled step bound to this parameter and gradient, bound again when ``g`` changes."""
-        bound_gradient, kernel = self._kernels.get(name, (None, None))
-        if bound_gradient is not g:
+    def _kernel(
+        self, name: str, p: np.ndarray, g: np.ndarray, part: slice | None
+    ) -> tuple[Callable[..., float] | None, int | None]:
+        """The compiled step bound to this parameter and gradient (bound again when ``g`` changes),
+        and how many leading entries ``part`` penalizes."""
+        bound = self._kernels.get(name)
+        if bound is None or bound[0] is not g or bound[1] != part:
             kernel = fused.bind_adam(p, g, self.state["m"][name], self.state["v"][name])
-            self._kernels[name] = (g, kernel)
-        return kernel
+            bound = self._kernels[name] = (g, part, kernel, _leading_count(p, part))
+        return bound[2], bound[3]
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         """The numpy reference of the update, a few in-place passes."""

@@ -133,6 +133,7 @@ class Trainer:
         self.progress = progress
         self.callbacks = list(callbacks)
         self.gradient = np.zeros_like(net.theta)
+        self._weights = {"theta": slice(0, net.n_weights)}  # theta holds every W_l, then every b_l
         self._fast_step = FastStep(net, self.gradient)
         if isinstance(optimizer, Optimizer):
             self.optimizer = optimizer
@@ -203,8 +204,7 @@ class Trainer:
         if self.l2 == 0.0:
             self.optimizer.step({"dtheta": self.gradient})
             return loss
-        weights = {"theta": slice(0, self.net.n_weights)}  # theta holds every W_l, then every b_l
-        squares = self.optimizer.step({"dtheta": self.gradient}, l2=self.l2 / m, l2_slices=weights)
+        squares = self.optimizer.step({"dtheta": self.gradient}, l2=self.l2 / m, l2_slices=self._weights)
         return loss + 0.5 * self.l2 / m * squares
 
     # ------------------------------------------------------------------ epochs
