@@ -234,7 +234,7 @@ class Adam(Optimizer):
         """The compiled step bound to this parameter and gradient (bound again when ``g`` changes),
         and how many leading entries ``part`` penalizes."""
         bound = self._kernels.get(name)
-        if bound is None or bound[0] is not g or bound[1] != part:
+        if bound is None or bound[0] is not g or bound[1] is not part:
             kernel = fused.bind_adam(p, g, self.state["m"][name], self.state["v"][name])
             bound = self._kernels[name] = (g, part, kernel, _leading_count(p, part))
         return bound[2], bound[3]
