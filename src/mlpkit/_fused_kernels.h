@@ -140,27 +140,37 @@ double KERNEL(softmax_cross_entropy)(real *Z, const real *Y, ptrdiff_t y_row, pt
     }
     double loss = 0;
     ptrdiff_t hits = 0;
-    for (ptrdiff_t j = 0; j < m; j++) { /* down each column: the targets of a sample are contiguous */
+    for (ptrdiff_t j = 0; j < m; j++) { /* down each column: the targets of a sample */
         const real *y = Y + j * y_column;
-        const real c = column_scale ? column_scale[j] : scale;
         double column_loss = 0;
         ptrdiff_t label = 0;
         real label_y = y[0];
         for (ptrdiff_t i = 0; i < n; i++) {
-            const real a = Z[i * m + j], y_i = y[i * y_row];
-            dZ[i * m + j] = (a - y_i) * c;
+            const real y_i = y[i * y_row];
             if (y_i != 0) {
+                const real a = Z[i * m + j];
                 const real clipped = a < EPSILON ? EPSILON : (a > 1 - EPSILON ? 1 - EPSILON : a);
                 column_loss -= (double)y_i * LOG(clipped);
             }
             label = y_i > label_y ? i : label; /* strictly: the first largest wins ties */
             label_y = y_i > label_y ? y_i : label_y;
         }
-        loss += c * column_loss;
+        loss += (column_scale ? column_scale[j] : scale) * column_loss;
         hits += best_unit[j] == (real)label;
     }
     for (ptrdiff_t i = 0; i < n; i++) {
-        db[i] = KERNEL(row_sum)(dZ + i * m, m);
+        const real *restrict a = Z + i * m, *restrict y = Y + i * y_row;
+        real *restrict dz = dZ + i * m;
+        if (column_scale) {
+            for (ptrdiff_t j = 0; j < m; j++) {
+                dz[j] = (a[j] - y[j * y_column]) * column_scale[j];
+            }
+        } else {
+            for (ptrdiff_t j = 0; j < m; j++) {
+                dz[j] = (a[j] - y[j * y_column]) * scale;
+            }
+        }
+        db[i] = KERNEL(row_sum)(dz, m);
     }
     *correct = hits;
     return loss;
