@@ -213,3 +213,21 @@ def test_bad_training_data_raise():
         train(net, X, Y[:, :19], epochs=1)
     with pytest.raises(ValueError, match=r"X has 3 rows but the network expects n_x = 2"):
         train(net, np.ones((3, 20)), Y, epochs=1)
+
+
+def test_a_mini_batch_with_all_weights_zero_is_skipped():
+    # Rows 0-19 weigh nothing and fill the first five batches: training must equal training on
+    # rows 20-39 alone (same steps), where dividing by the batch's zero weight once gave NaN.
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((4, 40)), np.eye(3)[:, rng.integers(0, 3, 40)]
+    weight = np.r_[np.zeros(20), np.ones(20)]
+    nets = [DNN([4, 5, 3], "relu", "softmax", seed=0) for _ in range(2)]
+    weighted = Trainer(nets[0], "adam", 0.01, batch_size=4, seed=0, shuffle=False)
+    history = weighted.fit(X, Y, epochs=2, sample_weight=weight)
+    alone = Trainer(nets[1], "adam", 0.01, batch_size=4, seed=0, shuffle=False).fit(
+        X[:, 20:], Y[:, 20:], epochs=2
+    )
+    np.testing.assert_array_equal(nets[0].theta, nets[1].theta)
+    assert weighted.optimizer.t == 10
+    # the epoch's loss averages the batches by size, as scikit-learn's loss_curve_ does: half are 0
+    np.testing.assert_allclose(history.loss, np.array(alone.loss) / 2, rtol=1e-12)

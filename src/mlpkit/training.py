@@ -196,6 +196,13 @@ class Trainer:
         loss, hits, _, _ = self._fast_step(rows, targets, index, sample_weight, self.dropout, self.rng)
         return self._regularize_and_step(loss, size), hits
 
+    def _hits(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """How many columns of ``X`` the network predicts right (NaN for regression, 0 for none)."""
+        if X.shape[1] == 0:
+            return 0.0
+        AL, _ = self.net.forward(X)
+        return accuracy(self.net.output_activation, AL, Y) * X.shape[1]
+
     def _regularize_and_step(self, loss: float, m: int) -> float:
         """Take the optimizer step if the loss is finite, with the L2 penalty ``(lambda/2m) ||W||^2``:
         its gradient ``(lambda/m) W`` is added to ``dW`` and its cost to the returned loss."""
@@ -393,10 +400,15 @@ class Trainer:
         for start in range(progress.samples_done, m, batch_size):
             batch = start // batch_size + 1
             index = progress.order[start : start + batch_size]
+            # every rank sees the whole mini-batch's weights, so all of them skip the same batches
+            learnable = sample_weight is None or bool(sample_weight[index].any())
             if self.communicator is not None:
                 index = self.communicator.shard(index)  # this rank's rows of the global mini-batch
-            wb = sample_weight[index] if sample_weight is not None else None
-            loss, hits = self._train_rows(rows, targets, index, wb)
+            if learnable:
+                wb = sample_weight[index] if sample_weight is not None else None
+                loss, hits = self._train_rows(rows, targets, index, wb)
+            else:  # all its weights are zero: J has nothing from it to learn, so no step
+                loss, hits = 0.0, self._hits(rows[index].T, targets[index].T)
             if not math.isfinite(loss):
                 raise self._diverged(progress, f"the loss became {loss}", batch, learning_rate)
             size = index.shape[0]
