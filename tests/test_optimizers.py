@@ -128,3 +128,20 @@ def test_reduce_on_plateau_shrinks_after_patience():
 def test_unknown_schedule_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"Unknown schedule 'exp'; expected one of \['constant', 'cosine'"):
         make_schedule("exp")
+
+
+@pytest.mark.parametrize(
+    ("l2", "slices", "match"),
+    [
+        (-0.1, {"w": slice(0, 1)}, "Invalid l2: -0.1"),
+        (float("nan"), {"w": slice(0, 1)}, "Invalid l2: nan"),
+        (0.1, {"v": slice(0, 1)}, r"l2_slices names \['v'\], which are not parameters"),
+    ],
+)
+def test_a_bad_l2_penalty_is_refused_before_any_update(l2, slices, match):
+    p = np.array([1.0, 2.0])
+    optimizer = Adam({"w": p}, 0.1)
+    with pytest.raises(ValueError, match=match):
+        optimizer.step({"dw": np.ones(2)}, l2=l2, l2_slices=slices)
+    np.testing.assert_array_equal(p, [1.0, 2.0])
+    assert optimizer.t == 0

@@ -34,6 +34,17 @@ def _check_fraction(name: str, value: float) -> float:
     return float(value)
 
 
+def _check_penalty(l2: float, l2_slices: dict[str, slice] | None, params: dict[str, np.ndarray]) -> None:
+    """An L2 coefficient must be finite and >= 0, and its slices must name parameters."""
+    if not (isinstance(l2, (int, float, np.floating)) and math.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"Invalid l2: {l2!r}; must be a finite number >= 0")
+    unknown = sorted(set(l2_slices or {}) - set(params))
+    if unknown:
+        raise ValueError(
+            f"l2_slices names {unknown}, which are not parameters; expected some of {sorted(params)}"
+        )
+
+
 def _scaled_difference(
     new: np.ndarray, average: np.ndarray, weight: float, out: np.ndarray | None = None
 ) -> np.ndarray:
@@ -75,6 +86,8 @@ class Optimizer:
         ``w = p[l2_slices[name]]`` is added to ``grads`` (in place) first; returns ``||w||^2``
         summed over those slices before the update, for the penalty's cost (0.0 without).
         """
+        if l2:
+            _check_penalty(l2, l2_slices, self.params)
         self.t += 1
         squares = 0.0
         for name, p in self.params.items():
