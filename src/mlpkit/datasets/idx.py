@@ -228,9 +228,10 @@ def load_idx_dataset(
         X_test=X_test,
         y_test=y_test,
         class_names=list(spec.class_names),
-        # Standardized pixels train better than pixels / 255 with the default network: test
-        # accuracy 0.8848, 0.8833, 0.8862 against 0.8817, 0.8815, 0.8782 (seeds 0, 1, 2).
-        scaling="standard",
+        # Pixels / 255 against standardized pixels, default network, seeds 0-5: the same test
+        # accuracy within noise (0.8815 +- 0.0017 against 0.8824 +- 0.0040) and a lower, steadier
+        # test loss (0.340 +- 0.006 against 0.383 +- 0.016).
+        scaling="pixel",
         source=str(paths["train_images"].parent),
     )
 
