@@ -401,11 +401,12 @@ class Trainer:
             batch = start // batch_size + 1
             index = progress.order[start : start + batch_size]
             # every rank sees the whole mini-batch's weights, so all of them skip the same batches
-            learnable = sample_weight is None or bool(sample_weight[index].any())
+            wb = sample_weight[index] if sample_weight is not None else None
+            learnable = wb is None or bool(wb.any())
             if self.communicator is not None:
                 index = self.communicator.shard(index)  # this rank's rows of the global mini-batch
-            if learnable:
                 wb = sample_weight[index] if sample_weight is not None else None
+            if learnable:
                 loss, hits = self._train_rows(rows, targets, index, wb)
             else:  # all its weights are zero: J has nothing from it to learn, so no step
                 loss, hits = 0.0, self._hits(rows[index].T, targets[index].T)
