@@ -2,7 +2,7 @@
 
 For each K (default 1, 2, 4) runs ``mpiexec -n K`` on this file: every rank trains
 784-256-128-10 (ReLU, softmax, Adam 1e-3, float32, global batch 128) on Fashion-MNIST with an
-:class:`~mlpkit.distributed.MPICommunicator`, BLAS threads per rank = cores // K (at least 1)
+:class:`~mlpkit.training.distributed.MPICommunicator`, BLAS threads per rank = cores // K (at least 1)
 unless ``--threads`` says otherwise.
 Rank 0 reports the median epoch time, the time spent inside the gradient Allreduce (which
 includes waiting for the slowest rank), and the bytes each step reduces. A plain single-process
@@ -30,12 +30,12 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 def train(epochs: int, distributed: bool) -> dict | None:
     """Train on Fashion-MNIST; rank 0 (or the single process) returns the measurements."""
     from mlpkit.datasets import load_dataset
-    from mlpkit.pipeline import TrainConfig, build_model, finish_model, make_trainer
     from mlpkit.training import Callback
+    from mlpkit.training.pipeline import TrainConfig, build_model, finish_model, make_trainer
 
     communicator = None
     if distributed:
-        from mlpkit.distributed import MPICommunicator
+        from mlpkit.training.distributed import MPICommunicator
 
         communicator = MPICommunicator()
 

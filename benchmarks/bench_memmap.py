@@ -59,8 +59,8 @@ def train_once(X_path: str, y_path: str, mode: str) -> dict:
     """One epoch from the files (``mapped``, or ``memory`` after np.load); returns times and peak RSS."""
     from mlpkit.datasets import Dataset
     from mlpkit.datasets.memmap import build_mapped_model, finish_mapped_model, load_mapped
-    from mlpkit.pipeline import TrainConfig, build_model, finish_model, make_trainer
     from mlpkit.preprocessing import split_indices
+    from mlpkit.training.pipeline import TrainConfig, build_model, finish_model, make_trainer
 
     config = TrainConfig(hidden=HIDDEN, epochs=1, batch_size=BATCH, validation_fraction=0.0)
     started = time.perf_counter()
@@ -102,7 +102,7 @@ def run_child(X_path: Path, y_path: Path, mode: str) -> dict:
 def baseline_rss() -> int:
     """Peak RSS of a process that only imports mlpkit's training modules (the floor)."""
     code = (
-        "import mlpkit.pipeline, mlpkit.datasets.memmap, pathlib;"
+        "import mlpkit.training.pipeline, mlpkit.datasets.memmap, pathlib;"
         "print([l for l in pathlib.Path('/proc/self/status').read_text().splitlines() if 'VmHWM' in l][0])"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -33,7 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info
 
 from mlpkit import MLPClassifier
-from mlpkit.serialization import atomic_write
+from mlpkit.io import atomic_write
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks-sklearn.md"
 COMMAND = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_sklearn_parity.py"

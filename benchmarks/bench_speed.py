@@ -472,7 +472,7 @@ def report(info, results, rate, bound, memory, data_bytes, rates, epochs, comman
 ENGINE_NOTES = [
     "## What the training step does, and what was tried",
     "",
-    "`Trainer` runs each mini-batch through `mlpkit.fast_path.FastStep`, the same formulas as",
+    "`Trainer` runs each mini-batch through `mlpkit.fast.step.FastStep`, the same formulas as",
     "`DNN.forward` and `DNN.compute_gradients` (tests/test_fast_path.py holds gradients, losses and",
     "weights after several epochs equal to that reference, for every activation/output pair, with and",
     "without dropout, L2 and sample weights):",
@@ -484,7 +484,7 @@ ENGINE_NOTES = [
     "- `1/m` applied once to `dZ_L` (10 x m) instead of to every `dW_l` and `db_l`;",
     "- gradients written by the products straight into the flat gradient vector (`out=` views), so the",
     "  optimizer updates all weights and biases with one array operation per formula step;",
-    "- the element-wise work between the products as compiled loops (`mlpkit.fused`:",
+    "- the element-wise work between the products as compiled loops (`mlpkit.fast.kernels`:",
     "  `src/mlpkit/_fused_kernels.h`, built by `pip install`, loaded with ctypes, an AVX2 clone on",
     "  x86-64; numpy stays the reference and tests/test_fused.py and tests/test_fast_path.py hold the",
     "  two equal), each one pass over memory where numpy makes several:",

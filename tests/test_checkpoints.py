@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 
 from mlpkit import DNN, Trainer
-from mlpkit import serialization as serialization_module
-from mlpkit.checkpoints import CheckpointFolder
 from mlpkit.cli import main
-from mlpkit.serialization import load, load_checkpoint, save_checkpoint
+from mlpkit.io import serialization as serialization_module
+from mlpkit.io.serialization import load, load_checkpoint, save_checkpoint
 from mlpkit.training import Callback, TrainingInterrupted
+from mlpkit.training.checkpoints import CheckpointFolder
 
 CLI = [sys.executable, "-m", "mlpkit.cli"]
 

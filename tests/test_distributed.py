@@ -73,7 +73,7 @@ def _dropout_resume(communicator, checkpoint: str) -> tuple[np.ndarray, np.ndarr
 
     Rank 0 alone writes and reads the checkpoint file; ``fit`` hands its state to the others.
     """
-    from mlpkit.serialization import load_checkpoint, save_checkpoint
+    from mlpkit.io.serialization import load_checkpoint, save_checkpoint
 
     X, Y, _ = make_data("softmax", 5, 3)
 
@@ -96,7 +96,7 @@ def _dropout_resume(communicator, checkpoint: str) -> tuple[np.ndarray, np.ndarr
 def _interrupt_resume(communicator, checkpoint: str) -> tuple[int, np.ndarray, np.ndarray, list, list]:
     """An interrupt asked on the last rank only, mid-epoch: every rank stops after the same batch;
     rank 0 saves and reloads a checkpoint and the run ends as the uninterrupted one."""
-    from mlpkit.serialization import load_checkpoint, save_checkpoint
+    from mlpkit.io.serialization import load_checkpoint, save_checkpoint
     from mlpkit.training import Callback, TrainingInterrupted
 
     X, Y, _ = make_data("softmax", 5, 3)
@@ -173,7 +173,7 @@ def estimator_proba(distributed: bool) -> np.ndarray:
 def mapped_training(folder: str, communicator=None) -> tuple[DNN, list[np.ndarray]]:
     """Train on memory-mapped shards; returns the network and the feature rows each gather read."""
     from mlpkit.datasets.memmap import MappedRows, build_mapped_model, load_mapped
-    from mlpkit.pipeline import TrainConfig, make_trainer
+    from mlpkit.training.pipeline import TrainConfig, make_trainer
 
     reads: list[np.ndarray] = []
     gather = MappedRows._gather
@@ -197,7 +197,7 @@ def mapped_training(folder: str, communicator=None) -> tuple[DNN, list[np.ndarra
 
 
 def mpi_worker(out: str, folder: str) -> None:
-    from mlpkit.distributed import MPICommunicator
+    from mlpkit.training.distributed import MPICommunicator
 
     communicator = MPICommunicator()
     results: dict[str, np.ndarray] = {"size": np.array(communicator.size)}
@@ -315,7 +315,7 @@ def test_the_single_process_path_needs_no_mpi(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     net, trainer = train_config("softmax_adam")
     assert trainer.communicator is None and len(trainer.history.loss) == EPOCHS
-    from mlpkit.distributed import MPICommunicator
+    from mlpkit.training.distributed import MPICommunicator
 
     with pytest.raises(ImportError, match=r'pip install "mlpkit\[mpi\]"'):
         MPICommunicator()
@@ -326,7 +326,7 @@ if __name__ == "__main__":
 
 
 def test_cli_train_under_mpiexec_prints_once_and_writes_the_single_process_model(tmp_path, shards):
-    from mlpkit.serialization import load
+    from mlpkit.io.serialization import load
 
     flags = ["train", "--data", str(shards), "--hidden", "6", "--epochs", "3", "--batch-size", str(BATCH)]
     flags += ["--dtype", "float64", "--json"]
@@ -355,7 +355,7 @@ def test_cli_train_under_mpiexec_prints_once_and_writes_the_single_process_model
 
 
 def test_ctrl_c_under_mpiexec_stops_every_rank_and_the_resume_ends_as_the_uninterrupted_run(tmp_path):
-    from mlpkit.serialization import load
+    from mlpkit.io.serialization import load
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((16000, 20))

@@ -12,7 +12,7 @@ from sklearn.datasets import load_iris
 
 from mlpkit import DNN, MLPClassifier, MLPRegressor, Trainer
 from mlpkit.cli import main
-from mlpkit.serialization import Model, load_checkpoint, save, save_checkpoint
+from mlpkit.io.serialization import Model, load_checkpoint, save, save_checkpoint
 from mlpkit.training import Callback, TrainingDiverged
 
 DIVERGED = re.compile(

@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 import mlpkit
 from mlpkit import cli
-from mlpkit.estimators import MLPClassifier, MLPRegressor
+from mlpkit.sklearn import MLPClassifier, MLPRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import make_targets
 from mlpkit import DNN, Trainer
 from mlpkit.activations import ACTIVATIONS, Activation, sigmoid
-from mlpkit.fast_path import FastStep, gather_columns
+from mlpkit.fast.step import FastStep, gather_columns
 from mlpkit.losses import accuracy
 
 HIDDEN = sorted(ACTIVATIONS)

@@ -5,8 +5,9 @@ import pickle
 import numpy as np
 import pytest
 
-from mlpkit import Adam, AdamW, fused
+from mlpkit import Adam, AdamW
 from mlpkit.activations import softmax
+from mlpkit.fast import kernels as fused
 
 
 def test_the_kernel_is_built():

@@ -12,10 +12,10 @@ import pytest
 from mlpkit import DNN, Trainer
 from mlpkit.datasets import Dataset, memmap
 from mlpkit.datasets.memmap import MappedColumns, MappedRows, build_mapped_model, evaluate_mapped, open_memmap
+from mlpkit.io.serialization import load
 from mlpkit.metrics import evaluate_model
-from mlpkit.pipeline import TrainConfig, build_model, encode_test_targets, make_trainer
 from mlpkit.preprocessing import AffineScaler
-from mlpkit.serialization import load
+from mlpkit.training.pipeline import TrainConfig, build_model, encode_test_targets, make_trainer
 
 SHARD_ROWS = (70, 55, 95)  # 220 rows in three uneven shards
 

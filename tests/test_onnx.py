@@ -11,8 +11,8 @@ import pytest
 
 from mlpkit import DNN
 from mlpkit.export import IR_VERSION, OPSET_VERSION, export_onnx, to_onnx
+from mlpkit.io.serialization import Model, save
 from mlpkit.preprocessing import AffineScaler
-from mlpkit.serialization import Model, save
 
 HIDDEN = ["relu", "leaky_relu", "sigmoid", "tanh", "identity"]
 # (output activation, n_L, task)

@@ -317,7 +317,7 @@ def test_model_labels_outside_its_classes_are_named(named_moons, tmp_path):
 # ---------------------------------------------------------------------- the command line
 def _trained_model_file(folder, data: str, hidden: tuple[int, ...], epochs: int):
     from mlpkit.datasets import load_dataset
-    from mlpkit.pipeline import TrainConfig, train_model
+    from mlpkit.training.pipeline import TrainConfig, train_model
 
     config = TrainConfig(data=data, hidden=hidden, epochs=epochs, lr=0.01, batch_size=32)
     path = folder / f"{data}.npz"

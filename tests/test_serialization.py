@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 
 import mlpkit
-from mlpkit.network import DNN
-from mlpkit.preprocessing import AffineScaler
-from mlpkit.serialization import (
+from mlpkit.io.serialization import (
     FORMAT_VERSION,
     Model,
     atomic_write,
@@ -22,6 +20,8 @@ from mlpkit.serialization import (
     save,
     save_checkpoint,
 )
+from mlpkit.network import DNN
+from mlpkit.preprocessing import AffineScaler
 
 
 def hand_forward(model: Model, rows: np.ndarray) -> np.ndarray:

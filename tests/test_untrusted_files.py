@@ -23,8 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlpkit import DNN, Trainer
-from mlpkit.preprocessing import AffineScaler
-from mlpkit.serialization import (
+from mlpkit.io.serialization import (
     MAX_CENTRAL_DIRECTORY_BYTES,
     MAX_FILE_BYTES,
     MAX_MEMBERS,
@@ -34,6 +33,7 @@ from mlpkit.serialization import (
     save,
     save_checkpoint,
 )
+from mlpkit.preprocessing import AffineScaler
 
 ROWS = np.random.default_rng(3).normal(size=(16, 4))
 MEMORY_BOUND = 16 << 20  # bytes of Python and numpy allocations allowed while refusing a bomb

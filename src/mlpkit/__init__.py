@@ -2,10 +2,11 @@
 
 from mlpkit.export import export_onnx
 from mlpkit.gradcheck import gradient_check
+from mlpkit.io import load, save
+from mlpkit.model import Model
 from mlpkit.network import DNN
 from mlpkit.optimizers import SGD, Adam, AdamW, Momentum, Nesterov, RMSprop
 from mlpkit.preprocessing import AffineScaler
-from mlpkit.serialization import Model, load, save
 from mlpkit.training import Callback, History, Trainer, TrainingDiverged, TrainingInterrupted, train
 
 __version__ = "0.1.0"
@@ -18,9 +19,9 @@ _ESTIMATORS = ("MLPClassifier", "MLPRegressor")
 def __getattr__(name: str):
     """Load ``MLPClassifier``/``MLPRegressor`` lazily (ImportError naming the extra if it is missing)."""
     if name in _ESTIMATORS:
-        from mlpkit import estimators
+        from mlpkit import sklearn
 
-        return getattr(estimators, name)
+        return getattr(sklearn, name)
     raise AttributeError(f"module 'mlpkit' has no attribute {name!r}")
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlpkit.model import Model
 from mlpkit.preprocessing import target_matrix
-from mlpkit.serialization import Model
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mlpkit import fused
+from mlpkit.fast import kernels as fused
 
 
 def _check_positive(name: str, value: float) -> float:
@@ -233,7 +233,7 @@ class Adam(Optimizer):
     def _step_parameter(
         self, name: str, p: np.ndarray, g: np.ndarray, l2: float, part: slice | None
     ) -> float:
-        """The L2 gradient and the update in one compiled pass (:mod:`mlpkit.fused`) when it was built."""
+        """The L2 gradient and the update in one compiled pass (:mod:`mlpkit.fast.kernels`) if built."""
         kernel, n_l2 = self._kernel(name, p, g, part)
         if kernel is None or n_l2 is None:
             return super()._step_parameter(name, p, g, l2, part)

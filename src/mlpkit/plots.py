@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from mlpkit.io import atomic_write, check_writable
 from mlpkit.network import DNN
-from mlpkit.serialization import atomic_write, check_writable
 
 PLOT_EXTRA_MESSAGE = 'plots need matplotlib; install it with: pip install "mlpkit[plot]"'
 FORMATS = (".png", ".pdf", ".svg")

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from mlpkit.datasets.core import target_kind
+from mlpkit.model import Model
 from mlpkit.network import DNN
 from mlpkit.preprocessing import AffineScaler, class_output, encode_labels, split_indices, target_matrix
-from mlpkit.serialization import Model
 
 CHUNK_BYTES = 8 << 20  # rows per sequential pass: about this many bytes at a time
 RELEASE_BYTES = 32 << 20  # hand mapped pages back once they grew by this much
@@ -517,7 +517,7 @@ def scan_features(X: MappedRows, method: str = "standard") -> AffineScaler:
 
 @dataclass
 class MappedTargets:
-    """What the targets imply: task, output layer, outputs and labels (as :mod:`mlpkit.pipeline` decides)."""
+    """What the targets imply: task, output layer, outputs and labels (as the training pipeline decides)."""
 
     task: str
     output_activation: str
@@ -575,7 +575,7 @@ def feature_rows(X: MappedRows, scaler: AffineScaler, dtype: str | np.dtype) -> 
 def build_mapped_model(dataset: MappedDataset, config) -> tuple[Model, MappedColumns, MappedColumns]:
     """An untrained :class:`Model` and the engine-layout ``X``, ``Y`` views for mapped training data.
 
-    ``config`` is a :class:`mlpkit.pipeline.TrainConfig`; this is its ``build_model`` for data
+    ``config`` is a :class:`mlpkit.training.pipeline.TrainConfig`; this is its ``build_model`` for data
     that stays on disk: the scaler is fitted and the labels found in chunked passes.
     """
     config.check()
@@ -597,8 +597,8 @@ def mapped_outputs(model: Model, X: MappedRows) -> np.ndarray:
 
 
 def finish_mapped_model(model: Model, split: MappedSplit, history, seconds: float) -> dict:
-    """:func:`mlpkit.pipeline.finish_model` for mapped data: test report, history and metrics in the model."""
-    from mlpkit.pipeline import summary_metrics
+    """``finish_model`` for mapped data: test report, history and metrics in the model."""
+    from mlpkit.training.pipeline import summary_metrics
 
     report = evaluate_mapped(model, split.test)
     model.history = history.to_dict()

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from mlpkit.activations import LEAKY_RELU_SLOPE
+from mlpkit.io import atomic_write, check_writable
 from mlpkit.network import DNN
-from mlpkit.serialization import atomic_write, check_writable
 
 OPSET_VERSION = 17
 IR_VERSION = 8

@@ -35,10 +35,10 @@ except ImportError as exc:
         'pip install "mlpkit[sklearn]"'
     ) from exc
 
-from mlpkit.distributed import make_communicator
+from mlpkit.model import Model
 from mlpkit.network import DNN
-from mlpkit.serialization import Model
 from mlpkit.training import Callback, Trainer, TrainingDiverged
+from mlpkit.training.distributed import make_communicator
 
 # scikit-learn's activation names -> the engine's
 HIDDEN_ACTIVATIONS = {

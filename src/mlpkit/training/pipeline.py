@@ -16,11 +16,11 @@ import numpy as np
 from mlpkit.activations import ACTIVATIONS
 from mlpkit.datasets import Dataset, target_kind
 from mlpkit.metrics import evaluate_model
+from mlpkit.model import Model
 from mlpkit.network import DNN, DTYPES
 from mlpkit.optimizers import OPTIMIZERS
 from mlpkit.preprocessing import AffineScaler, class_output, encode_labels, target_matrix
-from mlpkit.serialization import Model
-from mlpkit.training import Callback, History, Trainer
+from mlpkit.training.trainer import Callback, History, Trainer
 
 OUTPUT_CHOICES = ("auto", "sigmoid", "softmax", "identity")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlpkit.fast_path import FastStep
+from mlpkit.fast.step import FastStep
 from mlpkit.losses import accuracy
 from mlpkit.network import DNN, PREDICT_CHUNK, check_finite
 from mlpkit.optimizers import Optimizer, make_optimizer
@@ -119,7 +119,9 @@ class Trainer:
         communicator=None,
     ) -> None:
         self.net = net
-        self.communicator = communicator  # data-parallel hook, e.g. mlpkit.distributed.MPICommunicator
+        self.communicator = (
+            communicator  # data-parallel hook: an MPICommunicator
+        )
         self.batch_size = _check_int("batch_size", batch_size, 1)
         if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not l2 >= 0 or not math.isfinite(l2):
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
@@ -185,7 +187,7 @@ class Trainer:
         """One step on the rows ``index`` of ``X.T``/``Y.T``; returns the batch's loss and hits
         (samples predicted right, NaN for regression).
 
-        The same step as :meth:`train_batch`, through :class:`~mlpkit.fast_path.FastStep`
+        The same step as :meth:`train_batch`, through :class:`~mlpkit.fast.step.FastStep`
         (buffers reused across batches) unless a communicator takes part.
         """
         size = index.shape[0]

@@ -2,7 +2,7 @@
 
 A folder holds ``epoch-0003.npz``, written at the end of epoch 3, and after an interrupt
 ``epoch-0004-batch-000017.npz``, 17 batches into epoch 4. Each file is written atomically by
-:func:`~mlpkit.serialization.save_checkpoint` (a killed run leaves at most a hidden temporary
+:func:`~mlpkit.io.save_checkpoint` (a killed run leaves at most a hidden temporary
 file, removed on resume), and only the two newest are kept. Every checkpoint records the
 run's settings and a digest of its training data, so resuming with other ones is refused.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpkit.serialization import Checkpoint, load_checkpoint, save_checkpoint
-from mlpkit.training import Callback, Trainer
+from mlpkit.io import Checkpoint, load_checkpoint, save_checkpoint
+from mlpkit.training.trainer import Callback, Trainer
 
 CHECKPOINT_FILE = re.compile(r"epoch-(\d{4,})(?:-batch-(\d{6,}))?\.npz")
 TEMPORARY_FILES = ".epoch-*.npz.*.tmp"  # what atomic_write leaves when the process is killed

@@ -5,7 +5,7 @@ module computes the same ``Z_l``, ``A_l``, ``dZ_l``, ``dW_l`` and ``db_l`` (test
 equal) without allocating per batch: every per-layer array is created once per batch size,
 each mini-batch is one gather into a reused buffer, activations and their derivatives work in
 place, and the ``1/m`` of ``dW_l`` and ``db_l`` is applied once to the small ``dZ_L`` (it flows
-linearly through every product of the backward pass). Where :mod:`mlpkit.fused` is built, the
+linearly through every product of the backward pass). Where :mod:`mlpkit.fast.kernels` is built, the
 element-wise work between the products (ReLU layers, the softmax + cross-entropy output) runs as
 one compiled pass per layer; the numpy lines beside each call are the reference it equals.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpkit.fused import SoftmaxCrossEntropy, StepKernels
+from mlpkit.fast.kernels import SoftmaxCrossEntropy, StepKernels
 from mlpkit.losses import accuracy, mean_loss, output_gradient
 from mlpkit.network import DNN
 

@@ -212,7 +212,7 @@ class EpochPrinter(Callback):
 
 
 def _train_config(args: argparse.Namespace):
-    from mlpkit.pipeline import TrainConfig
+    from mlpkit.training.pipeline import TrainConfig
 
     return TrainConfig(
         data=args.data,
@@ -274,8 +274,8 @@ def _describe_training(config) -> str:
 def _run_train(args: argparse.Namespace) -> int:
     import time
 
-    from mlpkit.pipeline import fit, make_trainer
-    from mlpkit.serialization import check_writable, save
+    from mlpkit.io import check_writable, save
+    from mlpkit.training.pipeline import fit, make_trainer
 
     config = _train_config(args)
     communicator = _communicator(args)
@@ -321,7 +321,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _check_checkpoint_flags(args: argparse.Namespace) -> None:
     """Refuse --resume without a folder, and a folder that is a file or holds another run's checkpoints."""
-    from mlpkit.checkpoints import CheckpointFolder
+    from mlpkit.training.checkpoints import CheckpointFolder
 
     if args.checkpoint_dir is None:
         if args.resume:
@@ -342,7 +342,7 @@ def _check_checkpoint_flags(args: argparse.Namespace) -> None:
 
 def _start_checkpoints(args: argparse.Namespace, trainer, config, X, Y):
     """The run's checkpoint folder, created, writing every epoch; with --resume, the trainer restored."""
-    from mlpkit.checkpoints import CheckpointFolder, EpochCheckpoints, data_digest
+    from mlpkit.training.checkpoints import CheckpointFolder, EpochCheckpoints, data_digest
 
     settings = {**config.to_dict(), "labels": args.labels, "data_digest": data_digest(X, Y)}
     folder = CheckpointFolder(args.checkpoint_dir, settings)
@@ -412,7 +412,7 @@ def _communicator(args: argparse.Namespace):
     """An MPI communicator over every rank for ``--distributed``, else None."""
     if not args.distributed:
         return None
-    from mlpkit.distributed import MPICommunicator
+    from mlpkit.training.distributed import MPICommunicator
 
     return MPICommunicator()
 
@@ -430,7 +430,7 @@ def _training_data(args: argparse.Namespace, config):
         dataset = load_mapped(config.data, args.labels, test_fraction=config.test_fraction, seed=config.seed)
         return (dataset, *build_mapped_model(dataset.train, config))
     from mlpkit.datasets import load_dataset
-    from mlpkit.pipeline import build_model
+    from mlpkit.training.pipeline import build_model
 
     if args.labels is not None:
         raise UsageError(f"--labels applies to --data X.npy, not to {config.data!r}")
@@ -443,7 +443,7 @@ def _training_data(args: argparse.Namespace, config):
 def _finish_training(model, dataset, history, seconds: float) -> dict:
     """Evaluate on the test split and store history and metrics in the model; returns the report."""
     from mlpkit.datasets.memmap import MappedSplit, finish_mapped_model
-    from mlpkit.pipeline import finish_model
+    from mlpkit.training.pipeline import finish_model
 
     finish = finish_mapped_model if isinstance(dataset, MappedSplit) else finish_model
     return finish(model, dataset, history, seconds)
@@ -523,9 +523,9 @@ def _evaluation_rows(model, source: str) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    from mlpkit.io import load
     from mlpkit.metrics import evaluate_model
-    from mlpkit.pipeline import encode_test_targets
-    from mlpkit.serialization import load
+    from mlpkit.training.pipeline import encode_test_targets
 
     model = load(args.model)
     source = args.data or model.config.get("data")
@@ -630,7 +630,7 @@ def _prediction_columns(model, rows: np.ndarray, proba: bool) -> tuple[list[str]
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from mlpkit.serialization import atomic_write, check_writable, load
+    from mlpkit.io import atomic_write, check_writable, load
 
     model = load(args.model)
     if args.proba and model.task == "regression":
@@ -667,7 +667,7 @@ def _add_info_parser(subparsers) -> None:
 
 
 def _model_info(path: str) -> dict:
-    from mlpkit.serialization import load, read_info
+    from mlpkit.io import load, read_info
 
     model = load(path)
     meta = read_info(path)
@@ -815,6 +815,7 @@ def _add_plot_parser(subparsers) -> None:
 
 
 def _run_plot(args: argparse.Namespace) -> int:
+    from mlpkit.io import load
     from mlpkit.plots import (
         KINDS_NEEDING_DATA,
         check_output_path,
@@ -822,7 +823,6 @@ def _run_plot(args: argparse.Namespace) -> int:
         plot_model,
         require_matplotlib,
     )
-    from mlpkit.serialization import load
 
     require_matplotlib()
     try:
@@ -863,7 +863,7 @@ def _add_export_parser(subparsers) -> None:
 
 def _run_export(args: argparse.Namespace) -> int:
     from mlpkit.export import IR_VERSION, OPSET_VERSION, export_onnx
-    from mlpkit.serialization import check_writable, load
+    from mlpkit.io import check_writable, load
 
     try:
         check_writable(args.onnx)
@@ -929,7 +929,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args.command, error, EXIT_USAGE)
     except OSError as error:
         return _fail(args.command, error, EXIT_FAILURE)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

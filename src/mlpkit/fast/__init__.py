@@ -1,0 +1,1 @@
+"""The fast path: the trainer's reused-buffer step and the optional compiled kernels, tested equal."""

@@ -1,0 +1,146 @@
+"""The :class:`Model`: a trained network with its preprocessing and labels, rows in and labels out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mlpkit.network import DNN
+from mlpkit.preprocessing import TASKS, AffineScaler, check_rows, encode_labels
+
+
+class Model:
+    """A trained network ready for rows-as-samples input, with its preprocessing and labels.
+
+    ``labels`` are the original class values (``predict`` returns them); ``label_names`` are
+    their display strings. Tasks: ``"binary"``, ``"multiclass"``, ``"multilabel"``,
+    ``"regression"``.
+    """
+
+    def __init__(
+        self,
+        net: DNN,
+        scaler: AffineScaler | None = None,
+        label_names: Sequence[str] | None = None,
+        task: str = "multiclass",
+        config: dict | None = None,
+        history: dict | None = None,
+        metrics: dict | None = None,
+        *,
+        labels: Sequence | None = None,
+    ) -> None:
+        if not isinstance(net, DNN):
+            raise ValueError(f"net must be an mlpkit.DNN, got {type(net).__name__}")
+        self.net = net
+        self.task = _check_task(task, net)
+        self.scaler = self._check_scaler(scaler)
+        self.labels, self.label_names = self._resolve_labels(labels, label_names)
+        self.config = dict(config or {})
+        self.history = dict(history or {})
+        self.metrics = dict(metrics or {})
+
+    def _check_scaler(self, scaler: AffineScaler | None) -> AffineScaler | None:
+        if scaler is not None and scaler.n_features != self.n_features:
+            raise ValueError(
+                f"the scaler was fitted on {scaler.n_features} features "
+                f"but the network takes {self.n_features}"
+            )
+        return scaler
+
+    def _resolve_labels(
+        self, labels: Sequence | None, label_names: Sequence[str] | None
+    ) -> tuple[list, list]:
+        if self.task == "regression":
+            return [], []
+        if labels is None:
+            labels = list(label_names) if label_names is not None else list(range(self.n_classes))
+        labels = [value.item() if isinstance(value, np.generic) else value for value in labels]
+        names = [str(value) for value in labels] if label_names is None else [str(n) for n in label_names]
+        if len(labels) != self.n_classes or len(names) != self.n_classes:
+            raise ValueError(
+                f"a {self.task} model with {self.net.layer_sizes[-1]} output unit(s) needs "
+                f"{self.n_classes} labels, got {len(labels)} labels and {len(names)} names"
+            )
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"labels must be distinct, got {labels}")
+        return labels, names
+
+    @property
+    def n_features(self) -> int:
+        """Number of input features ``n_x``."""
+        return self.net.layer_sizes[0]
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (labels for multilabel); 0 for regression."""
+        if self.task == "regression":
+            return 0
+        return 2 if self.task == "binary" else self.net.layer_sizes[-1]
+
+    def transform(self, rows: np.ndarray) -> np.ndarray:
+        """Raw rows ``(m, n_x)`` -> the scaled rows the network was trained on, in its dtype."""
+        rows = check_rows(rows, n_features=self.n_features)
+        if self.scaler is None:
+            return rows.astype(self.net.dtype)
+        return self.scaler.transform(rows, self.net.dtype)
+
+    def outputs(self, rows: np.ndarray) -> np.ndarray:
+        """The output activations ``A_L`` as rows ``(m, n_L)`` for raw input rows."""
+        return self.net.predict_proba(self.transform(rows).T).T
+
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """Output rows -> class probabilities ``(m, n_classes)`` (a binary sigmoid gives ``[1-p, p]``)."""
+        if self.task == "regression":
+            raise ValueError("a regression model has no class probabilities; use predict")
+        if self.task == "binary" and outputs.shape[1] == 1:
+            return np.hstack([1.0 - outputs, outputs])
+        return outputs
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(m, n_classes)`` for raw rows ``(m, n_x)``."""
+        return self.probabilities(self.outputs(rows))
+
+    def decide(self, outputs: np.ndarray) -> np.ndarray:
+        """Output rows -> class indices ``(m,)``, a 0/1 indicator (multilabel) or values (regression)."""
+        if self.task == "regression":
+            return outputs[:, 0] if outputs.shape[1] == 1 else outputs
+        if self.task == "multilabel":
+            return (outputs > 0.5).astype(np.int64)
+        if outputs.shape[1] == 1:
+            return (outputs[:, 0] > 0.5).astype(np.int64)
+        return outputs.argmax(axis=1)
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Original labels for classifiers, a 0/1 indicator for multilabel, values for regression."""
+        decided = self.decide(self.outputs(rows))
+        if self.task in ("binary", "multiclass"):
+            return np.asarray(self.labels)[decided]
+        return decided
+
+    def encode(self, y: np.ndarray, name: str = "y") -> np.ndarray:
+        """Original labels -> class indices (ValueError naming the row of an unknown label)."""
+        indices, _ = encode_labels(y, self.labels, name)
+        return indices
+
+    def __repr__(self) -> str:
+        return f"Model({self.net!r}, task={self.task!r}, scaler={self.scaler!r})"
+
+
+def _check_task(task: str, net: DNN) -> str:
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; expected one of {list(TASKS)}")
+    output, n_out = net.output_activation, net.layer_sizes[-1]
+    allowed = {
+        "binary": (output == "sigmoid" and n_out == 1) or (output == "softmax" and n_out == 2),
+        "multiclass": output == "softmax" and n_out >= 2,
+        "multilabel": output == "sigmoid",
+        "regression": output == "identity",
+    }
+    if not allowed[task]:
+        raise ValueError(
+            f"task {task!r} does not fit a {output} output layer with {n_out} unit(s): binary needs "
+            "sigmoid with 1 unit or softmax with 2, multiclass softmax, multilabel sigmoid, "
+            "regression identity"
+        )
+    return task
