@@ -119,9 +119,7 @@ class Trainer:
         communicator=None,
     ) -> None:
         self.net = net
-        self.communicator = (
-            communicator  # data-parallel hook: an MPICommunicator
-        )
+        self.communicator = communicator  # data-parallel hook: an MPICommunicator
         self.batch_size = _check_int("batch_size", batch_size, 1)
         if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not l2 >= 0 or not math.isfinite(l2):
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
