@@ -11,7 +11,7 @@ from sklearn.datasets import load_iris
 
 from mlpkit import DNN, MLPClassifier, MLPRegressor, train
 from mlpkit.cli import main
-from mlpkit.training.pipeline import TrainConfig
+from mlpkit.training.config import TrainConfig
 
 
 @pytest.fixture

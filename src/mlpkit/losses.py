@@ -84,12 +84,25 @@ def output_gradient(A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None)
     return np.subtract(A, Y, out=out)
 
 
+def decide(output_activation: str, AL: np.ndarray) -> np.ndarray:
+    """The decision rule, the one place it is written: scores ``A_L`` (n_L, m) -> predictions.
+
+    softmax: the class index per column (m,); sigmoid: 0/1 per output unit (n_L, m), threshold
+    0.5; identity: the values themselves.
+    """
+    if output_activation == "softmax":
+        return AL.argmax(axis=0)
+    if output_activation == "sigmoid":
+        return (AL > 0.5).astype(np.int64)
+    return AL
+
+
 def accuracy(output_activation: str, AL: np.ndarray, Y: np.ndarray) -> float:
     """Fraction of samples predicted exactly right (all outputs right for multi-label); NaN for regression."""
     if output_activation == "softmax":
-        return _fraction(AL.argmax(axis=0) == Y.argmax(axis=0))
+        return _fraction(decide("softmax", AL) == decide("softmax", Y))
     if output_activation == "sigmoid":
-        return _fraction(np.all((AL > 0.5) == (Y > 0.5), axis=0))
+        return _fraction(np.all(decide("sigmoid", AL) == (Y > 0.5), axis=0))
     return math.nan
 
 

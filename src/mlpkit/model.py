@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mlpkit.losses import decide
 from mlpkit.network import DNN
 from mlpkit.preprocessing import TASKS, AffineScaler, check_rows, encode_labels
 
@@ -103,13 +104,10 @@ class Model:
 
     def decide(self, outputs: np.ndarray) -> np.ndarray:
         """Output rows -> class indices ``(m,)``, a 0/1 indicator (multilabel) or values (regression)."""
-        if self.task == "regression":
-            return outputs[:, 0] if outputs.shape[1] == 1 else outputs
-        if self.task == "multilabel":
-            return (outputs > 0.5).astype(np.int64)
-        if outputs.shape[1] == 1:
-            return (outputs[:, 0] > 0.5).astype(np.int64)
-        return outputs.argmax(axis=1)
+        decided = decide(self.net.output_activation, outputs.T).T  # the rule works on columns
+        if self.task == "multilabel" or decided.ndim == 1 or decided.shape[1] > 1:
+            return decided
+        return decided[:, 0]  # one output unit: binary (sigmoid) or one regression target
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Original labels for classifiers, a 0/1 indicator for multilabel, values for regression."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from mlpkit.activations import Activation, get_activation
 from mlpkit.initializers import Initializer, default_initializer, get_initializer
-from mlpkit.losses import OutputLayer, get_output_layer, mean_loss, output_gradient
+from mlpkit.losses import OutputLayer, decide, get_output_layer, mean_loss, output_gradient
 
 DTYPES = ("float32", "float64")
 PREDICT_CHUNK = 8192
@@ -325,11 +325,7 @@ class DNN:
 
     def decide(self, AL: np.ndarray) -> np.ndarray:
         """Turn output activations into predictions as :meth:`predict` does."""
-        if self.output_activation == "softmax":
-            return AL.argmax(axis=0)
-        if self.output_activation == "sigmoid":
-            return (AL > 0.5).astype(np.int64)
-        return AL
+        return decide(self.output_activation, AL)
 
     # ------------------------------------------------------------------ explanation
     def explain(self, m: int = 4, *, run: bool = False, seed: int = 0) -> str:

@@ -212,7 +212,7 @@ class EpochPrinter(Callback):
 
 
 def _train_config(args: argparse.Namespace):
-    from mlpkit.training.pipeline import TrainConfig
+    from mlpkit.training.config import TrainConfig
 
     return TrainConfig(
         data=args.data,
