@@ -8,7 +8,8 @@ import numpy as np
 
 from mlpkit.losses import decide
 from mlpkit.network import DNN
-from mlpkit.preprocessing import TASKS, AffineScaler, check_rows, encode_labels
+from mlpkit.preprocessing import AffineScaler, check_rows, encode_labels
+from mlpkit.tasks import check_task
 
 
 class Model:
@@ -34,7 +35,7 @@ class Model:
         if not isinstance(net, DNN):
             raise ValueError(f"net must be an mlpkit.DNN, got {type(net).__name__}")
         self.net = net
-        self.task = _check_task(task, net)
+        self.task = check_task(task, net)
         self.scaler = self._check_scaler(scaler)
         self.labels, self.label_names = self._resolve_labels(labels, label_names)
         self.config = dict(config or {})
@@ -123,22 +124,3 @@ class Model:
 
     def __repr__(self) -> str:
         return f"Model({self.net!r}, task={self.task!r}, scaler={self.scaler!r})"
-
-
-def _check_task(task: str, net: DNN) -> str:
-    if task not in TASKS:
-        raise ValueError(f"Unknown task {task!r}; expected one of {list(TASKS)}")
-    output, n_out = net.output_activation, net.layer_sizes[-1]
-    allowed = {
-        "binary": (output == "sigmoid" and n_out == 1) or (output == "softmax" and n_out == 2),
-        "multiclass": output == "softmax" and n_out >= 2,
-        "multilabel": output == "sigmoid",
-        "regression": output == "identity",
-    }
-    if not allowed[task]:
-        raise ValueError(
-            f"task {task!r} does not fit a {output} output layer with {n_out} unit(s): binary needs "
-            "sigmoid with 1 unit or softmax with 2, multiclass softmax, multilabel sigmoid, "
-            "regression identity"
-        )
-    return task

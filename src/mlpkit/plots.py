@@ -21,6 +21,7 @@ import numpy as np
 
 from mlpkit.io import atomic_write, check_writable
 from mlpkit.network import DNN
+from mlpkit.tasks import TASKS, infer_task
 
 PLOT_EXTRA_MESSAGE = 'plots need matplotlib; install it with: pip install "mlpkit[plot]"'
 FORMATS = (".png", ".pdf", ".svg")
@@ -29,7 +30,6 @@ MIN_IMAGE_SIDE = 8
 GRID_RESOLUTION = 200
 MAX_WEIGHT_IMAGES = 64
 CURVE_KEYS = ("loss", "val_loss", "accuracy", "val_accuracy")
-TASKS = ("binary", "multiclass", "multilabel", "regression")
 
 
 # ---------------------------------------------------------------------- matplotlib and files
@@ -79,12 +79,7 @@ def task_of(model: Any) -> str:
     task = getattr(model, "task", None)
     if task in TASKS:
         return task
-    net = network_of(model)
-    if net.output_activation == "softmax":
-        return "multiclass"
-    if net.output_activation == "sigmoid":
-        return "binary" if net.layer_sizes[-1] == 1 else "multilabel"
-    return "regression"
+    return infer_task(network_of(model))
 
 
 def class_names(model: Any) -> list[str]:

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mlpkit.tasks import TASKS
+
 SCALING_METHODS = ("standard", "pixel", "minmax", "none")
 PIXEL_SCALE = 255.0
-TASKS = ("binary", "multiclass", "multilabel", "regression")
 
 
 def check_rows(rows: np.ndarray, name: str = "rows", n_features: int | None = None) -> np.ndarray:

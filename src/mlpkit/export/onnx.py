@@ -30,6 +30,7 @@ import numpy as np
 from mlpkit.activations import LEAKY_RELU_SLOPE
 from mlpkit.io import atomic_write, check_writable
 from mlpkit.network import DNN
+from mlpkit.tasks import infer_task
 
 OPSET_VERSION = 17
 IR_VERSION = 8
@@ -56,15 +57,6 @@ def _import_onnx():
     except ImportError as error:
         raise ImportError(ONNX_EXTRA_HINT) from error
     return onnx
-
-
-def infer_task(net: DNN) -> str:
-    """The prediction task a network's output layer implies."""
-    if net.output_activation == "softmax":
-        return "multiclass"
-    if net.output_activation == "sigmoid":
-        return "binary" if net.layer_sizes[-1] == 1 else "multilabel"
-    return "regression"
 
 
 def _check_scaler(scaler: Any, n_x: int) -> None:
