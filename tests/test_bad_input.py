@@ -70,10 +70,10 @@ def test_empty_data_is_named_before_a_validation_split_is_tried(columns):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"learning_rate": -1.0}, r"Invalid learning rate: -1.0"),
-        ({"learning_rate": float("nan")}, r"Invalid learning rate: nan"),
-        ({"learning_rate": float("inf")}, r"Invalid learning rate: inf; must be finite"),
-        ({"learning_rate": "0.1"}, r"Invalid learning rate: '0.1'; must be a number > 0"),
+        ({"learning_rate": -1.0}, r"learning_rate must be a finite number > 0, got -1.0"),
+        ({"learning_rate": float("nan")}, r"learning_rate must be a finite number > 0, got nan"),
+        ({"learning_rate": float("inf")}, r"learning_rate must be a finite number > 0, got inf"),
+        ({"learning_rate": "0.1"}, r"learning_rate must be a finite number > 0, got '0.1'"),
         ({"batch_size": True}, r"batch_size must be an integer >= 1, got True"),
         ({"batch_size": 2.5}, r"batch_size must be an integer >= 1, got 2.5"),
         ({"epochs": 2.5}, r"epochs must be an integer >= 1, got 2.5"),
@@ -108,16 +108,16 @@ def test_prediction_refuses_non_finite_input_and_another_width():
         ({"optimizer": "lbfgs"}, r"Unknown optimizer 'lbfgs'; expected one of \['adam'"),
         ({"output": "tanh"}, r"Unknown output 'tanh'; expected one of \['auto', 'sigmoid'"),
         ({"hidden": (16, 0)}, r"hidden must list layer sizes >= 1, got \[16, 0\]"),
-        ({"lr": 0.0}, r"lr must be > 0, got 0.0"),
-        ({"batch_size": 0}, r"batch_size must be >= 1, got 0"),
-        ({"epochs": 0}, r"epochs must be >= 1, got 0"),
+        ({"lr": 0.0}, r"lr must be a finite number > 0, got 0.0"),
+        ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
+        ({"epochs": 0}, r"epochs must be an integer >= 1, got 0"),
         ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
         ({"seed": -1}, r"seed must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_pipeline_settings(settings, message):
     with pytest.raises(ValueError, match=message):
-        TrainConfig(**settings).check()
+        TrainConfig(**settings)
 
 
 # ---------------------------------------------------------------------- estimators (scikit-learn's messages)

@@ -186,10 +186,10 @@ def test_divergence_raises_and_keeps_finite_weights():
         ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
         ({"epochs": 0}, r"epochs must be an integer >= 1, got 0"),
         ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
-        ({"learning_rate": 0.0}, r"Invalid learning rate: 0.0"),
+        ({"learning_rate": 0.0}, r"learning_rate must be a finite number > 0, got 0.0"),
         ({"optimizer": "lbfgs"}, r"Unknown optimizer 'lbfgs'; expected one of"),
         ({"l2": -1.0}, r"l2 must be a finite number >= 0"),
-        ({"validation_fraction": 1.5}, r"validation_fraction must be in \(0, 1\)"),
+        ({"validation_fraction": 1.5}, r"validation_fraction must be in \[0, 1\), got 1.5"),
     ],
 )
 def test_bad_training_arguments_raise(kwargs, message):

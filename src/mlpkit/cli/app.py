@@ -230,7 +230,7 @@ def _train_config(args: argparse.Namespace):
         dtype=args.dtype,
         validation_fraction=args.validation_fraction,
         early_stopping=args.early_stopping,
-    ).check()
+    )
 
 
 def _check_plot_path(path: str | None):
@@ -301,7 +301,7 @@ def _run_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         with _stop_after_batch_on_ctrl_c(trainer):
-            history = fit(trainer, X, Y, config)
+            history = fit(trainer, X, Y)
     except TrainingInterrupted as interruption:
         if communicator is not None:  # every rank stopped after the same batch
             communicator.settle_epoch_progress(trainer)

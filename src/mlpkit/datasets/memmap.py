@@ -578,7 +578,6 @@ def build_mapped_model(dataset: MappedDataset, config) -> tuple[Model, MappedCol
     ``config`` is a :class:`mlpkit.training.pipeline.TrainConfig`; this is its ``build_model`` for data
     that stays on disk: the scaler is fitted and the labels found in chunked passes.
     """
-    config.check()
     targets = scan_targets(dataset.y, config.output)
     scaler = scan_features(dataset.X)
     sizes = [dataset.n_features, *config.hidden, targets.n_outputs]

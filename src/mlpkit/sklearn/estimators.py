@@ -37,7 +37,7 @@ except ImportError as exc:
 
 from mlpkit.model import Model
 from mlpkit.network import DNN
-from mlpkit.training import Callback, Trainer, TrainingDiverged
+from mlpkit.training import Callback, TrainConfig, Trainer, TrainingDiverged
 from mlpkit.training.distributed import make_communicator
 
 # scikit-learn's activation names -> the engine's
@@ -442,24 +442,34 @@ class _BaseMLP(BaseEstimator):
         return classes if counts[counts > 0].min() >= 2 else None
 
     def _prepared_trainer(self, n_train: int) -> Trainer:
-        """The kept :class:`Trainer` (optimizer state included), with the current hyper-parameters."""
+        """The kept :class:`Trainer` (optimizer state included), configured with the current parameters."""
         kind, options = self._optimizer_choice()
         trainer = self._trainer
         if trainer is None or self._optimizer_kind != kind:
-            schedule = SklearnLearningRate()
-            trainer = Trainer(self.net_, kind, self.learning_rate_init, schedule=schedule, seed=self._seed)
+            trainer = Trainer(self.net_, config=self._training_config(n_train, SklearnLearningRate()))
             self._trainer, self._optimizer_kind = trainer, kind
-        for name, value in options.items():
-            setattr(trainer.optimizer, name, value)
-        trainer.schedule.kind = self.learning_rate if self.solver == "sgd" else "constant"  # as scikit-learn
-        trainer.schedule.power_t = self.power_t
-        trainer.initial_learning_rate = float(self.learning_rate_init)
-        trainer.batch_size = self._batch_size(n_train)
-        trainer.l2 = float(self.alpha)
-        trainer.dropout = float(self.dropout)
-        trainer.shuffle = bool(self.shuffle)
+        else:
+            trainer.configure(self._training_config(n_train, trainer.schedule))
         trainer.progress = bool(self.verbose)
         return trainer
+
+    def _training_config(self, n_train: int, schedule: SklearnLearningRate) -> TrainConfig:
+        """The one training configuration for these parameters (scikit-learn's schedule kept across fits)."""
+        kind, options = self._optimizer_choice()
+        schedule.kind = self.learning_rate if self.solver == "sgd" else "constant"  # as scikit-learn
+        schedule.power_t = self.power_t
+        return TrainConfig(
+            optimizer=kind,
+            optimizer_options=options,
+            lr=float(self.learning_rate_init),
+            batch_size=self._batch_size(n_train),
+            epochs=self.max_iter,
+            l2=float(self.alpha),
+            dropout=float(self.dropout),
+            shuffle=bool(self.shuffle),
+            seed=self._seed,
+            schedule=schedule,
+        )
 
     def _optimizer_choice(self) -> tuple[str, dict]:
         if self.solver == "adam":

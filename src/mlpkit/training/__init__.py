@@ -1,17 +1,13 @@
 """Training: the one configuration, the epoch/batch loop, state and resume, callbacks, checkpoints, MPI."""
 
-from mlpkit.training.config import TrainConfig
-from mlpkit.training.trainer import (
-    Callback,
-    History,
-    Trainer,
-    TrainingDiverged,
-    TrainingInterrupted,
-    train,
-)
+from mlpkit.training.callbacks import Callback, History
+from mlpkit.training.config import ConfigError, TrainConfig
+from mlpkit.training.loop import Trainer, TrainingDiverged, TrainingInterrupted
+from mlpkit.training.run import train
 
 __all__ = [
     "Callback",
+    "ConfigError",
     "History",
     "TrainConfig",
     "Trainer",

@@ -1,68 +1,175 @@
-"""The one training configuration: a typed dataclass, checked once where it is built."""
+"""The one training configuration: a typed dataclass, checked once where it is built.
+
+The CLI, the scikit-learn estimators and :func:`mlpkit.train` each build a :class:`TrainConfig`
+from their own vocabulary (``--lr``, ``learning_rate_init``, ``learning_rate``) and pass it
+down; nothing below checks or copies its fields again. A bad value raises :class:`ConfigError`,
+which names the field; each front end renames it into its own words with :meth:`ConfigError.renamed`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 from mlpkit.activations import ACTIVATIONS
 from mlpkit.network import DTYPES
 from mlpkit.optimizers import OPTIMIZERS
 
 OUTPUT_CHOICES = ("auto", "sigmoid", "softmax", "identity")
+DEFAULT_PATIENCE = 10
+RANGE_MESSAGE = "{name} must be {expected}, got {value}"
+HIDDEN_MESSAGE = "{name} must list layer sizes >= 1, got {value}"
+CHOICE_MESSAGE = "Unknown {name} {value}; expected one of {expected}"
 
 
-@dataclass
+class ConfigError(ValueError):
+    """A configuration value out of its range: names the field, the value and what is allowed."""
+
+    def __init__(self, name: str, value: object, expected: str, template: str = RANGE_MESSAGE) -> None:
+        super().__init__(template.format(name=name, value=_shown(value), expected=expected))
+        self.name, self.value, self.expected, self.template = name, value, expected, template
+
+    def renamed(self, names: Mapping[str, str], template: str | None = None) -> ValueError:
+        """The same error in a front end's words: ``names`` maps fields to its option names."""
+        name = names.get(self.name, self.name)
+        message = (template or self.template).format(
+            name=name, value=_shown(self.value), expected=self.expected
+        )
+        return ValueError(message)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return repr(list(value))
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class Range:
+    """An allowed numeric interval, its ends included or not, integral or real."""
+
+    low: float
+    high: float = math.inf
+    low_closed: bool = True
+    high_closed: bool = False
+    integer: bool = False
+
+    def contains(self, value: object) -> bool:
+        """Whether ``value`` is a finite real (or integral) number inside the interval."""
+        kind = numbers.Integral if self.integer else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+            return False
+        above = value >= self.low if self.low_closed else value > self.low
+        below = value <= self.high if self.high_closed else value < self.high
+        return above and below
+
+    def describe(self) -> str:
+        """Words for the interval: ``an integer >= 1``, ``a finite number > 0``, ``in [0, 1)``."""
+        kind = "an integer" if self.integer else "a finite number"
+        if self.high == math.inf:
+            return f"{kind} {'>=' if self.low_closed else '>'} {self.low:g}"
+        left, right = "[" if self.low_closed else "(", "]" if self.high_closed else ")"
+        return f"{'an integer ' if self.integer else ''}in {left}{self.low:g}, {self.high:g}{right}"
+
+
+POSITIVE_INTEGER = Range(1, integer=True)
+RANGES = {
+    "lr": Range(0.0, low_closed=False),
+    "batch_size": POSITIVE_INTEGER,
+    "epochs": POSITIVE_INTEGER,
+    "l2": Range(0.0),
+    "dropout": Range(0.0, 1.0),
+    "validation_fraction": Range(0.0, 1.0),
+    "test_fraction": Range(0.0, 1.0),
+    "patience": POSITIVE_INTEGER,
+    "tol": Range(0.0),
+}
+CHOICES = {
+    "activation": tuple(sorted(ACTIVATIONS)),
+    "output": OUTPUT_CHOICES,
+    "optimizer": tuple(sorted(OPTIMIZERS)),
+    "dtype": DTYPES,
+}
+FLAGS = ("shuffle", "early_stopping")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run (the CLI's ``train`` flags), stored in the model file."""
+    """Everything that defines a training run; stored in the model file and in checkpoints.
 
-    data: str = "fashion-mnist"
-    target: str | None = None
+    The network: ``hidden`` sizes, hidden ``activation``, ``output`` layer (``auto`` picks it
+    from the targets), ``dtype``. The optimization: ``optimizer`` (with ``optimizer_options``
+    such as ``momentum``), learning rate ``lr``, ``batch_size``, ``epochs``, ``l2``, ``dropout``,
+    ``shuffle``, ``seed`` (None: fresh entropy) and a learning-rate ``schedule`` (an object from
+    :mod:`mlpkit.schedules`; None: constant). Validation and stopping: ``validation_fraction``,
+    ``early_stopping``, ``patience``, ``tol``. The data a CLI run reads: ``data``, ``target``,
+    ``test_fraction``.
+    """
+
     hidden: tuple[int, ...] = (256, 128)
     activation: str = "relu"
     output: str = "auto"
+    dtype: str = "float32"
     optimizer: str = "adam"
     lr: float = 1e-3
     batch_size: int = 128
     epochs: int = 10
-    dropout: float = 0.0
     l2: float = 0.0
-    seed: int = 0
-    dtype: str = "float32"
-    validation_fraction: float = 0.1
+    dropout: float = 0.0
+    shuffle: bool = True
+    seed: int | None = 0
+    validation_fraction: float = 0.0
     early_stopping: bool = False
+    patience: int = DEFAULT_PATIENCE
+    tol: float = 0.0
+    data: str = "fashion-mnist"
+    target: str | None = None
     test_fraction: float = 0.2
+    optimizer_options: Mapping[str, Any] = field(default_factory=dict)
+    schedule: Any = None
 
-    def check(self) -> TrainConfig:
-        """Raise ValueError naming the first bad setting and its allowed values; returns ``self``."""
-        _check_choice("activation", self.activation, sorted(ACTIVATIONS))
-        _check_choice("output", self.output, OUTPUT_CHOICES)
-        _check_choice("optimizer", self.optimizer, sorted(OPTIMIZERS))
-        _check_choice("dtype", self.dtype, DTYPES)
-        if any(isinstance(size, bool) or not isinstance(size, int) or size < 1 for size in self.hidden):
-            raise ValueError(f"hidden must list layer sizes >= 1, got {list(self.hidden)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        for name in ("batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not self.l2 >= 0:
-            raise ValueError(f"l2 must be >= 0, got {self.l2}")
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        return self
+    def __post_init__(self) -> None:
+        """The one check of every field: raises :class:`ConfigError` naming the first bad one."""
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(name, getattr(self, name), str(list(allowed)), CHOICE_MESSAGE)
+        for name, allowed in RANGES.items():
+            if not allowed.contains(getattr(self, name)):
+                raise ConfigError(name, getattr(self, name), allowed.describe())
+        for name in FLAGS:
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(name, getattr(self, name), "True or False")
+        self._check_hidden()
+        self._check_seed()
+        object.__setattr__(self, "optimizer_options", dict(self.optimizer_options))
+
+    def _check_hidden(self) -> None:
+        hidden = self.hidden
+        sizes = [hidden] if isinstance(hidden, numbers.Integral) else hidden
+        try:
+            sizes = tuple(sizes)
+        except TypeError:
+            raise ConfigError("hidden", hidden, "", HIDDEN_MESSAGE) from None
+        if not all(POSITIVE_INTEGER.contains(size) for size in sizes):
+            raise ConfigError("hidden", sizes, "", HIDDEN_MESSAGE)
+        object.__setattr__(self, "hidden", tuple(int(size) for size in sizes))
+
+    def _check_seed(self) -> None:
+        if self.seed is not None and not Range(0, integer=True).contains(self.seed):
+            raise ConfigError("seed", self.seed, "an integer >= 0")
+        if self.seed is not None:
+            object.__setattr__(self, "seed", int(self.seed))
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes``, checked like any new configuration."""
+        return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready values."""
-        values = asdict(self)
+        """The JSON-ready settings (the schedule, an object, is left out)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "schedule"}
         values["hidden"] = list(self.hidden)
+        values["optimizer_options"] = dict(self.optimizer_options)
         return values
-
-
-def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ValueError(f"Unknown {name} {value!r}; expected one of {list(allowed)}")

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from mlpkit.losses import accuracy
+
 MPI_EXTRA_HINT = (
     'distributed training needs mpi4py and an MPI library: pip install "mlpkit[mpi]" '
     "(installs mpi4py and mpich), then run under mpiexec -n K"
@@ -140,7 +142,19 @@ class MPICommunicator:
             self._stop_requested = False
         return loss, AL, m_global
 
-    def request_stop(self) -> None:
+    def step(
+        self, trainer: Any, rows: np.ndarray, targets: np.ndarray, index: np.ndarray, weight
+    ) -> tuple[float, float, int]:
+        """This rank's shard ``index`` forward and backward, then the global mean gradient.
+
+        Returns the global batch's mean loss, this shard's hits and the global batch size.
+        """
+        Xb, Yb = rows[index].T, targets[index].T
+        loss, AL, m = self.forward_backward(trainer, Xb, Yb, weight)
+        hits = accuracy(trainer.net.output_activation, AL, Yb) * index.shape[0] if index.shape[0] else 0.0
+        return loss, hits, m
+
+    def request_stop(self, trainer: Any = None) -> None:
         """Vote to stop after the next mini-batch (from :meth:`Trainer.request_interrupt`; signal-safe).
 
         A rank must not stop on its own between two all-reduces, or the others would wait for

@@ -18,8 +18,9 @@ from mlpkit.metrics import evaluate_model
 from mlpkit.model import Model
 from mlpkit.network import DNN
 from mlpkit.preprocessing import AffineScaler, class_output, encode_labels, target_matrix
+from mlpkit.training.callbacks import Callback, History
 from mlpkit.training.config import TrainConfig
-from mlpkit.training.trainer import Callback, History, Trainer
+from mlpkit.training.loop import Trainer
 
 
 # ---------------------------------------------------------------------- task and labels
@@ -79,7 +80,6 @@ def encode_test_targets(model: Model, values: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------- building and training
 def build_model(dataset: Dataset, config: TrainConfig) -> tuple[Model, np.ndarray, np.ndarray]:
     """An untrained :class:`Model` (network, fitted scaler, labels) and the engine-layout ``X``, ``Y``."""
-    config.check()
     targets = encode_targets(dataset, config.output)
     scaler = AffineScaler(dataset.scaling).fit(dataset.X_train)
     rows = scaler.transform(dataset.X_train, config.dtype)  # (m, n_x)
@@ -98,38 +98,22 @@ def build_model(dataset: Dataset, config: TrainConfig) -> tuple[Model, np.ndarra
 def make_trainer(
     model: Model, config: TrainConfig, callbacks: Sequence[Callback] = (), progress: bool | None = None
 ) -> Trainer:
-    """The :class:`Trainer` for the config's optimizer, learning rate, batch size, L2 and dropout."""
-    return Trainer(
-        model.net,
-        config.optimizer,
-        config.lr,
-        batch_size=config.batch_size,
-        l2=config.l2,
-        dropout=config.dropout,
-        seed=config.seed,
-        progress=progress,
-        callbacks=callbacks,
-    )
+    """The :class:`Trainer` of ``model``'s network for ``config``."""
+    return Trainer(model.net, config=config, progress=progress, callbacks=callbacks)
 
 
-def fit(trainer: Trainer, X: np.ndarray, Y: np.ndarray, config: TrainConfig) -> History:
-    """Run the config's epochs with its validation share and early stopping.
+def fit(trainer: Trainer, X: np.ndarray, Y: np.ndarray) -> History:
+    """Run the epochs of the trainer's config that are left, with its validation share and early stopping.
 
     A trainer restored from a checkpoint runs only the epochs left (none once early stopping
     ended the run), so a resumed run ends exactly where the uninterrupted one does.
     """
-    epochs = trainer.epochs_left(config.epochs, early_stopping=config.early_stopping)
+    epochs = trainer.epochs_left()
     if epochs == 0:
-        if config.early_stopping:
+        if trainer.config.early_stopping:
             trainer.restore_best_weights()
         return trainer.history
-    return trainer.fit(
-        X,
-        Y,
-        epochs,
-        validation_fraction=config.validation_fraction,
-        early_stopping=config.early_stopping,
-    )
+    return trainer.fit(X, Y, epochs)
 
 
 @dataclass
@@ -148,7 +132,7 @@ def train_model(
     model, X, Y = build_model(dataset, config)
     trainer = make_trainer(model, config, callbacks, progress)
     started = time.perf_counter()
-    history = fit(trainer, X, Y, config)
+    history = fit(trainer, X, Y)
     seconds = time.perf_counter() - started
     return TrainResult(model, finish_model(model, dataset, history, seconds), seconds)
 

@@ -1,0 +1,86 @@
+"""What training reports as it goes: the History, the Callback hooks, the progress bar."""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlpkit.training.loop import Trainer
+
+
+@dataclass
+class History:
+    """Per-epoch training record: loss and accuracy on train and validation, seconds, learning rate."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        """Number of completed epochs."""
+        return len(self.loss)
+
+    def record(self, logs: dict[str, float]) -> None:
+        """Append one epoch's logs (NaN where there was no validation)."""
+        self.loss.append(logs["loss"])
+        self.accuracy.append(logs["accuracy"])
+        self.val_loss.append(logs.get("val_loss", math.nan))
+        self.val_accuracy.append(logs.get("val_accuracy", math.nan))
+        self.seconds.append(logs["seconds"])
+        self.learning_rate.append(logs["learning_rate"])
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """Plain lists (JSON-serializable; NaN stays NaN)."""
+        return {name: list(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(**{name: [float(v) for v in data.get(name, [])] for name in cls.__dataclass_fields__})
+
+
+class Callback:
+    """Hooks called by :class:`Trainer`; set ``trainer.stop_training = True`` to stop after the epoch."""
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        """Called once before the first epoch of a ``fit`` call."""
+
+    def on_batch_end(self, trainer: Trainer, batch: int, loss: float) -> None:
+        """Called after each mini-batch update."""
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        """Called after each epoch with that epoch's metrics."""
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        """Called once after the last epoch."""
+
+
+class ProgressBar:
+    """A tqdm bar over one epoch's samples, on stderr; shown when asked, or when stderr is a terminal."""
+
+    def __init__(self, show: bool | None, total: int, done: int, epoch: int) -> None:
+        self.bar = None
+        if show if show is not None else sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                total=total, initial=done, desc=f"epoch {epoch}", unit="sample", leave=False, file=sys.stderr
+            )
+
+    def update(self, size: int, total_loss: float) -> None:
+        """Advance by one mini-batch of ``size`` samples and show the running mean loss."""
+        if self.bar is not None:
+            self.bar.update(size)
+            self.bar.set_postfix(loss=f"{total_loss / (self.bar.n or 1):.4f}", refresh=False)
+
+    def close(self) -> None:
+        """Remove the bar (it is not left on the terminal)."""
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,50 @@
+"""One process's share of a training step: the whole mini-batch here, or a rank's shard under MPI.
+
+The trainer asks its step source for the same few things whether it runs alone or with other
+ranks (see :class:`mlpkit.training.distributed.MPICommunicator`, which answers the same calls):
+``synchronize`` at the start of ``fit``, ``shard`` a mini-batch, ``step`` (forward and backward,
+leaving the mean gradient in ``trainer.gradient``), ``sum_over_ranks`` at the end of an epoch
+and ``request_stop``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mlpkit.fast.step import FastStep
+
+if TYPE_CHECKING:
+    from mlpkit.training.loop import Trainer
+
+
+class SingleProcess:
+    """Training in this process alone: each mini-batch through the reused-buffer :class:`FastStep`."""
+
+    is_root = True
+
+    def __init__(self, fast_step: FastStep) -> None:
+        self.fast_step = fast_step
+
+    def synchronize(self, trainer: Trainer, m: int) -> None:
+        """Nothing to agree on with other ranks."""
+
+    def shard(self, index: np.ndarray) -> np.ndarray:
+        """The whole mini-batch is this process's."""
+        return index
+
+    def step(
+        self, trainer: Trainer, rows: np.ndarray, targets: np.ndarray, index: np.ndarray, weight
+    ) -> tuple[float, float, int]:
+        """Forward and backward on rows ``index``; returns (J, hits, m) with the gradient in place."""
+        loss, hits, _, _ = self.fast_step(rows, targets, index, weight, trainer.dropout, trainer.rng)
+        return loss, hits, index.shape[0]
+
+    def sum_over_ranks(self, *values: float) -> tuple[float, ...]:
+        """One process: the sums are the values."""
+        return values
+
+    def request_stop(self, trainer: Trainer) -> None:
+        """Stop after the current mini-batch."""
+        trainer.interrupt_requested = True
