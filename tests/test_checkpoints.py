@@ -21,8 +21,8 @@ import pytest
 
 from mlpkit import DNN, Trainer
 from mlpkit.cli import main
-from mlpkit.io import serialization as serialization_module
-from mlpkit.io.serialization import load, load_checkpoint, save_checkpoint
+from mlpkit.io import archive as archive_module
+from mlpkit.io import load, load_checkpoint, save_checkpoint
 from mlpkit.training import Callback, TrainingInterrupted
 from mlpkit.training.checkpoints import CheckpointFolder
 
@@ -388,7 +388,7 @@ class FullDisk:
 
 def fail_writes(monkeypatch, after: int, code: int = errno.ENOSPC) -> None:
     """Let ``after`` archive writes succeed, then make each later one fail part way through."""
-    write_archive = serialization_module._write_archive
+    write_archive = archive_module._write_archive
     calls = []
 
     def failing(handle, *args, **kwargs):
@@ -397,7 +397,7 @@ def fail_writes(monkeypatch, after: int, code: int = errno.ENOSPC) -> None:
             handle = FullDisk(handle, room=200, code=code)
         return write_archive(handle, *args, **kwargs)
 
-    monkeypatch.setattr(serialization_module, "_write_archive", failing)
+    monkeypatch.setattr(archive_module, "_write_archive", failing)
 
 
 @pytest.mark.parametrize(("code", "exit_code"), [(errno.ENOSPC, 1), (errno.EACCES, 2)])

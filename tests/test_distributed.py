@@ -73,7 +73,7 @@ def _dropout_resume(communicator, checkpoint: str) -> tuple[np.ndarray, np.ndarr
 
     Rank 0 alone writes and reads the checkpoint file; ``fit`` hands its state to the others.
     """
-    from mlpkit.io.serialization import load_checkpoint, save_checkpoint
+    from mlpkit.io import load_checkpoint, save_checkpoint
 
     X, Y, _ = make_data("softmax", 5, 3)
 
@@ -96,7 +96,7 @@ def _dropout_resume(communicator, checkpoint: str) -> tuple[np.ndarray, np.ndarr
 def _interrupt_resume(communicator, checkpoint: str) -> tuple[int, np.ndarray, np.ndarray, list, list]:
     """An interrupt asked on the last rank only, mid-epoch: every rank stops after the same batch;
     rank 0 saves and reloads a checkpoint and the run ends as the uninterrupted one."""
-    from mlpkit.io.serialization import load_checkpoint, save_checkpoint
+    from mlpkit.io import load_checkpoint, save_checkpoint
     from mlpkit.training import Callback, TrainingInterrupted
 
     X, Y, _ = make_data("softmax", 5, 3)
@@ -326,7 +326,7 @@ if __name__ == "__main__":
 
 
 def test_cli_train_under_mpiexec_prints_once_and_writes_the_single_process_model(tmp_path, shards):
-    from mlpkit.io.serialization import load
+    from mlpkit.io import load
 
     flags = ["train", "--data", str(shards), "--hidden", "6", "--epochs", "3", "--batch-size", str(BATCH)]
     flags += ["--dtype", "float64", "--json"]
@@ -355,7 +355,7 @@ def test_cli_train_under_mpiexec_prints_once_and_writes_the_single_process_model
 
 
 def test_ctrl_c_under_mpiexec_stops_every_rank_and_the_resume_ends_as_the_uninterrupted_run(tmp_path):
-    from mlpkit.io.serialization import load
+    from mlpkit.io import load
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((16000, 20))

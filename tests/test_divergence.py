@@ -12,7 +12,8 @@ from sklearn.datasets import load_iris
 
 from mlpkit import DNN, MLPClassifier, MLPRegressor, Trainer
 from mlpkit.cli import main
-from mlpkit.io.serialization import Model, load_checkpoint, save, save_checkpoint
+from mlpkit.io import load_checkpoint, save, save_checkpoint
+from mlpkit.model import Model
 from mlpkit.training import Callback, TrainingDiverged
 
 DIVERGED = re.compile(

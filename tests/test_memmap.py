@@ -12,7 +12,7 @@ import pytest
 from mlpkit import DNN, Trainer
 from mlpkit.datasets import Dataset, memmap
 from mlpkit.datasets.memmap import MappedColumns, MappedRows, build_mapped_model, evaluate_mapped, open_memmap
-from mlpkit.io.serialization import load
+from mlpkit.io import load
 from mlpkit.metrics import evaluate_model
 from mlpkit.preprocessing import AffineScaler
 from mlpkit.training.pipeline import TrainConfig, build_model, encode_test_targets, make_trainer

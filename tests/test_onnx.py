@@ -11,7 +11,8 @@ import pytest
 
 from mlpkit import DNN
 from mlpkit.export import IR_VERSION, OPSET_VERSION, export_onnx, to_onnx
-from mlpkit.io.serialization import Model, save
+from mlpkit.io import save
+from mlpkit.model import Model
 from mlpkit.preprocessing import AffineScaler
 
 HIDDEN = ["relu", "leaky_relu", "sigmoid", "tanh", "identity"]

@@ -10,16 +10,9 @@ import numpy as np
 import pytest
 
 import mlpkit
-from mlpkit.io.serialization import (
-    FORMAT_VERSION,
-    Model,
-    atomic_write,
-    load,
-    load_checkpoint,
-    read_info,
-    save,
-    save_checkpoint,
-)
+from mlpkit.io import atomic_write, load, load_checkpoint, read_info, save, save_checkpoint
+from mlpkit.io.archive import FORMAT_VERSION
+from mlpkit.model import Model
 from mlpkit.network import DNN
 from mlpkit.preprocessing import AffineScaler
 

@@ -23,16 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlpkit import DNN, Trainer
-from mlpkit.io.serialization import (
-    MAX_CENTRAL_DIRECTORY_BYTES,
-    MAX_FILE_BYTES,
-    MAX_MEMBERS,
-    Model,
-    load,
-    load_checkpoint,
-    save,
-    save_checkpoint,
-)
+from mlpkit.io import load, load_checkpoint, save, save_checkpoint
+from mlpkit.io.archive import MAX_CENTRAL_DIRECTORY_BYTES, MAX_FILE_BYTES, MAX_MEMBERS
+from mlpkit.model import Model
 from mlpkit.preprocessing import AffineScaler
 
 ROWS = np.random.default_rng(3).normal(size=(16, 4))

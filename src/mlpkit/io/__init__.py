@@ -1,16 +1,12 @@
-"""Files: atomic writes, the hardened archive reader, model files and checkpoint files."""
+"""Files: atomic writes, the hardened archive reader, model files and checkpoint files.
 
-from mlpkit.io.serialization import (
-    Checkpoint,
-    atomic_write,
-    check_writable,
-    load,
-    load_checkpoint,
-    network_from_architecture,
-    read_info,
-    save,
-    save_checkpoint,
-)
+``atomic`` writes any file safely; ``archive`` is the zip-of-``.npy`` container both file
+kinds share; ``model_file`` and ``checkpoint_file`` say what each kind holds and check it.
+"""
+
+from mlpkit.io.atomic import atomic_write, check_writable
+from mlpkit.io.checkpoint_file import Checkpoint, load_checkpoint, save_checkpoint
+from mlpkit.io.model_file import load, network_from_architecture, read_info, save
 
 __all__ = [
     "Checkpoint",

@@ -1,0 +1,219 @@
+"""Model files: ``save``, ``load`` and ``read_info``, and the checks of the architecture they describe.
+
+A model file holds one ``.npy`` member per parameter (``W1``, ``b1``, ...), the scaler's
+``scaler_offset`` and ``scaler_scale`` when the model scales its inputs, and a JSON entry with
+the architecture, task, labels, preprocessing, training config, history and metrics. Names
+read from a file map to code only through the activation and output-layer allowlists.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlpkit.activations import ACTIVATIONS
+from mlpkit.io.archive import _Archive, _open_archive, _save_archive
+from mlpkit.losses import OUTPUT_LAYERS
+from mlpkit.model import Model
+from mlpkit.network import DNN, DTYPES
+from mlpkit.preprocessing import SCALING_METHODS, AffineScaler
+
+MAX_LAYERS = 1024
+MAX_UNITS = 1 << 20
+MAX_PARAMETERS = 1 << 28
+LABEL_TYPES = (str, int, float, bool)
+SCALER_ARRAYS = ("scaler_offset", "scaler_scale")
+
+
+# ---------------------------------------------------------------------- writing
+def save(obj: Any, path: str | os.PathLike) -> Path:
+    """Write a :class:`Model` (or anything with ``to_model()``) to ``path`` as one ``.npz``, atomically."""
+    model = _as_model(obj)
+    meta = {
+        "architecture": model.net.config(),
+        "task": model.task,
+        "labels": list(model.labels),
+        "label_names": list(model.label_names),
+        "preprocessing": None,
+        "config": model.config,
+        "history": model.history,
+        "metrics": model.metrics,
+    }
+    arrays = dict(model.net.params)
+    if model.scaler is not None:
+        meta["preprocessing"] = {
+            "type": "affine",
+            "method": model.scaler.method,
+            "n_features": model.n_features,
+        }
+        arrays["scaler_offset"] = model.scaler.offset_
+        arrays["scaler_scale"] = model.scaler.scale_
+    return _save_archive(path, "model", meta, arrays, finite=arrays, strict_json=True)
+
+
+def _as_model(obj: Any) -> Model:
+    if isinstance(obj, Model):
+        return obj
+    if hasattr(obj, "to_model"):
+        model = obj.to_model()
+        if isinstance(model, Model):
+            return model
+    raise ValueError(f"save needs an mlpkit.Model or an object with to_model(), got {type(obj).__name__}")
+
+
+# ---------------------------------------------------------------------- reading
+def load(path: str | os.PathLike) -> Model:
+    """Read a model file written by :func:`save`; a bad, foreign or newer file raises ValueError naming it."""
+    archive = _open_archive(path, "model")
+    try:
+        architecture = _architecture(archive)
+        _check_array_names(archive, architecture)
+        net = _build_network(archive, architecture)
+        scaler = _scaler(archive, net.layer_sizes[0])
+        labels, names = _labels(archive)
+        try:
+            return Model(
+                net,
+                scaler,
+                names or None,
+                archive.meta.get("task"),
+                archive.json_object("config"),
+                _history(archive),
+                archive.json_object("metrics"),
+                labels=labels or None,
+            )
+        except (ValueError, TypeError) as error:
+            raise archive.error(str(error)) from None
+    finally:
+        archive.close()
+
+
+def read_info(path: str | os.PathLike) -> dict:
+    """The JSON entry of a model file (validated by a full :func:`load`) plus its size in bytes."""
+    load(path)
+    archive = _open_archive(path, "model")
+    try:
+        return {**archive.meta, "file_bytes": archive.file_size}
+    finally:
+        archive.close()
+
+
+def network_from_architecture(architecture: dict) -> DNN:
+    """An untrained :class:`DNN` of the checked architecture a file describes."""
+    return DNN(
+        architecture["layer_sizes"],
+        architecture["hidden_activation"],
+        architecture["output_activation"],
+        dtype=architecture["dtype"],
+        seed=0,
+    )
+
+
+def _parameter_count(layer_sizes: list[int]) -> int:
+    """How many numbers the network holds: ``n_l * (n_{l-1} + 1)`` per layer (``W_l`` and ``b_l``)."""
+    return sum(layer_sizes[l] * (layer_sizes[l - 1] + 1) for l in range(1, len(layer_sizes)))
+
+
+# ---------------------------------------------------------------------- checking the JSON
+def _architecture(archive: _Archive) -> dict:
+    """The validated architecture entry; names only through the activation/output allowlists."""
+    architecture = archive.meta.get("architecture")
+    if not isinstance(architecture, dict):
+        raise archive.error("architecture entry is missing or not an object")
+    sizes = architecture.get("layer_sizes")
+    _check_layer_sizes(archive, sizes)
+    hidden = architecture.get("hidden_activation")
+    if not isinstance(hidden, list) or len(hidden) != len(sizes) - 2:
+        raise archive.error(
+            f"architecture.hidden_activation must list one name per hidden layer, got {hidden!r:.80}"
+        )
+    _check_names(archive, "architecture.hidden_activation", hidden, ACTIVATIONS)
+    _check_names(
+        archive, "architecture.output_activation", [architecture.get("output_activation")], OUTPUT_LAYERS
+    )
+    if architecture.get("dtype") not in DTYPES:
+        raise archive.error(
+            f"architecture.dtype is {architecture.get('dtype')!r:.40}; expected one of {list(DTYPES)}"
+        )
+    return architecture
+
+
+def _check_layer_sizes(archive: _Archive, sizes: Any) -> None:
+    if not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS:
+        raise archive.error(
+            f"architecture.layer_sizes must be a list of 2 to {MAX_LAYERS} sizes, got {sizes!r:.80}"
+        )
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_UNITS:
+            raise archive.error(
+                f"architecture.layer_sizes holds {size!r:.40}; each size must be in [1, {MAX_UNITS}]"
+            )
+    n_parameters = _parameter_count(sizes)
+    if n_parameters > MAX_PARAMETERS:
+        raise archive.error(f"architecture has {n_parameters} parameters, above the {MAX_PARAMETERS} limit")
+
+
+def _check_names(archive: _Archive, where: str, names: list, allowed: dict) -> None:
+    for name in names:
+        if not isinstance(name, str) or name not in allowed:
+            raise archive.error(f"{where} holds {name!r:.40}; expected one of {sorted(allowed)}")
+
+
+def _check_array_names(archive: _Archive, architecture: dict) -> None:
+    """Refuse arrays the architecture and preprocessing do not call for (missing ones fail on reading)."""
+    n_layers = len(architecture["layer_sizes"]) - 1
+    expected = {f"{kind}{l}" for kind in ("W", "b") for l in range(1, n_layers + 1)}
+    if archive.meta.get("preprocessing") is not None:
+        expected |= set(SCALER_ARRAYS)
+    unexpected = archive.array_names() - expected
+    if unexpected:
+        raise archive.error(f"unexpected arrays {sorted(unexpected)}")
+
+
+def _build_network(archive: _Archive, architecture: dict) -> DNN:
+    net = network_from_architecture(architecture)
+    for name, view in net.params.items():
+        view[...] = archive.read_array(name, view.shape, net.dtype)
+    return net
+
+
+def _scaler(archive: _Archive, n_features: int) -> AffineScaler | None:
+    preprocessing = archive.meta.get("preprocessing")
+    if preprocessing is None:
+        return None
+    if not isinstance(preprocessing, dict) or preprocessing.get("type") != "affine":
+        raise archive.error(f"preprocessing must be null or an affine entry, got {preprocessing!r:.80}")
+    method = preprocessing.get("method")
+    if method not in SCALING_METHODS:
+        raise archive.error(
+            f"preprocessing.method is {method!r:.40}; expected one of {list(SCALING_METHODS)}"
+        )
+    float64 = np.dtype(np.float64)
+    offset, scale = (archive.read_array(name, (n_features,), float64) for name in SCALER_ARRAYS)
+    try:
+        return AffineScaler.from_arrays(offset, scale, method)
+    except ValueError as error:
+        raise archive.error(f"preprocessing: {error}") from None
+
+
+def _labels(archive: _Archive) -> tuple[list, list[str]]:
+    labels, names = archive.meta.get("labels", []), archive.meta.get("label_names", [])
+    if not isinstance(labels, list) or not all(isinstance(v, LABEL_TYPES) for v in labels):
+        raise archive.error("labels must be a list of strings or numbers")
+    if not isinstance(names, list) or not all(isinstance(v, str) for v in names):
+        raise archive.error("label_names must be a list of strings")
+    return labels, names
+
+
+def _history(archive: _Archive) -> dict[str, list[float]]:
+    history = archive.json_object("history")
+    restored = {}
+    for name, values in history.items():
+        if not isinstance(values, list) or not all(v is None or isinstance(v, (int, float)) for v in values):
+            raise archive.error(f"history.{name} must be a list of numbers")
+        restored[name] = [math.nan if v is None else float(v) for v in values]
+    return restored
