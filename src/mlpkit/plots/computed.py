@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from mlpkit.losses import decide
+from mlpkit.model import Model
 from mlpkit.network import DNN
 from mlpkit.tasks import TASKS, infer_task
 
@@ -119,11 +121,12 @@ def output_activations(model: Any, X_rows: np.ndarray) -> np.ndarray:
 
 
 def predicted_classes(model: Any, X_rows: np.ndarray) -> np.ndarray:
-    """Class index per row: one sigmoid output > 0.5, else the argmax of the outputs."""
+    """Class index per row, by the project's one decision rule (``Model.decide``, ``losses.decide``)."""
     outputs = output_activations(model, X_rows)
-    if outputs.shape[1] == 1:
-        return (outputs[:, 0] > 0.5).astype(np.int64)
-    return outputs.argmax(axis=1)
+    if isinstance(model, Model):
+        return model.decide(outputs)
+    decided = decide(network_of(model).output_activation, outputs.T)  # the rule works on columns
+    return decided if decided.ndim == 1 else decided[0]  # one sigmoid unit: its 0/1 row
 
 
 def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
