@@ -15,12 +15,12 @@ bare :class:`mlpkit.DNN`.
 - :mod:`~mlpkit.plots.kinds`: ``plot_model``, one entry point by kind (used by ``mlpkit plot``).
 """
 
+from mlpkit.metrics import confusion_matrix as confusion_counts
 from mlpkit.plots.computed import (
     GRID_RESOLUTION,
     MIN_IMAGE_SIDE,
     class_indices,
     class_names,
-    confusion_counts,
     decision_grid,
     engine_input,
     image_shape_of,

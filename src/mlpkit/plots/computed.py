@@ -129,13 +129,6 @@ def predicted_classes(model: Any, X_rows: np.ndarray) -> np.ndarray:
     return decided if decided.ndim == 1 else decided[0]  # one sigmoid unit: its 0/1 row
 
 
-def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Counts (n_classes, n_classes): row = true class, column = predicted class."""
-    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(counts, (np.asarray(y_true), np.asarray(y_pred)), 1)
-    return counts
-
-
 def true_classes(model: Any, X_rows: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The checked rows and their true class indices, or ValueError if their counts differ."""
     X_rows = check_model_rows(model, X_rows)

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from mlpkit.metrics import confusion_matrix
 from mlpkit.network import DNN
 from mlpkit.plots.computed import (
     check_model_rows,
     class_indices,
     class_names,
-    confusion_counts,
     decision_grid,
     image_shape_for,
     input_gradients,
@@ -42,7 +42,7 @@ def plot_confusion(model: Any, X_rows: np.ndarray, y: np.ndarray, path: str | os
     path = check_output_path(path)
     names = class_names(model)
     X_rows, truth = true_classes(model, X_rows, y)
-    counts = confusion_counts(truth, predicted_classes(model, X_rows), len(names))
+    counts = confusion_matrix(truth, predicted_classes(model, X_rows), len(names))
     size = max(5.0, 0.6 * len(names) + 3)
     figure = new_figure(size + 1, size)
     axes = figure.subplots()
