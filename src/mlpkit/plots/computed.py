@@ -16,6 +16,7 @@ import numpy as np
 from mlpkit.losses import decide
 from mlpkit.model import Model
 from mlpkit.network import DNN
+from mlpkit.preprocessing import target_matrix
 from mlpkit.tasks import TASKS, infer_task
 
 MIN_IMAGE_SIDE = 8
@@ -164,15 +165,14 @@ def decision_grid(
 def _targets(model: Any, y: np.ndarray, m: int) -> np.ndarray:
     """Targets ``Y`` (n_L, m) in the engine's layout for the true labels ``y``."""
     net = network_of(model)
-    if task_of(model) in ("binary", "multiclass"):
-        indices = class_indices(model, y)
-        if net.layer_sizes[-1] == 1:
-            return indices.reshape(1, -1).astype(float)
-        return np.eye(net.layer_sizes[-1])[indices].T
-    Y = np.asarray(y, dtype=float).reshape(m, -1)
-    if Y.shape[1] != net.layer_sizes[-1]:
-        raise ValueError(f"y must have {net.layer_sizes[-1]} values per sample, got shape {np.shape(y)}")
-    return Y.T
+    task, n_L = task_of(model), net.layer_sizes[-1]
+    if task in ("binary", "multiclass"):
+        targets = class_indices(model, y)
+    else:
+        targets = np.asarray(y, dtype=float).reshape(m, -1)
+        if targets.shape[1] != n_L:
+            raise ValueError(f"y must have {n_L} values per sample, got shape {np.shape(y)}")
+    return target_matrix(task, targets, n_L, net.dtype)
 
 
 def input_gradients(model: Any, X_rows: np.ndarray, y: np.ndarray) -> np.ndarray:
