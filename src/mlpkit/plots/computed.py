@@ -186,7 +186,7 @@ def input_gradients(model: Any, X_rows: np.ndarray, y: np.ndarray) -> np.ndarray
     Y = _targets(model, y, A0.shape[1])
     _check_label_count(Y.shape[1], A0.shape[1])
     AL, cache = net.forward(A0)
-    dA0 = net.compute_gradients(AL, Y.astype(AL.dtype), cache, input_gradient=True)["dA0"]
+    dA0 = net.compute_gradients(AL, Y, cache, input_gradient=True)["dA0"]
     scaler = None if isinstance(model, DNN) else getattr(model, "scaler", None)
     if scaler is not None:
         dA0 = dA0 / np.asarray(scaler.scale_, dtype=dA0.dtype).reshape(-1, 1)
