@@ -16,9 +16,7 @@ import io
 import json
 import math
 import shlex
-import signal
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -275,7 +273,8 @@ def _run_train(args: argparse.Namespace) -> int:
     import time
 
     from mlpkit.io import check_writable, save
-    from mlpkit.training.pipeline import fit, make_trainer
+    from mlpkit.training.pipeline import make_trainer
+    from mlpkit.training.run import TrainingRun
 
     config = _train_config(args)
     communicator = _communicator(args)
@@ -294,20 +293,19 @@ def _run_train(args: argparse.Namespace) -> int:
     callbacks = [] if args.quiet else [EpochPrinter(config.epochs)]
     trainer = make_trainer(model, config, callbacks, progress=False if args.quiet else None)
     trainer.communicator = communicator
-    # rank 0 alone writes and reads checkpoints; fit hands its state to the other ranks
-    checkpoints = _start_checkpoints(args, trainer, config, X, Y) if args.checkpoint_dir and is_root else None
-    if communicator is not None:
-        communicator.share_state(trainer)  # a resumed run: the same epochs left on every rank
+    with _checkpoint_usage():
+        run = TrainingRun(
+            trainer, args.checkpoint_dir, resume=args.resume, settings={"labels": args.labels}, warn=_warn
+        )
+        run.start(X, Y)
+    _say_resumed(args, run)
     started = time.perf_counter()
     try:
-        with _stop_after_batch_on_ctrl_c(trainer):
-            history = fit(trainer, X, Y)
+        history = run.fit(X, Y)
     except TrainingInterrupted as interruption:
-        if communicator is not None:  # every rank stopped after the same batch
-            communicator.settle_epoch_progress(trainer)
         if not is_root:
             return EXIT_INTERRUPTED
-        return _report_interrupt(args, interruption, trainer, checkpoints, communicator)
+        return _report_interrupt(args, interruption, communicator)
     seconds = time.perf_counter() - started
     report = _finish_training(model, dataset, history, seconds)
     if not is_root:
@@ -321,7 +319,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 def _check_checkpoint_flags(args: argparse.Namespace) -> None:
     """Refuse --resume without a folder, and a folder that is a file or holds another run's checkpoints."""
-    from mlpkit.training.checkpoints import CheckpointFolder
+    from mlpkit.training.run import check_checkpoint_folder
 
     if args.checkpoint_dir is None:
         if args.resume:
@@ -329,78 +327,44 @@ def _check_checkpoint_flags(args: argparse.Namespace) -> None:
                 "--resume needs --checkpoint-dir DIR, the folder the run wrote its checkpoints to"
             )
         return
-    folder = CheckpointFolder(args.checkpoint_dir, {})
-    if folder.folder.exists() and not folder.folder.is_dir():
-        raise UsageError(f"--checkpoint-dir: {folder.folder} is a file, not a folder")
-    entries = folder.entries()
-    if entries and not args.resume:
-        raise UsageError(
-            f"--checkpoint-dir: {folder.folder} already holds checkpoints (newest {entries[-1].path.name}); "
-            "add --resume to continue that run, or choose an empty folder"
-        )
-
-
-def _start_checkpoints(args: argparse.Namespace, trainer, config, X, Y):
-    """The run's checkpoint folder, created, writing every epoch; with --resume, the trainer restored."""
-    from mlpkit.training.checkpoints import CheckpointFolder, EpochCheckpoints, data_digest
-
-    settings = {**config.to_dict(), "labels": args.labels, "data_digest": data_digest(X, Y)}
-    folder = CheckpointFolder(args.checkpoint_dir, settings)
-    try:
-        folder.create()
-    except ValueError as error:
-        raise UsageError(f"--checkpoint-dir: {error}") from None
-    if args.resume:
-        _resume_from(args, folder, trainer, config)
-    trainer.callbacks.append(EpochCheckpoints(folder))
-    return folder
-
-
-def _resume_from(args: argparse.Namespace, folder, trainer, config) -> None:
-    """Restore the trainer from the folder's newest readable checkpoint (none yet: start afresh)."""
-    folder.remove_temporaries()
-    checkpoint, skipped = folder.newest()
-    for line in skipped:
-        print(f"mlpkit train: warning: {line}", file=sys.stderr, flush=True)
-    if checkpoint is None:
-        if skipped:
-            raise UsageError(f"--resume: no checkpoint in {folder.folder} can be read")
-        _say(args, f"resume    no checkpoint in {folder.folder} yet: starting from epoch 1")
-        return
-    try:
-        folder.check_settings(checkpoint, config.epochs)
-        checkpoint.restore(trainer)
-    except ValueError as error:
-        raise UsageError(f"--resume: {error}") from None
-    where = f", {trainer.samples_done} samples into epoch {trainer.epoch + 1}" if trainer.samples_done else ""
-    _say(args, f"resume    from {checkpoint.path}: {trainer.epoch} of {config.epochs} epochs done{where}")
+    with _checkpoint_usage():
+        check_checkpoint_folder(args.checkpoint_dir, args.resume)
 
 
 @contextlib.contextmanager
-def _stop_after_batch_on_ctrl_c(trainer) -> Iterator[None]:
-    """Ctrl-C (SIGINT) asks the trainer to stop after its current mini-batch; a second one stops at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _checkpoint_usage() -> Iterator[None]:
+    """A checkpoint folder that cannot serve this run is bad usage, named by its flag."""
+    from mlpkit.training.run import CheckpointError
 
-    def stop_after_batch(signum, frame) -> None:
-        if trainer.interrupt_requested:
-            raise KeyboardInterrupt
-        trainer.request_interrupt()
-
-    previous = signal.signal(signal.SIGINT, stop_after_batch)
     try:
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    except CheckpointError as error:
+        raise UsageError(f"--{error.option.replace('_', '-')}: {error}") from None
 
 
-def _report_interrupt(args: argparse.Namespace, interruption, trainer, checkpoints, communicator=None) -> int:
-    """Write a checkpoint of where training stopped (with --checkpoint-dir) and say how to resume."""
-    if checkpoints is None:
+def _warn(line: str) -> None:
+    print(f"mlpkit train: warning: {line}", file=sys.stderr, flush=True)
+
+
+def _say_resumed(args: argparse.Namespace, run) -> None:
+    """Where a resumed run goes on from (or that the folder had no checkpoint yet)."""
+    if not args.resume:
+        return
+    trainer = run.trainer
+    if run.resumed_from is None:
+        _say(args, f"resume    no checkpoint in {run.folder.folder} yet: starting from epoch 1")
+        return
+    where = f", {trainer.samples_done} samples into epoch {trainer.epoch + 1}" if trainer.samples_done else ""
+    epochs = trainer.config.epochs
+    _say(args, f"resume    from {run.resumed_from}: {trainer.epoch} of {epochs} epochs done{where}")
+
+
+def _report_interrupt(args: argparse.Namespace, interruption, communicator=None) -> int:
+    """Say where training stopped: the checkpoint written (with --checkpoint-dir) and how to resume."""
+    path = getattr(interruption, "checkpoint", None)
+    if path is None:
         detail = "nothing was saved (no --checkpoint-dir), and no model was written"
     else:
-        path = checkpoints.write(trainer)
         launcher = ["mpiexec", "-n", str(communicator.size)] if communicator is not None else []
         command = [*launcher, *(arg for arg in ("mlpkit", *args.argv) if arg != "--resume")]
         detail = f"checkpoint written to {path}; to resume: {shlex.join([*command, '--resume'])}"

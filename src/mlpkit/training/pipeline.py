@@ -21,6 +21,7 @@ from mlpkit.preprocessing import AffineScaler, class_output, encode_labels, targ
 from mlpkit.training.callbacks import Callback, History
 from mlpkit.training.config import TrainConfig
 from mlpkit.training.loop import Trainer
+from mlpkit.training.run import TrainingRun
 
 
 # ---------------------------------------------------------------------- task and labels
@@ -102,20 +103,6 @@ def make_trainer(
     return Trainer(model.net, config=config, progress=progress, callbacks=callbacks)
 
 
-def fit(trainer: Trainer, X: np.ndarray, Y: np.ndarray) -> History:
-    """Run the epochs of the trainer's config that are left, with its validation share and early stopping.
-
-    A trainer restored from a checkpoint runs only the epochs left (none once early stopping
-    ended the run), so a resumed run ends exactly where the uninterrupted one does.
-    """
-    epochs = trainer.epochs_left()
-    if epochs == 0:
-        if trainer.config.early_stopping:
-            trainer.restore_best_weights()
-        return trainer.history
-    return trainer.fit(X, Y, epochs)
-
-
 @dataclass
 class TrainResult:
     """A trained model, its test-split report and the training wall time."""
@@ -132,7 +119,7 @@ def train_model(
     model, X, Y = build_model(dataset, config)
     trainer = make_trainer(model, config, callbacks, progress)
     started = time.perf_counter()
-    history = fit(trainer, X, Y)
+    history = TrainingRun(trainer).fit(X, Y)
     seconds = time.perf_counter() - started
     return TrainResult(model, finish_model(model, dataset, history, seconds), seconds)
 

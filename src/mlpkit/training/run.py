@@ -1,16 +1,166 @@
-"""One call that trains a network: :func:`train`, with checkpoints, resume and Ctrl-C handling."""
+"""A whole training run: :func:`train` and :class:`TrainingRun`, with checkpoints, resume and Ctrl-C.
+
+What ``mlpkit train --checkpoint-dir DIR [--resume]`` does, Python does with
+``mlpkit.train(net, X, Y, checkpoint_dir=DIR, resume=True)``: a checkpoint at the end of every
+epoch, a refusal to mix two runs in one folder, an exact resume from the newest readable
+checkpoint, and Ctrl-C stopping after the current mini-batch with a checkpoint of that point.
+Under MPI, rank 0 alone reads and writes the checkpoints and hands its state to every rank.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from mlpkit.network import DNN
 from mlpkit.optimizers import Optimizer
 from mlpkit.training.callbacks import History
-from mlpkit.training.loop import Trainer
+from mlpkit.training.checkpoints import CheckpointFolder, EpochCheckpoints, data_digest
+from mlpkit.training.loop import Trainer, TrainingInterrupted
 
 TRAINER_OPTIONS = ("progress", "callbacks", "communicator")
 FIT_OPTIONS = ("validation_data", "sample_weight")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that cannot serve this run; ``option`` names the setting at fault."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option  # "checkpoint_dir" or "resume"
+
+
+class TrainingRun:
+    """Runs a trainer's configured epochs, with an optional checkpoint folder and Ctrl-C handling.
+
+    ``settings`` (JSON values) are stored in every checkpoint with the trainer's config; a resume
+    whose config or settings differ (except in ``epochs``) is refused.
+    """
+
+    def __init__(
+        self,
+        trainer: Trainer,
+        checkpoint_dir: str | None = None,
+        *,
+        resume: bool = False,
+        settings: dict | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        if resume and checkpoint_dir is None:
+            raise CheckpointError("resume", "resume needs a checkpoint folder, the one the run wrote to")
+        self.trainer = trainer
+        self.resume = resume
+        self.settings = dict(settings or {})
+        self.warn = warn or (lambda line: None)
+        self.folder = CheckpointFolder(checkpoint_dir, {}) if checkpoint_dir is not None else None
+        self.resumed_from: str | None = None
+        if checkpoint_dir is not None:
+            check_checkpoint_folder(checkpoint_dir, resume)
+
+    @property
+    def _writes_checkpoints(self) -> bool:
+        communicator = self.trainer.communicator
+        return self.folder is not None and (communicator is None or communicator.is_root)
+
+    def start(self, X: np.ndarray, Y: np.ndarray) -> None:
+        """Create the folder, restore the newest checkpoint when resuming, share the state over ranks."""
+        trainer = self.trainer
+        if self._writes_checkpoints:
+            settings = {**trainer.config.to_dict(), **self.settings, "data_digest": data_digest(X, Y)}
+            self.folder = CheckpointFolder(self.folder.folder, settings)
+            try:
+                self.folder.create()
+            except ValueError as error:
+                raise CheckpointError("checkpoint_dir", str(error)) from None
+            if self.resume:
+                self._restore()
+            trainer.callbacks.append(EpochCheckpoints(self.folder))
+        if trainer.communicator is not None:
+            trainer.communicator.share_state(trainer)  # a resumed run: the same epochs left on every rank
+
+    def _restore(self) -> None:
+        """Load the newest readable checkpoint into the trainer (none yet: start afresh)."""
+        folder = self.folder
+        folder.remove_temporaries()
+        checkpoint, skipped = folder.newest()
+        for line in skipped:
+            self.warn(line)
+        if checkpoint is None:
+            if skipped:
+                raise CheckpointError("resume", f"no checkpoint in {folder.folder} can be read")
+            return
+        try:
+            folder.check_settings(checkpoint, self.trainer.config.epochs)
+            checkpoint.restore(self.trainer)
+        except ValueError as error:
+            raise CheckpointError("resume", str(error)) from None
+        self.resumed_from = str(checkpoint.path)
+
+    def fit(self, X: np.ndarray, Y: np.ndarray, **fit_options) -> History:
+        """Train the epochs left of the config's run (none once early stopping ended it).
+
+        On Ctrl-C or :meth:`Trainer.request_interrupt` the trainer stops after the current
+        mini-batch; with a folder, a checkpoint of that point is written, and the raised
+        :class:`TrainingInterrupted` carries its path as ``checkpoint`` (None without a folder).
+        """
+        trainer = self.trainer
+        epochs = trainer.epochs_left()
+        if epochs == 0:
+            if trainer.config.early_stopping:
+                trainer.restore_best_weights()
+            return trainer.history
+        try:
+            with stop_after_batch_on_ctrl_c(trainer):
+                return trainer.fit(X, Y, epochs, **fit_options)
+        except TrainingInterrupted as interruption:
+            interruption.checkpoint = self._checkpoint_interrupted()
+            raise
+
+    def _checkpoint_interrupted(self) -> str | None:
+        """Every rank stopped after the same batch; rank 0 writes where it stands."""
+        trainer = self.trainer
+        if trainer.communicator is not None:
+            trainer.communicator.settle_epoch_progress(trainer)
+        if not self._writes_checkpoints:
+            return None
+        return str(self.folder.write(trainer))
+
+
+def check_checkpoint_folder(checkpoint_dir: str, resume: bool) -> None:
+    """Refuse a folder that is a file, or that holds another run's checkpoints when not resuming."""
+    folder = CheckpointFolder(checkpoint_dir, {})
+    if folder.folder.exists() and not folder.folder.is_dir():
+        raise CheckpointError("checkpoint_dir", f"{folder.folder} is a file, not a folder")
+    entries = folder.entries()
+    if entries and not resume:
+        raise CheckpointError(
+            "checkpoint_dir",
+            f"{folder.folder} already holds checkpoints (newest {entries[-1].path.name}); "
+            "add --resume (resume=True in Python) to continue that run, or choose an empty folder",
+        )
+
+
+@contextlib.contextmanager
+def stop_after_batch_on_ctrl_c(trainer: Trainer) -> Iterator[None]:
+    """Ctrl-C (SIGINT) asks the trainer to stop after its current mini-batch; a second one stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop_after_batch(signum, frame) -> None:
+        if trainer.interrupt_requested:
+            raise KeyboardInterrupt
+        trainer.request_interrupt()
+
+    previous = signal.signal(signal.SIGINT, stop_after_batch)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def train(
@@ -23,25 +173,22 @@ def train(
     learning_rate: float = 1e-3,
     batch_size: int = 128,
     seed: int | None = 0,
+    checkpoint_dir: str | None = None,
+    resume: bool = False,
     **options,
 ) -> History:
-    """Train ``net`` on column data with a fresh :class:`Trainer`; a one-call convenience.
+    """Train ``net`` on column data ``X`` ``(n_x, m)``, ``Y`` ``(n_L, m)``; returns the :class:`History`.
 
     ``options`` are settings of :class:`~mlpkit.training.config.TrainConfig` (``l2``,
     ``dropout``, ``schedule``, ``validation_fraction``, ``early_stopping``, ``patience``...),
     the trainer's ``progress``, ``callbacks`` and ``communicator``, or the data's
-    ``validation_data`` and ``sample_weight``.
+    ``validation_data`` and ``sample_weight``. With ``checkpoint_dir`` a checkpoint is written
+    every epoch and on Ctrl-C; ``resume=True`` continues from the newest one there.
     """
     trainer_options = {k: options.pop(k) for k in TRAINER_OPTIONS if k in options}
     fit_options = {k: options.pop(k) for k in FIT_OPTIONS if k in options}
-    trainer = Trainer(
-        net,
-        optimizer,
-        learning_rate,
-        batch_size=batch_size,
-        seed=seed,
-        epochs=epochs,
-        **options,
-        **trainer_options,
-    )
-    return trainer.fit(X, Y, **fit_options)
+    settings = dict(batch_size=batch_size, seed=seed, epochs=epochs, **options)
+    trainer = Trainer(net, optimizer, learning_rate, **settings, **trainer_options)
+    run = TrainingRun(trainer, checkpoint_dir, resume=resume)
+    run.start(X, Y)
+    return run.fit(X, Y, **fit_options)
