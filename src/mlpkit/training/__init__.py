@@ -2,8 +2,9 @@
 
 from mlpkit.training.callbacks import Callback, History
 from mlpkit.training.config import ConfigError, TrainConfig
-from mlpkit.training.loop import Trainer, TrainingDiverged, TrainingInterrupted
+from mlpkit.training.loop import TrainingDiverged, TrainingInterrupted
 from mlpkit.training.run import train
+from mlpkit.training.trainer import Trainer
 
 __all__ = [
     "Callback",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlpkit.training.loop import Trainer
+    from mlpkit.training.trainer import Trainer
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 
 from mlpkit.io import Checkpoint, load_checkpoint, save_checkpoint
 from mlpkit.training.callbacks import Callback
-from mlpkit.training.loop import Trainer
+from mlpkit.training.trainer import Trainer
 
 CHECKPOINT_FILE = re.compile(r"epoch-(\d{4,})(?:-batch-(\d{6,}))?\.npz")
 TEMPORARY_FILES = ".epoch-*.npz.*.tmp"  # what atomic_write leaves when the process is killed

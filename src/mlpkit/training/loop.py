@@ -1,32 +1,28 @@
-"""The training loop: epochs of seeded mini-batches, validation, early stopping, callbacks, history.
+"""The epoch and batch loop: seeded mini-batches, divergence, interrupts, evaluation in chunks.
 
 Data here is in the engine's layout, columns are samples: ``X`` is ``(n_x, m)`` and ``Y`` is
 ``(n_L, m)``. Passing ``rows.T`` (a transposed view of row-major data) makes each
-mini-batch one contiguous gather. Every setting comes from one checked :class:`TrainConfig`.
+mini-batch one contiguous gather. The :class:`~mlpkit.training.trainer.Trainer` runs one
+epoch with :func:`run_epoch`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlpkit.fast.step import FastStep
 from mlpkit.losses import accuracy
 from mlpkit.network import DNN, PREDICT_CHUNK
-from mlpkit.optimizers import OPTIMIZERS, Optimizer, make_optimizer
-from mlpkit.schedules import Constant, ReduceOnPlateau
-from mlpkit.training import state
-from mlpkit.training.callbacks import Callback, History, ProgressBar
-from mlpkit.training.config import POSITIVE_INTEGER, ConfigError, TrainConfig
-from mlpkit.training.data import ValidationSplit, check_columns, check_sample_weight, generator_at
+from mlpkit.schedules import ReduceOnPlateau
+from mlpkit.training.callbacks import ProgressBar
+from mlpkit.training.data import generator_at
 from mlpkit.training.state import EpochProgress
-from mlpkit.training.steps import SingleProcess
 
-# Trainer(...) keywords that name a TrainConfig field differently
-TRAINER_NAMES = {"lr": "learning_rate"}
+if TYPE_CHECKING:
+    from mlpkit.training.trainer import Trainer
 
 
 class TrainingDiverged(ArithmeticError):
@@ -37,389 +33,135 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped between two mini-batches on request; :meth:`Trainer.state_dict` resumes it exactly."""
 
 
-class Trainer:
-    """Mini-batch training of a :class:`DNN` with an optimizer, L2, dropout and a schedule.
+def interrupted(trainer: Trainer, message: str) -> TrainingInterrupted:
+    """The interrupt the trainer raises, its request cleared."""
+    trainer.interrupt_requested = False
+    return TrainingInterrupted(message)
 
-    Settings come as one :class:`TrainConfig` (``config=``) or as keywords that build one
-    (``Trainer(net, "adam", 1e-3, batch_size=64, l2=1e-4)``). The trainer owns the optimizer
-    state and the random generator, so calling :meth:`fit` again continues where it stopped
-    (warm start), and :meth:`state_dict` captures everything an exact resume needs.
+
+def run_epoch(trainer: Trainer, X, Y, sample_weight, validation_data) -> dict[str, float]:
+    m = X.shape[1]
+    learning_rate = trainer.schedule(trainer.initial_learning_rate, trainer.epoch)
+    trainer.optimizer.learning_rate = learning_rate
+    progress = _start_epoch(trainer, m)
+    started = time.perf_counter()
+    bar = ProgressBar(trainer.progress, m, progress.samples_done, trainer.epoch + 1)
+    try:  # gather whole rows: one contiguous copy per mini-batch
+        _run_batches(trainer, X.T, Y.T, sample_weight, progress, learning_rate, bar)
+    finally:
+        bar.close()
+    total_loss, correct = trainer._parallel.sum_over_ranks(progress.total_loss, progress.correct)
+    logs = {"loss": total_loss / m, "accuracy": correct / m, "learning_rate": learning_rate}
+    if validation_data is not None:
+        logs["val_loss"], logs["val_accuracy"] = trainer.evaluate(*validation_data)
+    logs["seconds"] = time.perf_counter() - started
+    trainer.epoch += 1
+    trainer.history.record(logs)
+    if isinstance(trainer.schedule, ReduceOnPlateau):
+        trainer.schedule.observe(logs.get("val_loss", logs["loss"]))
+    return logs
+
+
+def _start_epoch(trainer: Trainer, m: int) -> EpochProgress:
+    """A new epoch's batch order (seeded) and its starting point, or the interrupted epoch's."""
+    progress, trainer.epoch_progress = trainer.epoch_progress, None
+    if progress is None:
+        rng_state = trainer.rng.bit_generator.state
+        order = trainer._epoch_order(m)
+        return EpochProgress(rng_state, order, 0, 0.0, 0.0, trainer.net.theta.copy(), m)
+    if progress.rows != m:
+        raise ValueError(
+            f"the interrupted epoch ran over {progress.rows} samples, but this fit has {m}; "
+            "resume with the same data"
+        )
+    if progress.order is None:  # drawn again from the state the epoch drew it from
+        progress.order = trainer._epoch_order(m, generator_at(progress.rng_state))
+    return progress
+
+
+def _diverged(trainer: Trainer, progress: EpochProgress, what: str, batch: int, learning_rate: float):
+    trainer.net.theta[...] = progress.start_theta
+    return TrainingDiverged(
+        f"Training diverged: {what} at epoch {trainer.epoch + 1}, batch {batch}; the weights "
+        f"from the start of that epoch were kept. Try a smaller learning rate (it was "
+        f"{learning_rate:g})."
+    )
+
+
+def _batch(trainer: Trainer, rows, targets, sample_weight, index: np.ndarray) -> tuple[float, float, int]:
+    """One mini-batch (this rank's shard of it): its loss, hits and size after the step.
+
+    Every rank sees the whole mini-batch's weights, so all of them skip the same batches:
+    a batch whose weights are all zero gives J nothing to learn, so it takes no step.
     """
+    weight = sample_weight[index] if sample_weight is not None else None
+    learnable = weight is None or bool(weight.any())
+    index = trainer._parallel.shard(index)  # this rank's rows of the global mini-batch
+    weight = sample_weight[index] if sample_weight is not None else None
+    if not learnable:
+        return 0.0, _hits(trainer, rows[index].T, targets[index].T), index.shape[0]
+    loss, hits, m = trainer._parallel.step(trainer, rows, targets, index, weight)
+    return trainer._regularize_and_step(loss, m), hits, index.shape[0]
 
-    def __init__(
-        self,
-        net: DNN,
-        optimizer: str | Optimizer = "adam",
-        learning_rate: float = 1e-3,
-        *,
-        config: TrainConfig | None = None,
-        progress: bool | None = None,
-        callbacks: Sequence[Callback] = (),
-        communicator=None,
-        **settings,
-    ) -> None:
-        self.net = net
-        if config is None:
-            name = optimizer if isinstance(optimizer, str) else optimizer_name(optimizer)
-            config = build_config(optimizer=name, lr=learning_rate, **settings)
-        self.config = config
-        self.progress = progress
-        self.callbacks = list(callbacks)
-        self.rng = np.random.default_rng(config.seed)
-        self.gradient = np.zeros_like(net.theta)
-        self._weights = {"theta": slice(0, net.n_weights)}  # theta holds every W_l, then every b_l
-        self._local = SingleProcess(FastStep(net, self.gradient))
-        self.communicator = communicator  # None, or a data-parallel hook such as an MPICommunicator
-        self.schedule = config.schedule if config.schedule is not None else Constant()
-        self.optimizer = optimizer if isinstance(optimizer, Optimizer) else self._new_optimizer(config)
-        self.initial_learning_rate = self.optimizer.learning_rate
-        self.history = History()
-        self.epoch = 0
-        self.stop_training = False
-        self.best_loss = math.inf
-        self.best_theta: np.ndarray | None = None
-        self.epochs_without_improvement = 0
-        self.interrupt_requested = False
-        self.epoch_progress: EpochProgress | None = None  # set while an interrupted epoch waits
-        self.validation_split = ValidationSplit()
 
-    def _new_optimizer(self, config: TrainConfig) -> Optimizer:
-        options = dict(config.optimizer_options)
-        if config.optimizer == "adamw":
-            options.setdefault("decay_slices", dict(self._weights))
-        return make_optimizer(config.optimizer, {"theta": self.net.theta}, config.lr, **options)
+def _hits(trainer: Trainer, X: np.ndarray, Y: np.ndarray) -> float:
+    """How many columns of ``X`` the network predicts right (NaN for regression, 0 for none)."""
+    if X.shape[1] == 0:
+        return 0.0
+    AL, _ = trainer.net.forward(X)
+    return accuracy(trainer.net.output_activation, AL, Y) * X.shape[1]
 
-    def configure(self, config: TrainConfig) -> None:
-        """Continue with new settings: a new optimizer if its kind changed, else new hyper-parameters."""
-        if config.optimizer != self.config.optimizer:
-            self.optimizer = self._new_optimizer(config)
-        else:
-            for name, value in config.optimizer_options.items():
-                setattr(self.optimizer, name, value)
-        self.initial_learning_rate = self.optimizer.learning_rate = config.lr
-        if config.schedule is not None:
-            self.schedule = config.schedule
-        self.config = config
 
-    # ------------------------------------------------------------------ settings read from the config
-    @property
-    def batch_size(self) -> int:
-        """Samples per mini-batch."""
-        return self.config.batch_size
-
-    @property
-    def l2(self) -> float:
-        """The L2 coefficient lambda of the penalty ``(lambda/2m) sum ||W_l||^2``."""
-        return self.config.l2
-
-    @property
-    def dropout(self) -> float:
-        """The share of hidden units dropped in training."""
-        return self.config.dropout
-
-    @property
-    def communicator(self):
-        """The data-parallel hook (e.g. an MPICommunicator), or None when training alone."""
-        return None if self._parallel is self._local else self._parallel
-
-    @communicator.setter
-    def communicator(self, communicator) -> None:
-        self._parallel = self._local if communicator is None else communicator
-
-    def request_interrupt(self) -> None:
-        """Ask :meth:`fit` to stop after the current mini-batch (safe from a signal handler).
-
-        ``fit`` then raises :class:`TrainingInterrupted`; :meth:`state_dict` holds the exact
-        position inside the epoch, so a later ``fit`` (after :meth:`load_state_dict`) goes on
-        from the next mini-batch. Under MPI every rank stops after the same batch.
-        """
-        self._parallel.request_stop(self)
-
-    # ------------------------------------------------------------------ one step
-    def train_batch(
-        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
-    ) -> tuple[float, np.ndarray]:
-        """The notes' step on a column batch: forward, backward, one optimizer step; returns (J, A_L)."""
-        net = self.net
-        AL, cache = net.forward(X, dropout=self.dropout, rng=self.rng)
-        loss = net.loss(AL, Y, sample_weight)
-        net.compute_gradients(AL, Y, cache, sample_weight=sample_weight, out=self.gradient)
-        return self._regularize_and_step(loss, X.shape[1]), AL
-
-    def _regularize_and_step(self, loss: float, m: int) -> float:
-        """Take the optimizer step if the loss is finite, with the L2 penalty ``(lambda/2m) ||W||^2``:
-        its gradient ``(lambda/m) W`` is added to ``dW`` and its cost to the returned loss."""
+def _run_batches(
+    trainer: Trainer, rows, targets, sample_weight, progress: EpochProgress, learning_rate, bar
+) -> None:
+    """The epoch's remaining mini-batches; raises on divergence, or on an interrupt between batches."""
+    m, batch_size = progress.rows, trainer.batch_size
+    for start in range(progress.samples_done, m, batch_size):
+        batch = start // batch_size + 1
+        loss, hits, size = _batch(
+            trainer, rows, targets, sample_weight, progress.order[start : start + batch_size]
+        )
         if not math.isfinite(loss):
-            return loss
-        if self.l2 == 0.0:
-            self.optimizer.step({"dtheta": self.gradient})
-            return loss
-        squares = self.optimizer.step({"dtheta": self.gradient}, l2=self.l2 / m, l2_slices=self._weights)
-        return loss + 0.5 * self.l2 / m * squares
-
-    # ------------------------------------------------------------------ epochs
-    def fit(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        epochs: int | None = None,
-        *,
-        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-        sample_weight: np.ndarray | None = None,
-        **settings,
-    ) -> History:
-        """Train ``epochs`` more epochs (default: the config's); returns the whole :class:`History`.
-
-        ``settings`` override the config's ``validation_fraction`` (a seeded random share of
-        the columns held out when no ``validation_data`` is given), ``early_stopping``,
-        ``patience`` and ``tol``: early stopping stops after ``patience`` epochs without a
-        validation-loss (or training-loss) improvement greater than ``tol`` and restores the
-        best weights.
-        """
-        epochs = self.config.epochs if epochs is None else epochs
-        if not POSITIVE_INTEGER.contains(epochs):
-            raise ConfigError("epochs", epochs, POSITIVE_INTEGER.describe())
-        if settings:
-            self.config = _replaced(self.config, **settings)
-        config = self.config
-        X, Y = check_columns(self.net, X, Y, "X", "Y")
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X.shape[1])
-        self._parallel.synchronize(self, X.shape[1])
-        if validation_data is None and config.validation_fraction:
-            X, Y, validation_data, sample_weight = self.validation_split.split(
-                X, Y, config.validation_fraction, sample_weight, self.rng
-            )
-        elif validation_data is not None:
-            validation_data = check_columns(self.net, *validation_data, "validation X", "validation Y")
-        self._run_epochs(X, Y, sample_weight, validation_data, epochs)
-        return self.history
-
-    def _run_epochs(self, X, Y, sample_weight, validation_data, epochs: int) -> None:
-        self.stop_training = False
-        for callback in self.callbacks:
-            callback.on_train_begin(self)
-        for _ in range(epochs):
-            if self.interrupt_requested:
-                raise self._interrupted(f"Training interrupted after epoch {self.epoch}")
-            with np.errstate(over="ignore", invalid="ignore"):  # overflow surfaces as TrainingDiverged
-                logs = self._run_epoch(X, Y, sample_weight, validation_data)
-            self._track_best(logs)
-            for callback in self.callbacks:
-                callback.on_epoch_end(self, self.epoch - 1, logs)
-            if self.stop_training:
-                break
-        if self.config.early_stopping:
-            self.restore_best_weights()
-        self.interrupt_requested = False
-        for callback in self.callbacks:
-            callback.on_train_end(self)
-
-    @property
-    def samples_done(self) -> int:
-        """Samples already trained in an interrupted epoch; 0 between epochs."""
-        return self.epoch_progress.samples_done if self.epoch_progress is not None else 0
-
-    def restore_best_weights(self) -> None:
-        """Put back the weights of the best epoch, when early stopping kept them."""
-        if self.best_theta is not None:
-            self.net.theta[...] = self.best_theta
-
-    def epochs_left(
-        self, epochs: int | None = None, *, early_stopping: bool | None = None, patience: int | None = None
-    ) -> int:
-        """Epochs of a run of ``epochs`` (the config's) left after a restored state; 0 once early
-        stopping (the config's, unless given) ended it."""
-        config = self.config
-        stopping = config.early_stopping if early_stopping is None else early_stopping
-        if stopping and self.epochs_without_improvement >= (patience or config.patience):
-            return 0
-        return max((config.epochs if epochs is None else epochs) - self.epoch, 0)
-
-    def _interrupted(self, message: str) -> TrainingInterrupted:
-        self.interrupt_requested = False
-        return TrainingInterrupted(message)
-
-    def _epoch_order(self, m: int, rng: np.random.Generator | None = None) -> np.ndarray:
-        return (rng or self.rng).permutation(m) if self.config.shuffle else np.arange(m)
-
-    def _batches(self, m: int):
-        """One epoch's mini-batches (column indices) in the seeded order :meth:`fit` trains them."""
-        order = self._epoch_order(m)
-        for start in range(0, m, self.batch_size):
-            yield order[start : start + self.batch_size]
-
-    def _start_epoch(self, m: int) -> EpochProgress:
-        """A new epoch's batch order (seeded) and its starting point, or the interrupted epoch's."""
-        progress, self.epoch_progress = self.epoch_progress, None
-        if progress is None:
-            rng_state = self.rng.bit_generator.state
-            order = self._epoch_order(m)
-            return EpochProgress(rng_state, order, 0, 0.0, 0.0, self.net.theta.copy(), m)
-        if progress.rows != m:
-            raise ValueError(
-                f"the interrupted epoch ran over {progress.rows} samples, but this fit has {m}; "
-                "resume with the same data"
-            )
-        if progress.order is None:  # drawn again from the state the epoch drew it from
-            progress.order = self._epoch_order(m, generator_at(progress.rng_state))
-        return progress
-
-    def _diverged(self, progress: EpochProgress, what: str, batch: int, learning_rate: float):
-        self.net.theta[...] = progress.start_theta
-        return TrainingDiverged(
-            f"Training diverged: {what} at epoch {self.epoch + 1}, batch {batch}; the weights "
-            f"from the start of that epoch were kept. Try a smaller learning rate (it was "
-            f"{learning_rate:g})."
-        )
-
-    def _batch(self, rows, targets, sample_weight, index: np.ndarray) -> tuple[float, float, int]:
-        """One mini-batch (this rank's shard of it): its loss, hits and size after the step.
-
-        Every rank sees the whole mini-batch's weights, so all of them skip the same batches:
-        a batch whose weights are all zero gives J nothing to learn, so it takes no step.
-        """
-        weight = sample_weight[index] if sample_weight is not None else None
-        learnable = weight is None or bool(weight.any())
-        index = self._parallel.shard(index)  # this rank's rows of the global mini-batch
-        weight = sample_weight[index] if sample_weight is not None else None
-        if not learnable:
-            return 0.0, self._hits(rows[index].T, targets[index].T), index.shape[0]
-        loss, hits, m = self._parallel.step(self, rows, targets, index, weight)
-        return self._regularize_and_step(loss, m), hits, index.shape[0]
-
-    def _hits(self, X: np.ndarray, Y: np.ndarray) -> float:
-        """How many columns of ``X`` the network predicts right (NaN for regression, 0 for none)."""
-        if X.shape[1] == 0:
-            return 0.0
-        AL, _ = self.net.forward(X)
-        return accuracy(self.net.output_activation, AL, Y) * X.shape[1]
-
-    def _run_batches(self, rows, targets, sample_weight, progress: EpochProgress, learning_rate, bar) -> None:
-        """The epoch's remaining mini-batches; raises on divergence, or on an interrupt between batches."""
-        m, batch_size = progress.rows, self.batch_size
-        for start in range(progress.samples_done, m, batch_size):
-            batch = start // batch_size + 1
-            loss, hits, size = self._batch(
-                rows, targets, sample_weight, progress.order[start : start + batch_size]
-            )
-            if not math.isfinite(loss):
-                raise self._diverged(progress, f"the loss became {loss}", batch, learning_rate)
-            progress.total_loss += loss * size
-            progress.correct += hits
-            progress.samples_done = min(start + batch_size, m)
-            for callback in self.callbacks:
-                callback.on_batch_end(self, batch - 1, loss)
-            bar.update(size, progress.total_loss)
-            if self.interrupt_requested and progress.samples_done < m:
-                self._pause(progress, batch, learning_rate)
-        if not _all_finite(self.net.theta):  # the last step overflowed: no later loss would show it
-            raise self._diverged(progress, "the weights became NaN or infinite", batch, learning_rate)
-
-    def _pause(self, progress: EpochProgress, batch: int, learning_rate: float) -> None:
-        """Keep the epoch's position for :meth:`state_dict` and raise :class:`TrainingInterrupted`."""
-        if not _all_finite(self.net.theta):
-            raise self._diverged(progress, "the weights became NaN or infinite", batch, learning_rate)
-        self.epoch_progress = progress
-        n_batches = -(-progress.rows // self.batch_size)
-        raise self._interrupted(
-            f"Training interrupted at epoch {self.epoch + 1}, after batch {batch} of {n_batches}"
-        )
-
-    def _run_epoch(self, X, Y, sample_weight, validation_data) -> dict[str, float]:
-        m = X.shape[1]
-        learning_rate = self.schedule(self.initial_learning_rate, self.epoch)
-        self.optimizer.learning_rate = learning_rate
-        progress = self._start_epoch(m)
-        started = time.perf_counter()
-        bar = ProgressBar(self.progress, m, progress.samples_done, self.epoch + 1)
-        try:  # gather whole rows: one contiguous copy per mini-batch
-            self._run_batches(X.T, Y.T, sample_weight, progress, learning_rate, bar)
-        finally:
-            bar.close()
-        total_loss, correct = self._parallel.sum_over_ranks(progress.total_loss, progress.correct)
-        logs = {"loss": total_loss / m, "accuracy": correct / m, "learning_rate": learning_rate}
-        if validation_data is not None:
-            logs["val_loss"], logs["val_accuracy"] = self.evaluate(*validation_data)
-        logs["seconds"] = time.perf_counter() - started
-        self.epoch += 1
-        self.history.record(logs)
-        if isinstance(self.schedule, ReduceOnPlateau):
-            self.schedule.observe(logs.get("val_loss", logs["loss"]))
-        return logs
-
-    def _track_best(self, logs: dict[str, float]) -> None:
-        monitored, config = logs.get("val_loss", logs["loss"]), self.config
-        if monitored < self.best_loss - config.tol:
-            self.best_loss = monitored
-            self.epochs_without_improvement = 0
-            if config.early_stopping:
-                self.best_theta = self.net.theta.copy()
-        else:
-            self.epochs_without_improvement += 1
-            if config.early_stopping and self.epochs_without_improvement >= config.patience:
-                self.stop_training = True
-
-    def evaluate(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
-        """Mean loss and accuracy of the current weights on a column batch (no dropout), in chunks."""
-        rows, targets = X.T, Y.T
-        m = rows.shape[0]
-        if m <= PREDICT_CHUNK:  # one pass (a mapped source is read in chunks below)
-            AL = self.net.predict_proba(np.asarray(rows[:m]).T)
-            Y = np.asarray(targets[:m]).T.astype(AL.dtype, copy=False)
-            return self.net.loss(AL, Y), accuracy(self.net.output_activation, AL, Y)
-        loss = correct = 0.0
-        for start in range(0, m, PREDICT_CHUNK):
-            AL = self.net.predict_proba(np.asarray(rows[start : start + PREDICT_CHUNK]).T)
-            Yc = np.asarray(targets[start : start + PREDICT_CHUNK]).T.astype(AL.dtype, copy=False)
-            loss += self.net.loss(AL, Yc) * AL.shape[1]
-            correct += accuracy(self.net.output_activation, AL, Yc) * AL.shape[1]
-        return loss / m, correct / m
-
-    # ------------------------------------------------------------------ resume
-    def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Arrays (parameters, optimizer state, best weights) and JSON metadata for an exact resume."""
-        return state.state_dict(self)
-
-    def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
-        """Restore what :meth:`state_dict` produced."""
-        state.load_state_dict(self, arrays, meta)
-
-    def __setstate__(self, saved: dict) -> None:
-        """Unpickling (pickle, deepcopy, joblib): the optimizer and the fast step use this ``net`` again."""
-        self.__dict__.update(saved)
-        self.optimizer.params["theta"] = self.net.theta
-        self._local.fast_step = FastStep(self.net, self.gradient)
+            raise _diverged(trainer, progress, f"the loss became {loss}", batch, learning_rate)
+        progress.total_loss += loss * size
+        progress.correct += hits
+        progress.samples_done = min(start + batch_size, m)
+        for callback in trainer.callbacks:
+            callback.on_batch_end(trainer, batch - 1, loss)
+        bar.update(size, progress.total_loss)
+        if trainer.interrupt_requested and progress.samples_done < m:
+            _pause(trainer, progress, batch, learning_rate)
+    if not _all_finite(trainer.net.theta):  # the last step overflowed: no later loss would show it
+        raise _diverged(trainer, progress, "the weights became NaN or infinite", batch, learning_rate)
 
 
-def build_config(**settings) -> TrainConfig:
-    """A :class:`TrainConfig` from keyword settings (``learning_rate`` for ``lr``); errors use those names."""
-    try:
-        return TrainConfig(**_renamed(settings))
-    except ConfigError as error:
-        raise error.renamed(TRAINER_NAMES) from None
+def _pause(trainer: Trainer, progress: EpochProgress, batch: int, learning_rate: float) -> None:
+    """Keep the epoch's position for :meth:`state_dict` and raise :class:`TrainingInterrupted`."""
+    if not _all_finite(trainer.net.theta):
+        raise _diverged(trainer, progress, "the weights became NaN or infinite", batch, learning_rate)
+    trainer.epoch_progress = progress
+    n_batches = -(-progress.rows // trainer.batch_size)
+    raise interrupted(
+        trainer, f"Training interrupted at epoch {trainer.epoch + 1}, after batch {batch} of {n_batches}"
+    )
 
 
-def _replaced(config: TrainConfig, **settings) -> TrainConfig:
-    """``config`` with keyword settings changed, checked; errors use the keyword names."""
-    try:
-        return config.replace(**_renamed(settings))
-    except ConfigError as error:
-        raise error.renamed(TRAINER_NAMES) from None
-
-
-def optimizer_name(optimizer: Optimizer) -> str:
-    """The registered name of an optimizer's class (of its nearest registered base class)."""
-    for name, cls in OPTIMIZERS.items():
-        if type(optimizer) is cls:
-            return name
-    return next((name for name, cls in OPTIMIZERS.items() if isinstance(optimizer, cls)), "sgd")
-
-
-def _renamed(settings: dict) -> dict:
-    """Keyword names as the config's fields (``learning_rate`` -> ``lr``)."""
-    fields = {keyword: name for name, keyword in TRAINER_NAMES.items()}
-    return {fields.get(key, key): value for key, value in settings.items()}
+def evaluate_columns(net: DNN, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+    """Mean loss and accuracy of ``net`` on column data (no dropout), reading at most a chunk at a time."""
+    rows, targets = X.T, Y.T
+    m = rows.shape[0]
+    if m <= PREDICT_CHUNK:  # one pass (a mapped source is read in chunks below)
+        AL = net.predict_proba(np.asarray(rows[:m]).T)
+        Y = np.asarray(targets[:m]).T.astype(AL.dtype, copy=False)
+        return net.loss(AL, Y), accuracy(net.output_activation, AL, Y)
+    loss = correct = 0.0
+    for start in range(0, m, PREDICT_CHUNK):
+        AL = net.predict_proba(np.asarray(rows[start : start + PREDICT_CHUNK]).T)
+        Yc = np.asarray(targets[start : start + PREDICT_CHUNK]).T.astype(AL.dtype, copy=False)
+        loss += net.loss(AL, Yc) * AL.shape[1]
+        correct += accuracy(net.output_activation, AL, Yc) * AL.shape[1]
+    return loss / m, correct / m
 
 
 def _all_finite(array: np.ndarray) -> bool:

@@ -20,8 +20,8 @@ from mlpkit.network import DNN
 from mlpkit.preprocessing import AffineScaler, class_output, encode_labels, target_matrix
 from mlpkit.training.callbacks import Callback, History
 from mlpkit.training.config import TrainConfig
-from mlpkit.training.loop import Trainer
 from mlpkit.training.run import TrainingRun
+from mlpkit.training.trainer import Trainer
 
 
 # ---------------------------------------------------------------------- task and labels

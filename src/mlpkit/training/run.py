@@ -20,7 +20,8 @@ from mlpkit.network import DNN
 from mlpkit.optimizers import Optimizer
 from mlpkit.training.callbacks import History
 from mlpkit.training.checkpoints import CheckpointFolder, EpochCheckpoints, data_digest
-from mlpkit.training.loop import Trainer, TrainingInterrupted
+from mlpkit.training.loop import TrainingInterrupted
+from mlpkit.training.trainer import Trainer
 
 TRAINER_OPTIONS = ("progress", "callbacks", "communicator")
 FIT_OPTIONS = ("validation_data", "sample_weight")

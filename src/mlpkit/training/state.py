@@ -16,7 +16,7 @@ from mlpkit.training.callbacks import History
 from mlpkit.training.data import ValidationSplit, generator_at
 
 if TYPE_CHECKING:
-    from mlpkit.training.loop import Trainer
+    from mlpkit.training.trainer import Trainer
 
 
 @dataclass

@@ -16,7 +16,7 @@ import numpy as np
 from mlpkit.fast.step import FastStep
 
 if TYPE_CHECKING:
-    from mlpkit.training.loop import Trainer
+    from mlpkit.training.trainer import Trainer
 
 
 class SingleProcess:
