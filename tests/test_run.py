@@ -112,3 +112,23 @@ def test_a_copied_trainer_keeps_training_as_the_original(tmp_path, round_trip):
     copied.fit(X, Y, 2)
     np.testing.assert_array_equal(copied.net.theta, original.net.theta)
     assert copied.optimizer.t == original.optimizer.t == 2 * 9 + 2 * 9
+
+
+def test_state_dict_writes_exactly_the_fields_the_checkpoint_reader_checks(tmp_path):
+    # the reader's schema (io.checkpoint_file) and the trainer's state_dict must never drift apart
+    from mlpkit.io.checkpoint_file import OPTIONAL_TRAINER_SCHEMA, TRAINER_SCHEMA
+    from mlpkit.schedules import ReduceOnPlateau
+
+    X, Y = problem()
+    trainer = Trainer(new_net(), "adam", 0.05, batch_size=8, seed=5, schedule=ReduceOnPlateau())
+    trainer.callbacks = [InterruptAt(12)]
+    with pytest.raises(TrainingInterrupted):
+        trainer.fit(X, Y, 3, validation_fraction=0.25)
+    arrays, meta = trainer.state_dict()
+    assert set(meta) == set(TRAINER_SCHEMA) | set(OPTIONAL_TRAINER_SCHEMA)
+    for key, schema in {**TRAINER_SCHEMA, **OPTIONAL_TRAINER_SCHEMA}.items():
+        if isinstance(schema, dict) and "*" not in schema:
+            assert set(meta[key]) >= set(schema), key
+    assert set(meta["optimizer"]) == set(TRAINER_SCHEMA["optimizer"])
+    assert set(meta["epoch_progress"]) == set(OPTIONAL_TRAINER_SCHEMA["epoch_progress"])
+    assert set(arrays) == {"theta", "epoch_start_theta", "optimizer.m.theta", "optimizer.v.theta"}
