@@ -96,6 +96,11 @@ CHOICES = {
 FLAGS = ("shuffle", "early_stopping")
 
 
+def _setting(default: Any, help: str, **metadata: Any) -> Any:
+    """A field that is also a command-line flag: its default, its help line, other metadata."""
+    return field(default=default, metadata={"help": help, **metadata})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run; stored in the model file and in checkpoints.
@@ -109,25 +114,29 @@ class TrainConfig:
     ``test_fraction``.
     """
 
-    hidden: tuple[int, ...] = (256, 128)
-    activation: str = "relu"
-    output: str = "auto"
-    dtype: str = "float32"
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    batch_size: int = 128
-    epochs: int = 10
-    l2: float = 0.0
-    dropout: float = 0.0
-    shuffle: bool = True
-    seed: int | None = 0
-    validation_fraction: float = 0.0
-    early_stopping: bool = False
-    patience: int = DEFAULT_PATIENCE
-    tol: float = 0.0
-    data: str = "fashion-mnist"
-    target: str | None = None
-    test_fraction: float = 0.2
+    # each field with a "help" is also a flag of `mlpkit train` (--batch-size for batch_size),
+    # built from this table; "cli" gives the command line's own default where it differs
+    hidden: tuple[int, ...] = _setting((256, 128), "hidden layer sizes, e.g. 256,128")
+    activation: str = _setting("relu", "hidden activation")
+    output: str = _setting("auto", "output layer (auto: from y)")
+    dtype: str = _setting("float32", "parameter and batch dtype")
+    optimizer: str = _setting("adam", "optimizer")
+    lr: float = _setting(1e-3, "learning rate")
+    batch_size: int = _setting(128, "samples per mini-batch")
+    epochs: int = _setting(10, "passes over the training rows")
+    l2: float = _setting(0.0, "L2 penalty lambda")
+    dropout: float = _setting(0.0, "hidden-unit drop probability")
+    shuffle: bool = _setting(True, "shuffle the rows every epoch")
+    seed: int | None = _setting(0, "seed of every random draw")
+    validation_fraction: float = _setting(0.0, "held-out share of training", cli=0.1)
+    early_stopping: bool = _setting(False, "stop on a validation plateau, keep best")
+    patience: int = _setting(DEFAULT_PATIENCE, "epochs without improvement before early stopping")
+    tol: float = _setting(0.0, "smallest improvement of the monitored loss that counts")
+    data: str = _setting(
+        "fashion-mnist", "dataset name, .csv/.npz, X.npy (with --labels) or a folder of shards"
+    )
+    target: str | None = _setting(None, "CSV target column (default: the last one)")
+    test_fraction: float = _setting(0.2, "share of the rows held out for the test report")
     optimizer_options: Mapping[str, Any] = field(default_factory=dict)
     schedule: Any = None
 
@@ -162,6 +171,11 @@ class TrainConfig:
             raise ConfigError("seed", self.seed, "an integer >= 0")
         if self.seed is not None:
             object.__setattr__(self, "seed", int(self.seed))
+
+    @classmethod
+    def settings(cls) -> tuple:
+        """The fields that are also command-line flags (those with a help line), in order."""
+        return tuple(f for f in fields(cls) if "help" in f.metadata)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``, checked like any new configuration."""
