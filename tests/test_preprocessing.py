@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import LabelEncoder, MinMaxScaler, OneHotEncoder, StandardScaler
 
-from mlpkit.preprocessing import AffineScaler, encode_labels, one_hot, split_indices, target_matrix
+from mlpkit.preprocessing import AffineScaler, encode_labels, one_hot, split_indices
+from mlpkit.tasks import target_matrix
 
 
 @pytest.fixture

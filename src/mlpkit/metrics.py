@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from mlpkit.model import Model
-from mlpkit.preprocessing import target_matrix
+from mlpkit.tasks import target_matrix
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Preprocessing stored with a model: affine scaling fitted in one streaming pass, labels, targets, splits.
+"""Preprocessing stored with a model: affine feature scaling fitted in one streaming pass, labels, splits.
 
 Everything here works on the user-facing layout, rows are samples: ``rows`` is ``(m, n_x)``.
 """
@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-
-from mlpkit.tasks import TASKS
 
 SCALING_METHODS = ("standard", "pixel", "minmax", "none")
 PIXEL_SCALE = 255.0
@@ -203,39 +201,6 @@ def one_hot(indices: np.ndarray, n_classes: int, dtype: str | np.dtype = np.floa
     encoded = np.zeros((indices.shape[0], n_classes), dtype=dtype)
     encoded[np.arange(indices.shape[0]), indices] = 1
     return encoded
-
-
-def class_output(labels: list, output: str = "auto") -> tuple[str, str, int]:
-    """Task, output activation and output width for classifying into ``labels``.
-
-    ``auto`` picks one sigmoid unit for two classes and a softmax for more.
-    """
-    k = len(labels)
-    if k < 2:
-        raise ValueError(
-            f"the training labels hold a single class ({labels}); classification needs at least 2"
-        )
-    if output == "sigmoid" and k > 2:
-        raise ValueError(f"output 'sigmoid' fits 2 classes (or multilabel targets), got {k}; use softmax")
-    if output == "softmax" or (output == "auto" and k > 2):
-        return ("binary" if k == 2 else "multiclass"), "softmax", k
-    return "binary", "sigmoid", 1
-
-
-def target_matrix(task: str, targets: np.ndarray, n_outputs: int, dtype: str | np.dtype) -> np.ndarray:
-    """The engine's ``Y`` of shape ``(n_L, m)`` (columns are samples) for encoded targets.
-
-    ``targets`` holds class indices for binary/multiclass, a 0/1 indicator ``(m, k)`` for
-    multilabel, and values ``(m,)`` or ``(m, k)`` for regression.
-    """
-    targets = np.asarray(targets)
-    if task in ("binary", "multiclass") and n_outputs > 1:
-        return one_hot(targets, n_outputs, dtype).T
-    if task == "binary":
-        return targets.reshape(1, -1).astype(dtype)
-    if task in ("multilabel", "regression"):
-        return targets.reshape(targets.shape[0], -1).T.astype(dtype)
-    raise ValueError(f"Unknown task {task!r}; expected one of {list(TASKS)}")
 
 
 def split_indices(
