@@ -57,30 +57,25 @@ def peak_rss_bytes() -> int:
 
 def train_once(X_path: str, y_path: str, mode: str) -> dict:
     """One epoch from the files (``mapped``, or ``memory`` after np.load); returns times and peak RSS."""
-    from mlpkit.datasets import Dataset
-    from mlpkit.datasets.memmap import build_mapped_model, finish_mapped_model, load_mapped
+    from mlpkit.datasets import Dataset, load_mapped
     from mlpkit.preprocessing import split_indices
     from mlpkit.training.pipeline import TrainConfig, build_model, finish_model, make_trainer
 
     config = TrainConfig(hidden=HIDDEN, epochs=1, batch_size=BATCH, validation_fraction=0.0)
     started = time.perf_counter()
     if mode == "mapped":
-        split = load_mapped(X_path, y_path, test_fraction=config.test_fraction, seed=config.seed)
-        model, X, Y = build_mapped_model(split.train, config)
-        finish = finish_mapped_model
-        dataset = split
+        dataset = load_mapped(X_path, y_path, test_fraction=config.test_fraction, seed=config.seed)
     else:
         rows, labels = np.load(X_path), np.load(y_path)
         train, test = split_indices(rows.shape[0], config.test_fraction, config.seed)
         dataset = Dataset("memory", rows[train], labels[train], rows[test], labels[test], own_split=False)
         del rows
-        model, X, Y = build_model(dataset, config)
-        finish = finish_model
+    model, X, Y = build_model(dataset, config)
     prepared = time.perf_counter()
     trainer = make_trainer(model, config, progress=False)
     history = trainer.fit(X, Y, 1)
     trained = time.perf_counter()
-    report = finish(model, dataset, history, trained - prepared)
+    report = finish_model(model, dataset, history, trained - prepared)
     return {
         "mode": mode,
         "prepare_seconds": prepared - started,

@@ -12,15 +12,17 @@ from sklearn import datasets as sk
 from mlpkit.datasets import (
     DATASET_NAMES,
     FASHION_MNIST,
+    evaluation_data,
+    is_mapped_source,
     load_dataset,
     make_planar,
     read_csv,
     read_csv_features,
     read_idx,
     read_table,
-    target_kind,
 )
 from mlpkit.datasets import idx as idx_module
+from mlpkit.tasks import target_kind
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C, np.dtype(">f8"): 0x0E}
@@ -218,6 +220,32 @@ def test_unknown_names_and_files(tmp_path):
         load_dataset(tmp_path / "absent.csv")
     with pytest.raises(ValueError, match="applies to CSV files only"):
         load_dataset("iris", target="species")
+
+
+def test_which_sources_are_memory_mapped(tmp_path):
+    (tmp_path / "shards").mkdir()
+    assert is_mapped_source(tmp_path / "X.npy") and is_mapped_source(tmp_path / "shards")
+    assert is_mapped_source(tmp_path / "X.bin", labels=tmp_path / "y.npy")
+    assert not is_mapped_source("iris", labels=tmp_path / "y.npy")  # a name: the CLI refuses --labels
+    assert not is_mapped_source(tmp_path / "data.csv") and not is_mapped_source(tmp_path / "data.npz")
+
+
+def test_evaluation_data_is_the_training_test_split_or_a_whole_file(tmp_path):
+    X = np.arange(40.0).reshape(20, 2)
+    y = np.array(["a", "b"] * 10)
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    trained_on = {"data": str(tmp_path / "data.npz"), "seed": 3, "test_fraction": 0.25}
+    split = load_dataset(tmp_path / "data.npz", seed=3, test_fraction=0.25)
+    rows, values, part = evaluation_data(tmp_path / ".." / tmp_path.name / "data.npz", trained_on)
+    assert part == "test split"
+    np.testing.assert_array_equal(rows, split.X_test)
+    np.testing.assert_array_equal(values, split.y_test)
+    rows, values, part = evaluation_data(tmp_path / "data.npz", {"data": "iris"})
+    assert part == "whole file" and rows.shape == (20, 2) and list(values) == list(y)
+    rows, values, part = evaluation_data("iris", {"data": str(tmp_path / "data.npz")})
+    assert (
+        part == "test split" and rows.shape == (30, 4) and values[0] in ("setosa", "versicolor", "virginica")
+    )
 
 
 # ---------------------------------------------------------------------- CSV

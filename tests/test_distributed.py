@@ -172,8 +172,8 @@ def estimator_proba(distributed: bool) -> np.ndarray:
 
 def mapped_training(folder: str, communicator=None) -> tuple[DNN, list[np.ndarray]]:
     """Train on memory-mapped shards; returns the network and the feature rows each gather read."""
-    from mlpkit.datasets.memmap import MappedRows, build_mapped_model, load_mapped
-    from mlpkit.training.pipeline import TrainConfig, make_trainer
+    from mlpkit.datasets import MappedRows, load_mapped
+    from mlpkit.training.pipeline import TrainConfig, build_model, make_trainer
 
     reads: list[np.ndarray] = []
     gather = MappedRows._gather
@@ -185,7 +185,7 @@ def mapped_training(folder: str, communicator=None) -> tuple[DNN, list[np.ndarra
 
     split = load_mapped(folder, test_fraction=0.2, seed=1)
     config = TrainConfig(hidden=(6,), batch_size=BATCH, epochs=EPOCHS, dtype="float64", seed=2)
-    model, X, Y = build_mapped_model(split.train, config)
+    model, X, Y = build_model(split, config)
     trainer = make_trainer(model, config, progress=False)
     trainer.communicator = communicator
     MappedRows._gather = recording_gather

@@ -10,12 +10,24 @@ import numpy as np
 import pytest
 
 from mlpkit import DNN, Trainer
-from mlpkit.datasets import Dataset, memmap
-from mlpkit.datasets.memmap import MappedColumns, MappedRows, build_mapped_model, evaluate_mapped, open_memmap
+from mlpkit.datasets import (
+    Dataset,
+    MappedColumns,
+    MappedRows,
+    MappedSplit,
+    check_columns,
+    column_chunks,
+    fit_scaler,
+    is_mapped,
+    mapped,
+    open_memmap,
+    row_chunks,
+)
 from mlpkit.io import load
 from mlpkit.metrics import evaluate_model
 from mlpkit.preprocessing import AffineScaler
-from mlpkit.training.pipeline import TrainConfig, build_model, encode_test_targets, make_trainer
+from mlpkit.tasks import Targets, encode_test_targets, scan_targets
+from mlpkit.training.pipeline import TrainConfig, build_model, evaluate_test, make_trainer
 
 SHARD_ROWS = (70, 55, 95)  # 220 rows in three uneven shards
 
@@ -62,8 +74,8 @@ def never_whole(monkeypatch):
 
     monkeypatch.setattr(MappedRows, "__array__", refuse)
     monkeypatch.setattr(MappedColumns, "__array__", refuse)
-    monkeypatch.setattr(memmap, "CHUNK_BYTES", 600)
-    monkeypatch.setattr(memmap, "RELEASE_BYTES", 4096)
+    monkeypatch.setattr(mapped, "CHUNK_BYTES", 600)
+    monkeypatch.setattr(mapped, "RELEASE_BYTES", 4096)
 
 
 def test_gathers_across_shards_match_the_concatenation(tmp_path, never_whole):
@@ -88,11 +100,95 @@ def test_gathers_across_shards_match_the_concatenation(tmp_path, never_whole):
 def test_chunked_scaler_statistics_equal_the_in_memory_fit(tmp_path, never_whole, method):
     X = features(sum(SHARD_ROWS), seed=1)
     dataset = open_memmap(write_shards(tmp_path / "shards", X, np.zeros(X.shape[0])))
-    chunked = memmap.scan_features(dataset.X, method)
+    chunked = fit_scaler(dataset.X, method)
     whole = AffineScaler(method).fit(X)
     np.testing.assert_allclose(chunked.offset_, whole.offset_, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(chunked.scale_, whole.scale_, rtol=1e-12)
     assert chunked.scale_[-1] == (1.0 if method != "pixel" else 255.0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "output", "expected"),
+    [
+        ("multiclass", "auto", Targets("multiclass", "softmax", 3, [0, 1, 2])),
+        ("binary_text", "auto", Targets("binary", "sigmoid", 1, ["no", "yes"])),
+        ("binary_text", "softmax", Targets("binary", "softmax", 2, ["no", "yes"])),
+        ("multilabel", "auto", Targets("multilabel", "sigmoid", 3, [0, 1, 2])),
+        ("regression", "auto", Targets("regression", "identity", 2)),
+        ("multiclass", "identity", Targets("regression", "identity", 1)),
+    ],
+)
+def test_targets_scanned_chunk_by_chunk_are_those_of_the_whole_array(
+    tmp_path, never_whole, kind, output, expected
+):
+    X = features(sum(SHARD_ROWS), seed=6)
+    y = targets(kind, X)
+    dataset = open_memmap(write_shards(tmp_path / "shards", X, y))
+    assert len(list(row_chunks(dataset.y))) >= 3  # the labels come in several chunks
+    assert scan_targets(row_chunks(dataset.y, "labels"), output) == scan_targets([y], output) == expected
+
+
+def test_a_regression_label_in_a_middle_chunk_makes_the_task_regression(tmp_path, never_whole):
+    y = np.arange(220.0)
+    y[150] = 0.5  # shard y_10.npy, the only non-whole value
+    dataset = open_memmap(write_shards(tmp_path / "shards", features(220), y))
+    assert scan_targets(row_chunks(dataset.y, "labels")) == Targets("regression", "identity", 1)
+
+
+def test_bad_labels_name_the_file_and_row(tmp_path):
+    y = np.arange(220.0) % 3
+    y[200] = np.nan  # shard y_10.npy, its row 75
+    dataset = open_memmap(write_shards(tmp_path / "shards", features(220), y))
+    with pytest.raises(ValueError, match=r"labels file .*y_10.npy contains NaN or infinity at row 75$"):
+        scan_targets(row_chunks(dataset.y, "labels"))
+
+
+def test_evaluating_chunk_by_chunk_equals_evaluating_the_array(tmp_path, never_whole):
+    X = features(sum(SHARD_ROWS), seed=8)
+    y = targets("multiclass", X)
+    dataset = open_memmap(write_shards(tmp_path / "shards", X, y))
+    model, _, _ = build_model(MappedSplit(dataset, dataset), TrainConfig(hidden=(4,), seed=2))
+    encoded = encode_test_targets(model, y)
+    chunked = evaluate_model(model, row_chunks(dataset.X), encoded)
+    whole = evaluate_model(model, X, encoded)
+    assert chunked.keys() == whole.keys()
+    assert chunked["loss"] == pytest.approx(whole["loss"], rel=1e-6)
+    assert chunked["confusion_matrix"] == whole["confusion_matrix"]
+    assert chunked["per_class"] == whole["per_class"]
+
+
+def test_column_sources_are_checked_and_read_in_chunks_alike(tmp_path, never_whole):
+    X = features(30)
+    dataset = open_memmap(*write_pair(tmp_path, X, np.arange(30) % 2))
+    columns = dataset.X.T
+    assert is_mapped(columns) and is_mapped(dataset.X) and not is_mapped(X.T)
+    check_columns(columns, 5, 30, "X")
+    check_columns(X.T, 5, None, "X")
+    with pytest.raises(ValueError, match=r"X from .*X.npy has shape \(5, 30\) .* but \(4, m\) is expected"):
+        check_columns(columns, 4, None, "X")
+    with pytest.raises(ValueError, match=r"X has shape \(5, 30\) \(columns are samples\) but \(5, 29\)"):
+        check_columns(X.T, 5, 29, "X")
+    Y = np.arange(30.0).reshape(1, 30)
+    blocks = list(column_chunks(columns, Y, 8))
+    assert [block.shape for block, _ in blocks] == [(5, 8), (5, 8), (5, 8), (5, 6)]
+    np.testing.assert_array_equal(np.hstack([block for block, _ in blocks]), X.T)
+    np.testing.assert_array_equal(np.hstack([targets for _, targets in blocks]), Y)
+    [(whole, whole_Y)] = column_chunks(X.T, Y, 8)  # arrays stay one chunk
+    assert whole.shape == (5, 30) and whole_Y is Y
+
+
+def test_coded_labels_train_as_their_names(never_whole):
+    X = features(60, seed=9)
+    codes = targets("multiclass", X)
+    names = ["low", "mid", "high"]
+    coded = Dataset("coded", X[:45], codes[:45], X[45:], codes[45:], class_names=names)
+    named = Dataset("named", X[:45], np.asarray(names)[codes[:45]], X[45:], np.asarray(names)[codes[45:]])
+    config = TrainConfig(hidden=(3,), seed=4)
+    model, X_cols, Y_cols = build_model(coded, config)
+    assert model.labels == names  # the names in code order, not sorted
+    np.testing.assert_array_equal(Y_cols.argmax(axis=0), codes[:45])
+    reference, _, _ = build_model(named, config)
+    assert reference.labels == sorted(names)
 
 
 def in_memory_dataset(X, y, train, test) -> Dataset:
@@ -108,7 +204,7 @@ def test_training_from_mapped_shards_equals_training_in_memory(tmp_path, never_w
     train, test = mapped_train.X.index, mapped_test.X.index
     config = TrainConfig(hidden=(6,), epochs=3, batch_size=16, lr=0.01, validation_fraction=0.2, seed=3)
 
-    model, X_cols, Y_cols = build_mapped_model(mapped_train, config)
+    model, X_cols, Y_cols = build_model(MappedSplit(mapped_train, mapped_test), config)
     history = make_trainer(model, config, progress=False).fit(X_cols, Y_cols, 3, validation_fraction=0.2)
     reference, X_ref, Y_ref = build_model(in_memory_dataset(X, y, train, test), config)
     expected = make_trainer(reference, config, progress=False).fit(X_ref, Y_ref, 3, validation_fraction=0.2)
@@ -119,7 +215,7 @@ def test_training_from_mapped_shards_equals_training_in_memory(tmp_path, never_w
     np.testing.assert_array_equal(history.loss, expected.loss)
     np.testing.assert_array_equal(history.val_loss, expected.val_loss)
 
-    report = evaluate_mapped(model, mapped_test)
+    report = evaluate_test(model, MappedSplit(mapped_train, mapped_test))
     expected_report = evaluate_model(model, X[test], encode_test_targets(model, y[test]))
     assert report["rows"] == expected_report["rows"] == test.shape[0]
     assert report["loss"] == pytest.approx(expected_report["loss"], rel=1e-6)
@@ -137,7 +233,7 @@ def test_a_file_pair_trains_like_its_shards(tmp_path, never_whole):
     config = TrainConfig(hidden=(4,), epochs=2, batch_size=32, seed=1)
     thetas = []
     for dataset in (pair, shards):
-        model, X_cols, Y_cols = build_mapped_model(dataset, config)
+        model, X_cols, Y_cols = build_model(MappedSplit(dataset, dataset), config)
         make_trainer(model, config, progress=False).fit(X_cols, Y_cols, 2)
         thetas.append(model.net.theta)
     np.testing.assert_array_equal(thetas[0], thetas[1])
@@ -157,7 +253,7 @@ def mapping_rss_bytes(path: Path) -> int:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the kernel's /proc/self/smaps")
 def test_batches_are_read_without_mapping_pages_and_passes_release_theirs(tmp_path, monkeypatch):
-    monkeypatch.setattr(memmap, "RELEASE_BYTES", 1 << 40)
+    monkeypatch.setattr(mapped, "RELEASE_BYTES", 1 << 40)
     X = np.arange(4096 * 1024, dtype=np.float32).reshape(4096, 1024)  # 16 MiB
     path, _ = write_pair(tmp_path, X, np.zeros(4096))
     rows = open_memmap(path, tmp_path / "y.npy").X
@@ -198,7 +294,7 @@ def test_bad_shards_name_the_shard(tmp_path):
     X[100, 2] = np.nan  # shard X_5.npy, its row 30
     folder = write_shards(tmp_path / "shards", X, targets("multiclass", features(220)))
     with pytest.raises(ValueError, match=r"X_5.npy contains NaN or infinity at row 30, column 2"):
-        memmap.scan_features(open_memmap(folder).X)
+        fit_scaler(open_memmap(folder).X)
     (folder / "y_10.npy").unlink()
     with pytest.raises(ValueError, match=r"shard .*X_10.npy has no labels file y_10.npy"):
         open_memmap(folder)
@@ -214,7 +310,7 @@ def test_trainer_checks_mapped_shapes_without_loading(tmp_path, never_whole):
     X = features(30)
     dataset = open_memmap(*write_pair(tmp_path, X, np.arange(30) % 2))
     config = TrainConfig(hidden=(3,), epochs=1)
-    model, X_cols, Y_cols = build_mapped_model(dataset, config)
+    model, X_cols, Y_cols = build_model(MappedSplit(dataset, dataset), config)
     trainer = Trainer(model.net, progress=False)
     with pytest.raises(ValueError, match=r"Y from .*y.npy has shape \(1, 10\) .* but \(1, 30\) is expected"):
         trainer.fit(X_cols, Y_cols[:, np.arange(10)], 1)

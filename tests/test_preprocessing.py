@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import LabelEncoder, MinMaxScaler, OneHotEncoder, StandardScaler
 
-from mlpkit.preprocessing import AffineScaler, encode_labels, one_hot, split_indices, target_matrix
+from mlpkit.preprocessing import AffineScaler, encode_labels, one_hot, split_indices
+from mlpkit.tasks import target_matrix
 
 
 @pytest.fixture
@@ -28,6 +29,49 @@ def test_standard_scaler_matches_scikit_learn(rows, rng):
 def test_minmax_scaler_matches_scikit_learn(rows):
     ours = AffineScaler("minmax").fit(rows)
     np.testing.assert_allclose(ours.transform(rows), MinMaxScaler().fit_transform(rows), atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8])
+def test_one_chunk_fit_is_numpys_mean_and_std_exactly(rng, dtype):
+    rows = (rng.normal(50.0, 20.0, size=(257, 6)) % 255).astype(dtype)
+    scaler = AffineScaler("standard").fit(rows)
+    np.testing.assert_array_equal(scaler.offset_, rows.mean(axis=0, dtype=np.float64))
+    np.testing.assert_array_equal(scaler.scale_, rows.std(axis=0, dtype=np.float64))
+    minmax = AffineScaler("minmax").fit_chunks([rows])
+    np.testing.assert_array_equal(minmax.offset_, rows.min(axis=0))
+    np.testing.assert_array_equal(minmax.scale_, np.ptp(rows.astype(np.float64), axis=0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    m=st.integers(1, 60),
+    cuts=st.lists(st.integers(0, 60), max_size=6),
+    shift=st.floats(-1e6, 1e6),
+    seed=st.integers(0, 2**16),
+)
+def test_streaming_fit_over_chunks_equals_numpy_on_the_whole_array(m, cuts, shift, seed):
+    rows = np.random.default_rng(seed).normal(shift, 3.0, size=(m, 4))
+    rows[:, 1] = round(shift)  # a constant column (its sum exact): zero deviation and range become 1
+    chunks = np.split(rows, sorted(cut for cut in cuts if cut <= m))  # some chunks may be empty
+    standard = AffineScaler("standard").fit_chunks(iter(chunks))
+    np.testing.assert_allclose(standard.offset_, rows.mean(axis=0), rtol=1e-12, atol=1e-9)
+    std = rows.std(axis=0)
+    np.testing.assert_allclose(standard.scale_, np.where(std == 0, 1.0, std), rtol=1e-8, atol=1e-9)
+    minmax = AffineScaler("minmax").fit_chunks(chunks)
+    np.testing.assert_array_equal(minmax.offset_, rows.min(axis=0))
+    span = rows.max(axis=0) - rows.min(axis=0)
+    np.testing.assert_array_equal(minmax.scale_, np.where(span == 0, 1.0, span))
+
+
+def test_streaming_fit_errors_name_the_problem():
+    with pytest.raises(ValueError, match="cannot fit a scaler on 0 rows"):
+        AffineScaler().fit_chunks([np.zeros((0, 3))])
+    with pytest.raises(ValueError, match="cannot fit a scaler on 0 rows"):
+        AffineScaler().fit_chunks([])
+    with pytest.raises(ValueError, match="has 2 features .* but 3 are expected"):
+        AffineScaler().fit_chunks([np.ones((4, 3)), np.ones((4, 2))])
+    with pytest.raises(ValueError, match="rows to fit the scaler on contains NaN or infinity at row 1"):
+        AffineScaler().fit_chunks([np.ones((4, 3)), np.array([[1.0, 2, 3], [np.inf, 0, 0]])])
 
 
 def test_pixel_scaling_is_offset_zero_scale_255():

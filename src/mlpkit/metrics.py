@@ -6,10 +6,12 @@ predicted classes as columns; a precision or recall with a zero denominator is 0
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from mlpkit.model import Model
-from mlpkit.preprocessing import target_matrix
+from mlpkit.tasks import target_matrix
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
@@ -57,13 +59,23 @@ def r2_score(y: np.ndarray, predicted: np.ndarray) -> float:
     return float(scores.mean())
 
 
-def evaluate_model(model: Model, rows: np.ndarray, targets: np.ndarray) -> dict:
+def model_outputs(model: Model, rows: np.ndarray | Iterator[np.ndarray]) -> np.ndarray:
+    """The output rows ``(m, n_L)`` for raw rows ``(m, n_x)``, or for an iterator over consecutive blocks
+    of raw rows (computed block by block: only the outputs are held)."""
+    if isinstance(rows, Iterator):
+        return np.concatenate([model.outputs(block) for block in rows])
+    return model.outputs(rows)
+
+
+def evaluate_model(model: Model, rows: np.ndarray | Iterator[np.ndarray], targets: np.ndarray) -> dict:
     """Loss and task metrics of ``model`` on raw ``rows`` and encoded ``targets``.
 
-    ``targets`` are class indices (binary, multiclass), a 0/1 indicator (multilabel) or values
-    (regression). The loss is the network's own cost ``J`` (cross-entropy or squared error).
+    ``rows`` is an array ``(m, n_x)`` or an iterator over consecutive blocks of it (data read
+    chunk by chunk, such as memory-mapped files). ``targets`` are class indices (binary,
+    multiclass), a 0/1 indicator (multilabel) or values (regression), one per row. The loss is
+    the network's own cost ``J`` (cross-entropy or squared error).
     """
-    outputs = model.outputs(rows)  # (m, n_L)
+    outputs = model_outputs(model, rows)  # (m, n_L)
     Y = target_matrix(model.task, targets, outputs.shape[1], outputs.dtype)  # (n_L, m)
     report: dict = {"rows": int(outputs.shape[0]), "loss": model.net.loss(outputs.T, Y)}
     decided = model.decide(outputs)

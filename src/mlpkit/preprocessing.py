@@ -1,15 +1,13 @@
-"""Preprocessing stored with a model: affine feature scaling, label encoding, target matrices, splits.
+"""Preprocessing stored with a model: affine feature scaling fitted in one streaming pass, labels, splits.
 
 Everything here works on the user-facing layout, rows are samples: ``rows`` is ``(m, n_x)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
-
-from mlpkit.tasks import TASKS
 
 SCALING_METHODS = ("standard", "pixel", "minmax", "none")
 PIXEL_SCALE = 255.0
@@ -30,6 +28,43 @@ def check_rows(rows: np.ndarray, name: str = "rows", n_features: int | None = No
         row, column = np.argwhere(~np.isfinite(rows))[0]
         raise ValueError(f"{name} contains NaN or infinity at row {row}, column {column}")
     return rows
+
+
+class RowMoments:
+    """Per-column count, mean, sum of squared deviations (``M2``), minimum and maximum of rows seen so far.
+
+    Blocks are merged with Chan et al.'s parallel update, in float64; the first block's
+    statistics are numpy's own (``mean(axis=0, dtype=float64)`` and the squared deviations
+    from it), so one block gives exactly ``rows.mean(axis=0)`` and ``rows.std(axis=0)``.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.n_features: int | None = None
+
+    def add(self, block: np.ndarray) -> None:
+        """Merge the rows ``(b, n_x)`` of ``block`` into the statistics."""
+        n = block.shape[0]
+        if n == 0:
+            return
+        mean = block.mean(axis=0, dtype=np.float64)
+        m2 = ((block - mean) ** 2).sum(axis=0)
+        low, high = block.min(axis=0).astype(np.float64), block.max(axis=0).astype(np.float64)
+        if self.count == 0:
+            self.mean, self.m2, self.low, self.high = mean, m2, low, high
+        else:
+            total = self.count + n
+            delta = mean - self.mean
+            self.mean = self.mean + delta * (n / total)
+            self.m2 = self.m2 + m2 + delta**2 * (self.count * n / total)
+            self.low, self.high = np.minimum(self.low, low), np.maximum(self.high, high)
+        self.count += n
+        self.n_features = block.shape[1]
+
+    @property
+    def std(self) -> np.ndarray:
+        """Population standard deviation per column."""
+        return np.sqrt(self.m2 / self.count)
 
 
 class AffineScaler:
@@ -58,21 +93,30 @@ class AffineScaler:
 
     def fit(self, rows: np.ndarray) -> AffineScaler:
         """Learn ``offset_`` and ``scale_`` from training rows ``(m, n_x)``; returns ``self``."""
-        rows = check_rows(rows, "rows to fit the scaler on")
-        if rows.shape[0] < 1:
+        return self.fit_chunks([rows])
+
+    def fit_chunks(self, chunks: Iterable[np.ndarray]) -> AffineScaler:
+        """Learn ``offset_`` and ``scale_`` from consecutive blocks of training rows, in one pass.
+
+        Rows in memory are one block; larger data comes a block at a time (e.g. memory-mapped
+        files). The statistics are merged over blocks in float64 (:class:`RowMoments`).
+        """
+        moments = RowMoments()
+        for block in chunks:
+            moments.add(check_rows(block, "rows to fit the scaler on", moments.n_features))
+        if moments.count < 1:
             raise ValueError("cannot fit a scaler on 0 rows")
-        offset, scale = self._statistics(rows)
+        offset, scale = self._statistics(moments)
         scale = np.where(scale == 0, 1.0, scale)
         self.offset_, self.scale_ = offset.astype(np.float64), scale.astype(np.float64)
         return self
 
-    def _statistics(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n_features = rows.shape[1]
+    def _statistics(self, moments: RowMoments) -> tuple[np.ndarray, np.ndarray]:
+        n_features = moments.n_features
         if self.method == "standard":
-            return rows.mean(axis=0, dtype=np.float64), rows.std(axis=0, dtype=np.float64)
+            return moments.mean, moments.std
         if self.method == "minmax":
-            low = rows.min(axis=0).astype(np.float64)
-            return low, rows.max(axis=0).astype(np.float64) - low
+            return moments.low, moments.high - moments.low
         if self.method == "pixel":
             return np.zeros(n_features), np.full(n_features, PIXEL_SCALE)
         if self.method == "none":
@@ -157,39 +201,6 @@ def one_hot(indices: np.ndarray, n_classes: int, dtype: str | np.dtype = np.floa
     encoded = np.zeros((indices.shape[0], n_classes), dtype=dtype)
     encoded[np.arange(indices.shape[0]), indices] = 1
     return encoded
-
-
-def class_output(labels: list, output: str = "auto") -> tuple[str, str, int]:
-    """Task, output activation and output width for classifying into ``labels``.
-
-    ``auto`` picks one sigmoid unit for two classes and a softmax for more.
-    """
-    k = len(labels)
-    if k < 2:
-        raise ValueError(
-            f"the training labels hold a single class ({labels}); classification needs at least 2"
-        )
-    if output == "sigmoid" and k > 2:
-        raise ValueError(f"output 'sigmoid' fits 2 classes (or multilabel targets), got {k}; use softmax")
-    if output == "softmax" or (output == "auto" and k > 2):
-        return ("binary" if k == 2 else "multiclass"), "softmax", k
-    return "binary", "sigmoid", 1
-
-
-def target_matrix(task: str, targets: np.ndarray, n_outputs: int, dtype: str | np.dtype) -> np.ndarray:
-    """The engine's ``Y`` of shape ``(n_L, m)`` (columns are samples) for encoded targets.
-
-    ``targets`` holds class indices for binary/multiclass, a 0/1 indicator ``(m, k)`` for
-    multilabel, and values ``(m,)`` or ``(m, k)`` for regression.
-    """
-    targets = np.asarray(targets)
-    if task in ("binary", "multiclass") and n_outputs > 1:
-        return one_hot(targets, n_outputs, dtype).T
-    if task == "binary":
-        return targets.reshape(1, -1).astype(dtype)
-    if task in ("multilabel", "regression"):
-        return targets.reshape(targets.shape[0], -1).T.astype(dtype)
-    raise ValueError(f"Unknown task {task!r}; expected one of {list(TASKS)}")
 
 
 def split_indices(

@@ -383,34 +383,27 @@ def _communicator(args: argparse.Namespace):
 
 def _training_data(args: argparse.Namespace, config):
     """The dataset, an untrained model and its ``X``, ``Y``: memory-mapped for .npy data, else loaded."""
-    from mlpkit.datasets import is_dataset_name
+    from mlpkit.datasets import is_mapped_source, load_dataset, load_mapped
+    from mlpkit.training.pipeline import build_model
 
-    source = Path(config.data)
-    if not is_dataset_name(config.data) and (args.labels or source.is_dir() or source.suffix == ".npy"):
-        from mlpkit.datasets.memmap import build_mapped_model, load_mapped
-
+    if is_mapped_source(config.data, args.labels):
         if config.target is not None:
             raise UsageError("--target applies to CSV files, not to memory-mapped .npy data")
         dataset = load_mapped(config.data, args.labels, test_fraction=config.test_fraction, seed=config.seed)
-        return (dataset, *build_mapped_model(dataset.train, config))
-    from mlpkit.datasets import load_dataset
-    from mlpkit.training.pipeline import build_model
-
-    if args.labels is not None:
-        raise UsageError(f"--labels applies to --data X.npy, not to {config.data!r}")
-    dataset = load_dataset(
-        config.data, target=config.target, seed=config.seed, test_fraction=config.test_fraction
-    )
+    else:
+        if args.labels is not None:
+            raise UsageError(f"--labels applies to --data X.npy, not to {config.data!r}")
+        dataset = load_dataset(
+            config.data, target=config.target, seed=config.seed, test_fraction=config.test_fraction
+        )
     return (dataset, *build_model(dataset, config))
 
 
 def _finish_training(model, dataset, history, seconds: float) -> dict:
     """Evaluate on the test split and store history and metrics in the model; returns the report."""
-    from mlpkit.datasets.memmap import MappedSplit, finish_mapped_model
     from mlpkit.training.pipeline import finish_model
 
-    finish = finish_mapped_model if isinstance(dataset, MappedSplit) else finish_model
-    return finish(model, dataset, history, seconds)
+    return finish_model(model, dataset, history, seconds)
 
 
 def _print_train_summary(args: argparse.Namespace, model, report: dict, out: Path) -> None:
@@ -458,29 +451,11 @@ def _add_evaluate_parser(subparsers) -> None:
     parser.set_defaults(run=_run_evaluate)
 
 
-def _same_source(a: str, b: str | None) -> bool:
-    if b is None:
-        return False
-    return a == b or Path(a).resolve() == Path(b).resolve()
-
-
 def _evaluation_rows(model, source: str) -> tuple[np.ndarray, np.ndarray, str]:
     """Rows and labels to evaluate on, and a description: a test split, or a whole file."""
-    from mlpkit.datasets import is_dataset_name, load_dataset, read_table
+    from mlpkit.datasets import evaluation_data
 
-    config = model.config
-    if is_dataset_name(source) or _same_source(source, config.get("data")):
-        dataset = load_dataset(
-            source,
-            target=config.get("target") if not is_dataset_name(source) else None,
-            seed=config.get("seed", 0),
-            test_fraction=config.get("test_fraction", 0.2),
-        )
-        rows, values, part = dataset.X_test, dataset.label_values(dataset.y_test), "test split"
-    else:
-        target = config.get("target_name") if str(source).lower().endswith(".csv") else None
-        table = read_table(source, target=target)
-        rows, values, part = table.X, table.y, "whole file"
+    rows, values, part = evaluation_data(source, model.config)
     if rows.shape[1] != model.n_features:
         raise UsageError(f"{source}: {rows.shape[1]} feature columns but the model takes {model.n_features}")
     return rows, values, f"{source} ({part}, {rows.shape[0]} rows)"

@@ -2,13 +2,16 @@
 
 Names: ``fashion-mnist``, ``mnist`` (idx files), ``digits``, ``iris``, ``wine``,
 ``breast-cancer`` (scikit-learn), ``moons``, ``circles``, ``planar`` (generated). Anything
-else is a path to a ``.csv`` or ``.npz`` file.
+else is a path to a ``.csv`` or ``.npz`` file, or to memory-mapped ``.npy`` data (``X.npy``
+with its labels file, or a folder of shards; see :mod:`mlpkit.datasets.memmap`).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import numpy as np
 
 from mlpkit.datasets.core import Dataset
 from mlpkit.datasets.files import Table, load_csv, load_npz, read_csv, read_npz_table
@@ -77,3 +80,39 @@ def read_table(source: str | os.PathLike, *, target: str | None = None) -> Table
     if target is not None:
         raise ValueError(f"target={target!r} applies to CSV files only, not to {str(source)!r}")
     return read_npz_table(source)
+
+
+def is_mapped_source(source: str | os.PathLike, labels: str | os.PathLike | None = None) -> bool:
+    """True when ``source`` is memory-mapped ``.npy`` data: an ``.npy`` file, a folder of shards, or
+    any path given with a ``labels`` file; those open with :func:`~mlpkit.datasets.memmap.load_mapped`."""
+    if is_dataset_name(source):
+        return False
+    path = Path(source)
+    return bool(labels) or path.is_dir() or path.suffix == ".npy"
+
+
+def same_source(a: str | os.PathLike, b: str | os.PathLike | None) -> bool:
+    """True when ``a`` and ``b`` name the same dataset or file."""
+    if b is None:
+        return False
+    return a == b or Path(a).resolve() == Path(b).resolve()
+
+
+def evaluation_data(source: str | os.PathLike, trained_on: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    """Rows, labels and which part (``"test split"`` or ``"whole file"``) to evaluate a model on.
+
+    ``trained_on`` is the model's training config (``data``, ``target``, ``seed``,
+    ``test_fraction``, ``target_name``). A dataset name, or the file the model was trained on,
+    gives the test split drawn as in training; another file is evaluated whole.
+    """
+    if is_dataset_name(source) or same_source(source, trained_on.get("data")):
+        dataset = load_dataset(
+            source,
+            target=trained_on.get("target") if not is_dataset_name(source) else None,
+            seed=trained_on.get("seed", 0),
+            test_fraction=trained_on.get("test_fraction", 0.2),
+        )
+        return dataset.X_test, dataset.label_values(dataset.y_test), "test split"
+    target = trained_on.get("target_name") if str(source).lower().endswith(".csv") else None
+    table = read_table(source, target=target)
+    return table.X, table.y, "whole file"

@@ -1,4 +1,4 @@
-"""The :class:`Dataset` every loader returns (train and test rows, labels, names) and target kinds."""
+"""The :class:`Dataset` every in-memory loader returns: train and test rows, labels, names."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlpkit.preprocessing import split_indices
-
-TARGET_KINDS = ("classification", "multilabel", "regression")
+from mlpkit.tasks import target_kind
 
 
 @dataclass
@@ -51,18 +50,6 @@ class Dataset:
             f"{self.name}: {self.X_train.shape[0]} train / {self.X_test.shape[0]} test rows, "
             f"{self.n_features} features, {what}"
         )
-
-
-def target_kind(y: np.ndarray) -> str:
-    """``"classification"`` for text, booleans or whole numbers; ``"multilabel"`` for a 0/1 matrix;
-    ``"regression"`` for other numbers."""
-    y = np.asarray(y)
-    if y.ndim == 2:
-        numeric = np.issubdtype(y.dtype, np.number) or y.dtype == bool
-        return "multilabel" if numeric and np.isin(y, (0, 1)).all() else "regression"
-    if not np.issubdtype(y.dtype, np.number) or np.issubdtype(y.dtype, np.integer):
-        return "classification"
-    return "classification" if np.all(np.mod(y, 1) == 0) else "regression"
 
 
 def split_dataset(

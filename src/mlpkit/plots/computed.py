@@ -16,8 +16,7 @@ import numpy as np
 from mlpkit.losses import decide
 from mlpkit.model import Model
 from mlpkit.network import DNN
-from mlpkit.preprocessing import target_matrix
-from mlpkit.tasks import TASKS, infer_task
+from mlpkit.tasks import TASKS, infer_task, target_matrix
 
 MIN_IMAGE_SIDE = 8
 GRID_RESOLUTION = 200

@@ -11,79 +11,29 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from mlpkit.datasets import Dataset, target_kind
+from mlpkit.datasets import Dataset
+from mlpkit.datasets.source import Columns, Source, engine_columns, fit_scaler, read_all, row_chunks
 from mlpkit.metrics import evaluate_model
 from mlpkit.model import Model
 from mlpkit.network import DNN
-from mlpkit.preprocessing import AffineScaler, class_output, encode_labels, target_matrix
+from mlpkit.tasks import encode_test_targets, scan_targets
 from mlpkit.training.callbacks import Callback, History
 from mlpkit.training.config import TrainConfig
 from mlpkit.training.run import TrainingRun
 from mlpkit.training.trainer import Trainer
 
 
-# ---------------------------------------------------------------------- task and labels
-@dataclass
-class Targets:
-    """Encoded training targets and what they imply: task, output layer, labels."""
-
-    task: str
-    output_activation: str
-    n_outputs: int
-    encoded: np.ndarray
-    labels: list | None = None
-    label_names: list[str] | None = None
-
-
-def encode_targets(dataset: Dataset, output: str = "auto") -> Targets:
-    """Pick the task and output layer for the training targets and encode them."""
-    y = dataset.y_train
-    kind = "regression" if output == "identity" else target_kind(y)
-    if kind == "regression":
-        return _regression_targets(y)
-    if kind == "multilabel":
-        if output == "softmax":
-            raise ValueError(
-                "output 'softmax' needs one class per row; the targets are a 0/1 matrix (multilabel)"
-            )
-        n_labels = y.shape[1]
-        return Targets("multilabel", "sigmoid", n_labels, y.astype(np.int64), list(range(n_labels)))
-    return _class_targets(dataset, output)
-
-
-def _regression_targets(y: np.ndarray) -> Targets:
-    if not np.issubdtype(y.dtype, np.number) and y.dtype != bool:
-        raise ValueError(f"output 'identity' (regression) needs numeric targets, got {y.dtype} labels")
-    values = y.astype(np.float64)
-    return Targets("regression", "identity", 1 if values.ndim == 1 else values.shape[1], values)
-
-
-def _class_targets(dataset: Dataset, output: str) -> Targets:
-    if dataset.class_names is not None:
-        indices, labels = np.asarray(dataset.y_train, dtype=np.int64), list(dataset.class_names)
-    else:
-        indices, labels = encode_labels(dataset.y_train, name="training labels")
-    task, output_activation, n_outputs = class_output(labels, output)
-    return Targets(task, output_activation, n_outputs, indices, labels)
-
-
-def encode_test_targets(model: Model, values: np.ndarray) -> np.ndarray:
-    """Evaluation targets for ``model``: class indices via its labels, an indicator or values."""
-    if model.task in ("binary", "multiclass"):
-        return model.encode(np.asarray(values), name="test labels")
-    if model.task == "multilabel":
-        return np.asarray(values, dtype=np.int64)
-    return np.asarray(values, dtype=np.float64)
-
-
 # ---------------------------------------------------------------------- building and training
-def build_model(dataset: Dataset, config: TrainConfig) -> tuple[Model, np.ndarray, np.ndarray]:
-    """An untrained :class:`Model` (network, fitted scaler, labels) and the engine-layout ``X``, ``Y``."""
-    targets = encode_targets(dataset, config.output)
-    scaler = AffineScaler(dataset.scaling).fit(dataset.X_train)
-    rows = scaler.transform(dataset.X_train, config.dtype)  # (m, n_x)
+def build_model(dataset: Source, config: TrainConfig) -> tuple[Model, Columns, Columns]:
+    """An untrained :class:`Model` (network, fitted scaler, labels) and the engine-layout ``X``, ``Y``.
+
+    Any source serves, in memory or memory-mapped: the targets decide the task and labels and
+    the scaler is fitted in one pass over the training rows, chunk by chunk; ``X`` and ``Y``
+    are arrays, or mapped columns read (scaled, encoded) a mini-batch at a time.
+    """
+    values = dataset.label_values(dataset.y_train)
+    targets = scan_targets(row_chunks(values, "labels"), config.output, dataset.class_names)
+    scaler = fit_scaler(dataset.X_train, dataset.scaling)
     sizes = [dataset.n_features, *config.hidden, targets.n_outputs]
     net = DNN(sizes, config.activation, targets.output_activation, seed=config.seed, dtype=config.dtype)
     stored = {
@@ -91,9 +41,11 @@ def build_model(dataset: Dataset, config: TrainConfig) -> tuple[Model, np.ndarra
         "feature_names": dataset.feature_names,
         "target_name": dataset.target_name,
     }
-    model = Model(net, scaler, targets.label_names, targets.task, stored, labels=targets.labels)
-    Y = target_matrix(targets.task, targets.encoded, targets.n_outputs, net.dtype)  # (n_L, m)
-    return model, rows.T, Y
+    model = Model(net, scaler, None, targets.task, stored, labels=targets.labels)
+    dtype = net.dtype
+    X = engine_columns(dataset.X_train, lambda rows: scaler.transform(rows, dtype), dataset.n_features, dtype)
+    Y = engine_columns(values, lambda raw: targets.matrix(raw, dtype).T, targets.n_outputs, dtype)
+    return model, X, Y  # (n_x, m), (n_L, m)
 
 
 def make_trainer(
@@ -124,11 +76,15 @@ def train_model(
     return TrainResult(model, finish_model(model, dataset, history, seconds), seconds)
 
 
-def finish_model(model: Model, dataset: Dataset, history: History, seconds: float) -> dict:
+def evaluate_test(model: Model, dataset: Source) -> dict:
+    """Loss and task metrics of ``model`` on the source's test rows (mapped rows read chunk by chunk)."""
+    targets = encode_test_targets(model, read_all(dataset.label_values(dataset.y_test)))
+    return evaluate_model(model, row_chunks(dataset.X_test), targets)
+
+
+def finish_model(model: Model, dataset: Source, history: History, seconds: float) -> dict:
     """Evaluate on the test split, store history and summary metrics in the model; return the report."""
-    report = evaluate_model(
-        model, dataset.X_test, encode_test_targets(model, dataset.label_values(dataset.y_test))
-    )
+    report = evaluate_test(model, dataset)
     model.history = history.to_dict()
     model.metrics = summary_metrics(report, history.epochs, seconds)
     return report
