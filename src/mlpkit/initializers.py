@@ -54,3 +54,18 @@ def get_initializer(name_or_function: str | Initializer) -> Initializer:
             f"Unknown initializer {name_or_function!r}; expected one of {sorted(INITIALIZERS)}"
             " or a callable f(rng, fan_in, fan_out)"
         ) from None
+
+
+def glorot_uniform_scaled(factor: float = 6.0) -> Initializer:
+    """``U(-r, r)`` with ``r = sqrt(factor / (fan_in + fan_out))``: Glorot's for ``factor = 6``.
+
+    scikit-learn's MLP draws this way with ``factor = 2`` for logistic units, and draws its
+    biases ``b_l`` from the same interval: the returned ``draw(rng, fan_in, fan_out, shape)``
+    takes an optional ``shape`` (default ``(fan_out, fan_in)``, e.g. ``(fan_out, 1)`` for ``b_l``).
+    """
+
+    def draw(rng: np.random.Generator, fan_in: int, fan_out: int, shape: tuple[int, ...] | None = None):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        return rng.uniform(-bound, bound, (fan_out, fan_in) if shape is None else shape)
+
+    return draw

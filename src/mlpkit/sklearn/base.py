@@ -1,0 +1,201 @@
+"""The estimator MLPClassifier and MLPRegressor share: fit, warm start, partial_fit, fitted attributes.
+
+``fit`` checks the parameters once (they become a :class:`TrainConfig`), validates the data
+(the subclass's job), builds or keeps the network, and hands it to a solver: sgd and adam
+through the Trainer (:mod:`.stochastic`), lbfgs through scipy (:mod:`.lbfgs`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from mlpkit.initializers import glorot_uniform_scaled
+from mlpkit.model import Model
+from mlpkit.network import DNN
+from mlpkit.sklearn.lbfgs import LbfgsSolver
+from mlpkit.sklearn.params import (
+    OUTPUT_ACTIVATIONS,
+    check_sample_weight,
+    checked_config,
+    json_safe,
+    random_generator,
+    without_zero_weights,
+)
+from mlpkit.sklearn.stochastic import StochasticSolver
+from mlpkit.sklearn.stopping import NoImprovement
+from mlpkit.training import TrainConfig
+
+
+class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
+    """What the classifier and the regressor share; they add the targets, the score and predict."""
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _validate_training_data(self, X, y, incremental: bool, reset: bool):
+        raise NotImplementedError
+
+    def _output_activation(self) -> str:
+        raise NotImplementedError
+
+    def _training_weights(self, sample_weight: np.ndarray | None, y) -> np.ndarray | None:
+        return sample_weight
+
+    def _validation_score(self, AL: np.ndarray, Y: np.ndarray, weight: np.ndarray | None) -> float:
+        raise NotImplementedError
+
+    def _model_task_and_labels(self) -> tuple[str, list | None]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ fitted state
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "net_")
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weight matrices in scikit-learn's ``(n_in, n_out)`` orientation: views ``W_l.T``."""
+        check_is_fitted(self)
+        return [self.net_.params[f"W{l}"].T for l in range(1, self.net_.L + 1)]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Bias vectors of shape ``(n_out,)``: views of ``b_l``."""
+        check_is_fitted(self)
+        return [self.net_.params[f"b{l}"].ravel() for l in range(1, self.net_.L + 1)]
+
+    @property
+    def best_loss_(self) -> float | None:
+        """The lowest training loss (None with early stopping, which watches the validation score)."""
+        check_is_fitted(self)
+        return self._stopping.best_loss
+
+    @property
+    def best_validation_score_(self) -> float | None:
+        """The best validation score with early stopping, else None."""
+        check_is_fitted(self)
+        return self._stopping.best_score
+
+    @property
+    def validation_scores_(self) -> list[float] | None:
+        """The validation score (accuracy or R^2) of each epoch with early stopping, else None."""
+        check_is_fitted(self)
+        return self._stopping.scores
+
+    @property
+    def validation_loss_curve_(self) -> list[float] | None:
+        """The validation loss of each epoch with early stopping, else None."""
+        check_is_fitted(self)
+        return self._stopping.validation_losses
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to rows ``X`` and targets ``y``; returns ``self``."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight, incremental: bool):
+        config = checked_config(self)
+        first_pass = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
+        X, Y, y = self._validate_training_data(X, y, incremental, reset=first_pass)
+        weight = check_sample_weight(sample_weight, X.shape[0])
+        weight = self._training_weights(weight, y)
+        X, Y, weight = without_zero_weights(X, Y, weight)
+        dtype = "float64" if self.solver == "lbfgs" else config.dtype
+        if first_pass:
+            self._initialize(X.shape[1], Y.shape[1], dtype, config)
+        else:
+            self._continue_with(Y.shape[1], dtype, config)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, Y, weight, config)
+        else:
+            self._fit_stochastic(X, Y, weight, config, incremental)
+        return self
+
+    def _initialize(self, n_features: int, n_outputs: int, dtype: str, config: TrainConfig) -> None:
+        """A fresh network (scikit-learn's Glorot-uniform draws, biases too) and bookkeeping."""
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = len(config.hidden) + 2
+        self.out_activation_ = self._output_activation()
+        self.n_iter_ = 0
+        self.t_ = 0
+        rng = random_generator(self.random_state)
+        self.net_ = self._new_network([n_features, *config.hidden, n_outputs], config.activation, rng, dtype)
+        self._seed = int(rng.integers(2**63 - 1))
+        self._split_seed = int(rng.integers(2**32 - 1))
+        self._trainer = None
+        self.loss_curve_ = []
+        self._stopping = NoImprovement(config.early_stopping)
+
+    def _new_network(
+        self, layer_sizes: list[int], activation: str, rng: np.random.Generator, dtype: str
+    ) -> DNN:
+        """scikit-learn's initialization: every W_l, then every b_l, from U(-r, r) with
+        r = sqrt(f / (n_{l-1} + n_l)), f = 2 for logistic units and 6 otherwise."""
+        draw = glorot_uniform_scaled(2.0 if self.activation == "logistic" else 6.0)
+        output = OUTPUT_ACTIVATIONS[self.out_activation_]
+        net = DNN(layer_sizes, activation, output, seed=rng, dtype=dtype, initializer=draw)
+        for l in range(1, net.L + 1):
+            net.params[f"b{l}"][...] = draw(rng, layer_sizes[l - 1], layer_sizes[l], (layer_sizes[l], 1))
+        return net
+
+    def _continue_with(self, n_outputs: int, dtype: str, config: TrainConfig) -> None:
+        """Warm start or partial_fit: keep the weights (and optimizer) if the shapes still fit."""
+        expected = [self.net_.layer_sizes[0], *config.hidden, n_outputs]
+        if list(self.net_.layer_sizes) != expected:
+            raise ValueError(
+                f"{type(self).__name__}: cannot continue training a network of layer sizes "
+                f"{list(self.net_.layer_sizes)} with hidden_layer_sizes={self.hidden_layer_sizes!r} "
+                f"({expected}); set warm_start=False to start afresh"
+            )
+        if self.net_.dtype.name != dtype:
+            self.net_ = _network_copy(self.net_, dtype)
+            self._trainer = None
+        if config.early_stopping != self._stopping.validation:
+            self._stopping = NoImprovement(config.early_stopping)
+
+    # ------------------------------------------------------------------ export and predict
+    def to_model(self) -> Model:
+        """The fitted network as an :class:`mlpkit.Model`, so ``mlpkit.save(estimator, path)`` works."""
+        check_is_fitted(self)
+        task, labels = self._model_task_and_labels()
+        history = {
+            "loss": list(self.loss_curve_),
+            "val_loss": list(self.validation_loss_curve_ or []),
+            "val_score": list(self.validation_scores_ or []),
+        }
+        metrics = {"loss": self.loss_, "n_iter": self.n_iter_, "t": self.t_}
+        if self.best_validation_score_ is not None:
+            metrics["best_validation_score"] = self.best_validation_score_
+        config = {"estimator": type(self).__name__, **json_safe(self.get_params())}
+        return Model(
+            _network_copy(self.net_),
+            None,
+            task=task,
+            labels=labels,
+            config=config,
+            history=history,
+            metrics=metrics,
+        )
+
+    def _output_rows(self, X) -> tuple[np.ndarray, np.dtype]:
+        """Output activations ``(m, n_L)`` for rows ``X``, in the network's dtype, and the input's dtype."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return self.net_.predict_proba(X.T).T, X.dtype  # (n_L, m) -> rows
+
+
+def has_stochastic_solver(estimator: BaseMLP) -> bool:
+    """partial_fit exists for sgd and adam only (as in scikit-learn)."""
+    if estimator.solver not in ("sgd", "adam"):
+        raise AttributeError(
+            f"partial_fit is only available for the stochastic solvers 'sgd' and 'adam', "
+            f"not solver={estimator.solver!r}"
+        )
+    return True
+
+
+def _network_copy(net: DNN, dtype: str | None = None) -> DNN:
+    """An independent copy of ``net`` (same architecture and parameters), in ``dtype`` if given."""
+    dtype = dtype or net.dtype.name
+    copy = DNN(net.layer_sizes, net.hidden_activations, net.output_activation, dtype=dtype, seed=0)
+    copy.theta[...] = net.theta
+    return copy

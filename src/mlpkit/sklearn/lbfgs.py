@@ -1,0 +1,76 @@
+"""lbfgs: scipy's L-BFGS-B on the network's flat ``theta``, full batch, in float64.
+
+The objective is the network's own cost and gradients (:meth:`DNN.loss`,
+:meth:`DNN.compute_gradients`) plus the L2 term of :mod:`mlpkit.regularization`, the same
+``(alpha/2m) sum ||W_l||^2`` the Trainer adds, with ``m`` the number (or total weight) of rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+
+from mlpkit.network import DNN
+from mlpkit.regularization import l2_cost, l2_scale
+from mlpkit.training import TrainConfig
+
+
+def lbfgs_objective(
+    net: DNN, X: np.ndarray, Y: np.ndarray, weight: np.ndarray | None, l2: float
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """``theta -> (J + (l2/2m) sum ||W_l||^2, its gradient)`` on columns ``X`` (n_x, m), ``Y`` (n_L, m)."""
+    m = X.shape[1] if weight is None else float(weight.sum())
+    gradient = np.empty_like(net.theta)
+
+    def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        net.theta[...] = theta
+        AL, cache = net.forward(X)
+        loss = net.loss(AL, Y, weight)
+        net.compute_gradients(AL, Y, cache, sample_weight=weight, out=gradient)
+        W = net.theta[: net.n_weights]  # every W_l, flat
+        loss += l2_cost(l2, m, float(np.dot(W, W)))
+        gradient[: net.n_weights] += l2_scale(l2, m) * W
+        return loss, gradient.copy()
+
+    return loss_and_gradient
+
+
+class LbfgsSolver:
+    """The lbfgs half of the estimators: needs ``net_``, ``_stopping`` and the parameters."""
+
+    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, weight, config: TrainConfig) -> None:
+        """Full-batch L-BFGS-B on rows ``X`` and targets ``Y``, with scikit-learn's L2 term."""
+        net = self.net_
+        objective = lbfgs_objective(net, X.T.astype(np.float64), Y.T.astype(np.float64), weight, config.l2)
+        self.loss_curve_ = []
+        result = scipy.optimize.minimize(
+            objective,
+            net.theta.copy(),
+            method="L-BFGS-B",
+            jac=True,
+            options={"maxfun": self.max_fun, "maxiter": config.epochs, "gtol": config.tol},
+            callback=self._record_lbfgs_iteration,
+        )
+        net.theta[...] = result.x
+        self.n_iter_ = min(int(result.nit), config.epochs)
+        self.loss_ = float(result.fun)
+        self._stopping.best_loss = min(self.loss_curve_, default=self.loss_)
+        if not np.isfinite(net.theta).all():
+            raise ValueError("lbfgs produced non-finite weights: standardize the input (e.g. StandardScaler)")
+        if result.status != 0:
+            message = result.message.decode() if isinstance(result.message, bytes) else result.message
+            warnings.warn(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}): "
+                f"{message}. Increase max_iter or max_fun, or scale the data.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
+    def _record_lbfgs_iteration(self, intermediate_result) -> None:
+        self.loss_curve_.append(float(intermediate_result.fun))
+        if self.verbose:
+            print(f"Iteration {len(self.loss_curve_)}, loss = {self.loss_curve_[-1]:.8f}")
