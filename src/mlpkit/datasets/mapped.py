@@ -28,11 +28,9 @@ class MappedRows:
 
     ``rows[index]`` (an integer array or a slice) returns a new C-ordered ndarray of those rows
     after ``transform`` and the cast to ``dtype``. ``subset`` and ``with_transform`` make new
-    views without reading anything. ``out_of_core`` tells the :class:`~mlpkit.training.Trainer`
-    to read it batch by batch.
+    views without reading anything; the trainer reads it batch by batch
+    (:func:`mlpkit.datasets.source.is_mapped`).
     """
-
-    out_of_core = True
 
     def __init__(
         self,
@@ -211,7 +209,6 @@ class MappedColumns:
     :class:`~mlpkit.training.Trainer` uses, so an epoch reads one mini-batch of rows at a time.
     """
 
-    out_of_core = True
     ndim = 2
 
     def __init__(self, rows: MappedRows) -> None:

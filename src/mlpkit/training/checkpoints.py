@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlpkit.datasets.source import is_mapped
 from mlpkit.io import Checkpoint, load_checkpoint, save_checkpoint
 from mlpkit.training.callbacks import Callback
 from mlpkit.training.trainer import Trainer
@@ -28,7 +29,7 @@ SETTINGS_KEY = "run_settings"
 
 def data_digest(X: np.ndarray, Y: np.ndarray) -> str | None:
     """SHA-256 of the training arrays, or None for memory-mapped data (too large to read again)."""
-    if getattr(X, "out_of_core", False) or getattr(Y, "out_of_core", False):
+    if is_mapped(X) or is_mapped(Y):
         return None
     digest = hashlib.sha256()
     for array in (X, Y):

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlpkit.datasets.source import Columns, is_mapped
+from mlpkit.datasets.source import check_columns as check_source_columns
 from mlpkit.network import DNN, check_finite
 
 
-def check_columns(net: DNN, X: np.ndarray, Y: np.ndarray, x_name: str, y_name: str):
+def check_columns(net: DNN, X: Columns, Y: Columns, x_name: str, y_name: str) -> tuple[Columns, Columns]:
     """``X`` ``(n_x, m)`` and ``Y`` ``(n_L, m)`` checked and cast, or ValueError naming the problem.
 
-    Memory-mapped data (``out_of_core``, see :mod:`mlpkit.datasets.memmap`) was checked in
-    chunks when opened; here only its shape is, so it is never loaded or cast whole.
+    Memory-mapped data (see :mod:`mlpkit.datasets.mapped`) was checked in chunks when opened;
+    here only its shape is, so it is never loaded or cast whole.
     """
-    if getattr(X, "out_of_core", False):
-        X.check_shape(net.layer_sizes[0], None, x_name)
+    if is_mapped(X):
+        check_source_columns(X, net.layer_sizes[0], None, x_name)
     else:
         X = net.check_X(X, x_name)
         check_finite(X.T, f"{x_name} (as rows x features)")
     if X.shape[1] < 1:
         raise ValueError(f"{x_name} has no samples (m = 0); training needs at least one column")
-    if getattr(Y, "out_of_core", False):
-        Y.check_shape(net.layer_sizes[-1], X.shape[1], y_name)
+    if is_mapped(Y):
+        check_source_columns(Y, net.layer_sizes[-1], X.shape[1], y_name)
     else:
         Y = _check_targets(net, X, Y, y_name)
         check_finite(Y.T, f"{y_name} (as rows x outputs)")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlpkit.datasets.source import Columns, column_chunks
 from mlpkit.losses import accuracy
 from mlpkit.network import DNN, PREDICT_CHUNK
 from mlpkit.schedules import ReduceOnPlateau
@@ -147,21 +148,17 @@ def _pause(trainer: Trainer, progress: EpochProgress, batch: int, learning_rate:
     )
 
 
-def evaluate_columns(net: DNN, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
-    """Mean loss and accuracy of ``net`` on column data (no dropout), reading at most a chunk at a time."""
-    rows, targets = X.T, Y.T
-    m = rows.shape[0]
-    if m <= PREDICT_CHUNK:  # one pass (a mapped source is read in chunks below)
-        AL = net.predict_proba(np.asarray(rows[:m]).T)
-        Y = np.asarray(targets[:m]).T.astype(AL.dtype, copy=False)
-        return net.loss(AL, Y), accuracy(net.output_activation, AL, Y)
-    loss = correct = 0.0
-    for start in range(0, m, PREDICT_CHUNK):
-        AL = net.predict_proba(np.asarray(rows[start : start + PREDICT_CHUNK]).T)
-        Yc = np.asarray(targets[start : start + PREDICT_CHUNK]).T.astype(AL.dtype, copy=False)
-        loss += net.loss(AL, Yc) * AL.shape[1]
-        correct += accuracy(net.output_activation, AL, Yc) * AL.shape[1]
-    return loss / m, correct / m
+def evaluate_columns(net: DNN, X: Columns, Y: Columns) -> tuple[float, float]:
+    """Mean loss and accuracy of ``net`` on column data (no dropout); mapped data a chunk at a time."""
+    totals = []  # (loss, accuracy, samples) per chunk: arrays come whole, as one chunk
+    for Xc, Yc in column_chunks(X, Y, PREDICT_CHUNK):
+        AL = net.predict_proba(Xc)
+        Yc = Yc.astype(AL.dtype, copy=False)
+        totals.append((net.loss(AL, Yc), accuracy(net.output_activation, AL, Yc), AL.shape[1]))
+    if len(totals) == 1:
+        return totals[0][0], totals[0][1]
+    m = sum(size for _, _, size in totals)
+    return sum(loss * size for loss, _, size in totals) / m, sum(hits * size for _, hits, size in totals) / m
 
 
 def _all_finite(array: np.ndarray) -> bool:
