@@ -250,14 +250,17 @@ TRAIN = ["train", "--hidden", "3", "--epochs", "1", "--quiet"]
 
 CASES = {
     # flags
-    "epochs 0": (["--epochs", "0"], ["argument --epochs: must be an integer >= 1, got '0'"]),
-    "hidden size 0": (["--hidden", "3,0"], ["argument --hidden: every size must be >= 1, got '3,0'"]),
-    "lr nan": (["--lr", "nan"], ["argument --lr: expected a finite number, got 'nan'"]),
-    "lr 0": (["--lr", "0"], ["argument --lr: must be > 0, got '0'"]),
-    "dropout below 0": (["--dropout", "-0.1"], ["argument --dropout: must be in [0, 1), got '-0.1'"]),
+    "epochs 0": (["--epochs", "0"], ["argument --epochs: must be an integer >= 1, got 0"]),
+    "hidden size 0": (["--hidden", "3,0"], ["argument --hidden: must list layer sizes >= 1, got [3, 0]"]),
+    "lr nan": (["--lr", "nan"], ["argument --lr: must be a finite number > 0, got nan"]),
+    "lr 0": (["--lr", "0"], ["argument --lr: must be a finite number > 0, got 0.0"]),
+    "dropout below 0": (["--dropout", "-0.1"], ["argument --dropout: must be in [0, 1), got -0.1"]),
     "batch size 1.5": (["--batch-size", "1.5"], ["argument --batch-size: expected an integer, got '1.5'"]),
-    "seed -1": (["--seed", "-1"], ["argument --seed: must be an integer >= 0, got '-1'"]),
-    "validation 1": (["--validation-fraction", "1"], ["argument --validation-fraction: must be in [0, 1)"]),
+    "seed -1": (["--seed", "-1"], ["argument --seed: must be an integer >= 0, got -1"]),
+    "validation 1": (
+        ["--validation-fraction", "1"],
+        ["argument --validation-fraction: must be in [0, 1), got 1.0"],
+    ),
     "unknown activation": (["--activation", "swish"], ["--activation: invalid choice: 'swish'", "'relu'"]),
     # files
     "missing file": (["--data", "{dir}/absent.npz"], ["absent.npz: no such file"]),

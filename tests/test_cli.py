@@ -1,6 +1,7 @@
 """The mlpkit command: subprocess runs for exit codes, JSON and files; metrics against scikit-learn."""
 
 import csv
+import dataclasses
 import io
 import json
 import subprocess
@@ -19,8 +20,10 @@ from sklearn.metrics import (
 )
 
 import mlpkit
-from mlpkit.cli import main
+from mlpkit.cli import build_parser, main
+from mlpkit.cli.settings import train_config
 from mlpkit.datasets import load_dataset
+from mlpkit.training.config import CHOICES, TrainConfig
 
 
 def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -134,6 +137,71 @@ def test_info(trained, capsys):
     assert "4-16-3 (relu, softmax)" in text and "parameters     131" in text and "version 1" in text
 
 
+# ---------------------------------------------------------------------- train flags from TrainConfig
+def parse_train(*flags: str):
+    return build_parser().parse_args(["train", *flags])
+
+
+def test_train_flags_are_the_config_settings_with_their_defaults():
+    args = parse_train()
+    for setting in TrainConfig.settings():
+        assert getattr(args, setting.name) == setting.metadata.get("cli", setting.default)
+    assert train_config(args) == TrainConfig(validation_fraction=0.1)
+    parser = build_parser()._subparsers._group_actions[0].choices["train"]
+    choices = {action.dest: action.choices for action in parser._actions if action.choices}
+    assert choices == {name: CHOICES[name] for name in choices} and set(choices) == set(CHOICES)
+
+
+def test_every_setting_reaches_the_config():
+    args = parse_train(
+        "--hidden", "", "--activation", "tanh", "--output", "softmax", "--dtype", "float64",
+        "--optimizer", "sgd", "--lr", "0.5", "--batch-size", "7", "--epochs", "3", "--l2", "0.01",
+        "--dropout", "0.25", "--no-shuffle", "--seed", "4", "--validation-fraction", "0",
+        "--early-stopping", "--patience", "2", "--tol", "1e-3", "--data", "iris", "--target", "y",
+        "--test-fraction", "0.4",
+    )  # fmt: skip
+    config = train_config(args)
+    assert config == TrainConfig(
+        hidden=(), activation="tanh", output="softmax", dtype="float64", optimizer="sgd", lr=0.5,
+        batch_size=7, epochs=3, l2=0.01, dropout=0.25, shuffle=False, seed=4, validation_fraction=0.0,
+        early_stopping=True, patience=2, tol=1e-3, data="iris", target="y", test_fraction=0.4,
+    )  # fmt: skip
+
+
+def test_a_new_setting_is_a_flag_without_touching_the_cli(monkeypatch):
+    from mlpkit.cli import settings
+
+    @dataclasses.dataclass(frozen=True)
+    class Extended(TrainConfig):
+        warmup: int = dataclasses.field(default=0, metadata={"help": "warm-up epochs"})
+        decay: float | None = dataclasses.field(default=None, metadata={"help": "decay", "cli": 0.5})
+
+    monkeypatch.setattr(settings, "TrainConfig", Extended)
+    args = parse_train("--warmup", "3", "--lr", "0.1")
+    config = settings.train_config(args)
+    assert isinstance(config, Extended) and (config.warmup, config.decay, config.lr) == (3, 0.5, 0.1)
+
+
+def test_range_errors_come_from_the_config_and_name_the_flag(tmp_path, capsys):
+    assert main(["train", "--tol", "-1", "--out", str(tmp_path / "m.npz")]) == 2
+    error = capsys.readouterr().err
+    assert error == (
+        "mlpkit train: error: argument --tol: must be a finite number >= 0, got -1.0"
+        " (see mlpkit train --help)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_test_fraction_and_no_shuffle_reach_the_run(tmp_path, capsys):
+    argv = ["train", "--data", "iris", "--hidden", "4", "--epochs", "2", "--quiet", "--json"]
+    out = tmp_path / "m.npz"
+    assert main([*argv, "--test-fraction", "0.4", "--no-shuffle", "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["test_rows"] == 60  # 40% of iris's 150 rows
+    config = mlpkit.load(out).config
+    assert config["test_fraction"] == 0.4 and config["shuffle"] is False
+
+
 # ---------------------------------------------------------------------- CSV data, predict
 def test_csv_with_text_labels_train_evaluate_predict(iris_csv, tmp_path, capsys):
     model_path = tmp_path / "species.npz"
@@ -225,7 +293,7 @@ def test_binary_and_regression_metrics_match_scikit_learn(tmp_path, capsys):
 # ---------------------------------------------------------------------- failures
 def test_bad_option_values_exit_2_in_one_line(tmp_path):
     result = run_cli("train", "--lr", "-1", "--out", tmp_path / "m.npz")
-    assert_one_line_error(result, 2, "--lr", "must be > 0")
+    assert_one_line_error(result, 2, "argument --lr: must be a finite number > 0, got -1.0")
     assert not (tmp_path / "m.npz").exists()
 
 

@@ -122,5 +122,19 @@ class Model:
         indices, _ = encode_labels(y, self.labels, name)
         return indices
 
+    def summary(self) -> dict:
+        """What the model is: architecture, parameter count, dtype, task, labels, training config,
+        test metrics and the number of epochs trained (JSON-ready)."""
+        return {
+            "architecture": self.net.config(),
+            "parameters": self.net.n_parameters,
+            "dtype": self.net.dtype.name,
+            "task": self.task,
+            "labels": self.label_names,
+            "config": self.config,
+            "metrics": self.metrics,
+            "epochs_trained": len(self.history.get("loss", [])),
+        }
+
     def __repr__(self) -> str:
         return f"Model({self.net!r}, task={self.task!r}, scaler={self.scaler!r})"

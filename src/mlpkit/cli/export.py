@@ -1,0 +1,41 @@
+"""``mlpkit export``: a model file as ONNX, written by :mod:`mlpkit.export`."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlpkit.cli.args import EXIT_OK, UsageError
+
+
+def add_export_parser(subparsers) -> None:
+    """The ``export`` subcommand."""
+    parser = subparsers.add_parser(
+        "export",
+        help="write a model file as ONNX (needs the onnx extra)",
+        description=(
+            "Export a model to ONNX: standard operators, the preprocessing folded into W1 and b1, "
+            "one float32 input X [N, n_x]; outputs label and probabilities (classifiers) or variable."
+        ),
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
+    parser.add_argument("--onnx", required=True, metavar="FILE", help="ONNX file to write")
+    parser.set_defaults(run=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Export the model and say what the ONNX file holds."""
+    from mlpkit.export import IR_VERSION, OPSET_VERSION, export_onnx
+    from mlpkit.io import check_writable, load
+
+    try:
+        check_writable(args.onnx)
+    except ValueError as error:
+        raise UsageError(f"--onnx: {error}") from None
+    model = load(args.model)
+    path = export_onnx(model, args.onnx)
+    outputs = "variable" if model.task == "regression" else "label, probabilities"
+    print(
+        f"{args.model} exported to {path}: ONNX opset {OPSET_VERSION}, IR version {IR_VERSION}, "
+        f"input X [N, {model.n_features}] float32, outputs {outputs}"
+    )
+    return EXIT_OK

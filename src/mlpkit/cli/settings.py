@@ -1,0 +1,71 @@
+"""The hyper-parameter flags of ``mlpkit train``, one per :class:`TrainConfig` setting; the config from them.
+
+Each field listed by :meth:`TrainConfig.settings` becomes a flag (``--batch-size`` for
+``batch_size``) with the field's help line, its default (or the command line's own, its ``cli``
+metadata) and its choices from :data:`~mlpkit.training.config.CHOICES`. The flags only parse
+(integers, numbers, comma-separated sizes); the ranges are checked once, by the config itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import types
+import typing
+from dataclasses import Field
+
+from mlpkit.cli.args import UsageError, flag, integer, integers, real
+from mlpkit.training.config import CHOICES, ConfigError, TrainConfig
+
+PARSERS = {int: integer, float: real, str: str, tuple: integers}
+METAVARS = {"data": "NAME|PATH", "target": "COL", "hidden": "SIZES"}  # where the field's name says less
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per training setting to ``parser``."""
+    group = parser.add_argument_group("training configuration")
+    hints = typing.get_type_hints(TrainConfig)
+    for setting in TrainConfig.settings():
+        _add_flag(group, setting, _value_type(setting.name, hints[setting.name]))
+
+
+def _add_flag(group, setting: Field, kind: type) -> None:
+    name, help_line = setting.name, setting.metadata["help"]
+    default = setting.metadata.get("cli", setting.default)
+    if kind is bool:  # --early-stopping / --no-early-stopping, --shuffle / --no-shuffle
+        group.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=default, help=help_line)
+        return
+    group.add_argument(
+        flag(name),
+        type=PARSERS[kind],
+        default=default,
+        choices=CHOICES.get(name),
+        metavar=None if name in CHOICES else METAVARS.get(name),
+        help=help_line,
+    )
+
+
+def _value_type(name: str, hint: object) -> type:
+    """The parser's kind for a field's annotation: ``int | None`` gives int, ``tuple[int, ...]`` tuple."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        kinds = [kind for kind in typing.get_args(hint) if kind is not type(None)]
+        hint = kinds[0] if len(kinds) == 1 else hint
+    kind = typing.get_origin(hint) or hint
+    if kind not in (*PARSERS, bool):
+        raise TypeError(f"TrainConfig.{name}: no command-line form for a field of type {hint}")
+    return kind
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` of the parsed flags; a value out of range is a usage error naming its flag."""
+    values = {setting.name: getattr(args, setting.name) for setting in TrainConfig.settings()}
+    try:
+        return TrainConfig(**values)
+    except ConfigError as error:
+        raise UsageError(f"{flag_message(error)} (see mlpkit {args.command} --help)") from None
+
+
+def flag_message(error: ConfigError) -> str:
+    """``argument --lr: must be a finite number > 0, got 0.0``: the config's message about its flag."""
+    prefix = "{name} "
+    rest = error.template[len(prefix) :] if error.template.startswith(prefix) else error.template
+    return str(error.renamed({error.name: flag(error.name)}, template="argument {name}: " + rest))

@@ -1,0 +1,85 @@
+"""Predictions as a table: raw feature rows from a file, and the model's answer for each as text columns.
+
+This is what ``mlpkit predict`` writes, callable from Python::
+
+    rows = read_features(model, "new.csv")
+    header, lines = prediction_table(model, rows, proba=True)
+    Path("predictions.csv").write_text(prediction_csv(model, rows, proba=True))
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mlpkit.datasets import read_csv_features, read_npz_features
+from mlpkit.model import Model
+
+
+def read_features(model: Model, path: str | os.PathLike) -> np.ndarray:
+    """The raw feature rows ``(m, n_x)`` for ``model`` of a ``.csv`` (with a header) or ``.npz`` (``X``).
+
+    A CSV whose header names the model's feature columns gives those columns, in order;
+    otherwise it must have exactly ``model.n_features`` columns.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return read_csv_features(path, model.n_features, model.config.get("feature_names"))
+    if suffix == ".npz":
+        return read_npz_features(path, model.n_features)
+    raise ValueError(f"{path}: unsupported input type {suffix or '(none)'!r}; expected .csv or .npz")
+
+
+def number_format(model: Model) -> str:
+    """Enough significant digits to read each value back exactly: 9 for float32, 17 for float64."""
+    return "{:.9g}" if model.net.dtype == np.float32 else "{:.17g}"
+
+
+def prediction_table(
+    model: Model, rows: np.ndarray, proba: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """The header and one line of text cells per raw row ``(m, n_x)``.
+
+    ``prediction`` holds the original label (classifiers), the present labels joined by ``;``
+    (multilabel) or the value (regression; ``prediction_1``, ``prediction_2``, ... for several
+    outputs). ``proba=True`` adds one ``proba_LABEL`` column per class (ValueError for regression).
+    Numbers are written with :func:`number_format`.
+    """
+    number = number_format(model)
+    outputs = model.outputs(rows)  # (m, n_L)
+    if proba:
+        probabilities = model.probabilities(outputs)  # (m, n_classes); refuses regression
+    decided = model.decide(outputs)
+    if model.task == "regression":
+        values = decided.reshape(len(outputs), -1)
+        header = (
+            ["prediction"]
+            if values.shape[1] == 1
+            else [f"prediction_{k + 1}" for k in range(values.shape[1])]
+        )
+        lines = [[number.format(v) for v in line] for line in values]
+    elif model.task == "multilabel":
+        header = ["prediction"]
+        names = model.label_names
+        lines = [[";".join(n for n, on in zip(names, line, strict=True) if on)] for line in decided]
+    else:
+        header = ["prediction"]
+        lines = [[model.label_names[index]] for index in decided]
+    if proba:
+        header += [f"proba_{name}" for name in model.label_names]
+        lines = [line + [number.format(p) for p in ps] for line, ps in zip(lines, probabilities, strict=True)]
+    return header, lines
+
+
+def prediction_csv(model: Model, rows: np.ndarray, proba: bool = False) -> str:
+    """:func:`prediction_table` as CSV text: the header line, then one line per row."""
+    header, lines = prediction_table(model, rows, proba)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(lines)
+    return buffer.getvalue()
