@@ -74,7 +74,8 @@ def activation_backward(
     g = _activation(activation)
     if A is None:
         A = g.forward(Z, np.empty_like(Z))
-    return g.backward(dA.copy(), Z, A)  # dZ_l = dA_l * g_l'(Z_l)  (n_l, m)
+    dZ = g.backward(dA.copy(), Z, A)  # dZ_l = dA_l * g_l'(Z_l)  (n_l, m)
+    return dZ
 
 
 def linear_activation_backward(

@@ -348,11 +348,10 @@ class DNN:
             grads[f"dZ{l}"] = dZ
             linear_cache = (cache[f"A{l - 1}"], self.params[f"W{l}"], self.params[f"b{l}"])
             gradients = (gradient_views[f"dW{l}"], gradient_views[f"db{l}"]) if gradient_views else None
-            # dW_l = (1/m) dZ_l A_{l-1}^T  (n_l, n_{l-1}), db_l = (1/m) sum(dZ_l, axis=1)  (n_l, 1),
-            # dA_{l-1} = W_l^T dZ_l  (n_{l-1}, m)
-            dA_prev, grads[f"dW{l}"], grads[f"db{l}"] = linear_backward(
-                dZ, linear_cache, out=gradients, input_gradient=l > 1 or input_gradient
-            )
+            needed = l > 1 or input_gradient  # dA0 only on request: the input A0 = X is not learned
+            # dW_l = (1/m) dZ_l A_{l-1}^T  (n_l, n_{l-1}), db_l  (n_l, 1), dA_{l-1} = W_l^T dZ_l  (n_{l-1}, m)
+            dA_prev, dW, db = linear_backward(dZ, linear_cache, out=gradients, input_gradient=needed)
+            grads[f"dW{l}"], grads[f"db{l}"] = dW, db
             if dA_prev is None:
                 break
             grads[f"dA{l - 1}"] = dA_prev
@@ -398,13 +397,3 @@ class DNN:
     def decide(self, AL: np.ndarray) -> np.ndarray:
         """Turn output activations into predictions as :meth:`predict` does."""
         return decide(self.output_activation, AL)
-
-    # ------------------------------------------------------------------ explanation
-    def explain(self, m: int = 4, *, run: bool = False, seed: int = 0) -> str:
-        """Each layer's forward and backward equations with their shapes for a batch of ``m``.
-
-        ``run=True`` adds values from one random pass and gradient-check errors; see :mod:`mlpkit.explain`.
-        """
-        from mlpkit.explain import explain
-
-        return explain(self, m, run=run, seed=seed)
