@@ -142,6 +142,9 @@ class Trainer:
             if optimizer == "adamw":
                 options.setdefault("decay_slices", {"theta": slice(0, net.n_weights)})
             self.optimizer = make_optimizer(optimizer, {"theta": net.theta}, learning_rate, **options)
+        from mlpkit.fast.adam import OptimizerStep
+
+        self._optimizer_step = OptimizerStep()  # optimizer.step, with Adam's update compiled where built
         self.initial_learning_rate = self.optimizer.learning_rate
         self.history = History()
         self.epoch = 0
@@ -209,9 +212,10 @@ class Trainer:
         if not math.isfinite(loss):
             return loss
         if self.l2 == 0.0:
-            self.optimizer.step({"dtheta": self.gradient})
+            self._optimizer_step(self.optimizer, {"dtheta": self.gradient})
             return loss
-        squares = self.optimizer.step({"dtheta": self.gradient}, l2=self.l2 / m, l2_slices=self._weights)
+        grads = {"dtheta": self.gradient}
+        squares = self._optimizer_step(self.optimizer, grads, l2=self.l2 / m, l2_slices=self._weights)
         return loss + 0.5 * self.l2 / m * squares
 
     # ------------------------------------------------------------------ epochs
