@@ -1,9 +1,9 @@
 """The deep neural network of the course notes: parameters, forward propagation, backprop, update.
 
 Shapes (columns are samples): ``X`` is ``(n_x, m)``, ``W_l`` is ``(n_l, n_{l-1})``, ``b_l`` is
-``(n_l, 1)``, ``Z_l`` and ``A_l`` are ``(n_l, m)``. All parameters live in one flat vector
-``theta`` (every ``W_l`` first, then every ``b_l``); ``params["Wl"]`` and ``params["bl"]`` are
-views into it, so an optimizer can update the whole network in one array operation.
+``(n_l, 1)``, ``Z_l`` and ``A_l`` are ``(n_l, m)``. All parameters live in one flat vector ``theta``
+(every ``W_l``, then every ``b_l``); ``params["Wl"]`` and ``params["bl"]`` are views into it, and
+assigning one writes into it, so an optimizer updates the whole network in one array operation.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ hold the two equal (tests/test_fused.py).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -46,7 +47,7 @@ class OptimizerStep:
     """
 
     def __init__(self) -> None:
-        self._key: tuple | None = None  # the optimizer, its p, g, m, v and L2 slices the kernels are bound to
+        self._key: list | None = None  # the optimizer, its p, g, m, v and L2 slices the kernels are bound to
         self._kernels: Kernels | None = None
 
     def __getstate__(self) -> dict:
@@ -71,9 +72,9 @@ class OptimizerStep:
         step_size, eps_hat = optimizer._bias_corrected()
         # 1 - beta in double: in float32, 1 - 0.999 keeps only about 3 correct digits
         c1, c2 = 1.0 - optimizer.beta_1, 1.0 - optimizer.beta_2
-        squares = 0.0
+        squares, decoupled = 0.0, isinstance(optimizer, AdamW)
         for (name, p, g, part), (kernel, n_l2) in zip(steps, bound, strict=True):
-            if isinstance(optimizer, AdamW):  # its L2 gradient reads the weights before the decay
+            if decoupled:  # AdamW: its L2 gradient reads the weights before the decay
                 squares += optimizer._add_penalty(name, p, g, l2, part)
                 optimizer._decay(name, p)
                 squares += kernel(c1, c2, step_size, eps_hat, 0.0, 0)
@@ -91,26 +92,24 @@ class OptimizerStep:
         """One bound kernel per parameter, or None when the numpy optimizer takes this step."""
         if type(optimizer) not in SERVED or not kernels.available():
             return None
-        parts = [l2_slices.get(name) if l2 and l2_slices else None for name in optimizer.params]
-        arrays = _arrays(optimizer, grads)
-        key = (optimizer, *(array for group in arrays for array in group), *parts)
-        same = self._key is not None and len(key) == len(self._key)
-        if not (same and all(a is b for a, b in zip(key, self._key, strict=True))):
-            self._key, self._kernels = key, _bind_kernels(optimizer, arrays, parts)
+        key: list = [optimizer]  # then p, g, m, v and the L2 slice of each parameter
+        m, v = optimizer.state["m"], optimizer.state["v"]
+        for name, p in optimizer.params.items():
+            part = l2_slices.get(name) if l2 and l2_slices else None
+            key += (p, grads.get("d" + name), m[name], v[name], part)
+        bound_to = self._key
+        if bound_to is None or len(key) != len(bound_to) or not all(map(operator.is_, key, bound_to)):
+            self._key, self._kernels = key, _bind_kernels(optimizer, key[1:])
         return self._kernels
 
 
-def _arrays(optimizer: Adam, grads: Mapping[str, np.ndarray]) -> list[tuple]:
-    """``(p, g, m, v)`` for each parameter (``g`` None where ``grads`` has none)."""
-    m, v = optimizer.state["m"], optimizer.state["v"]
-    return [(p, grads.get("d" + name), m[name], v[name]) for name, p in optimizer.params.items()]
-
-
-def _bind_kernels(optimizer: Adam, arrays: list[tuple], parts: list[slice | None]) -> Kernels | None:
-    """The Adam kernel bound to each parameter, its gradient and moments, with the number of leading
-    entries its L2 term covers; None if the kernel cannot take one of them."""
+def _bind_kernels(optimizer: Adam, arrays: list) -> Kernels | None:
+    """The Adam kernel bound to each parameter's ``p, g, m, v`` (``arrays`` holds them and the L2
+    slice, five per parameter) with the number of leading entries its L2 term covers; None if the
+    kernel cannot take one of them."""
     bound = []
-    for (p, g, m, v), part in zip(arrays, parts, strict=True):
+    for index in range(0, len(arrays), 5):
+        p, g, m, v, part = arrays[index : index + 5]
         # AdamW adds its L2 gradient before its decay, in numpy: the kernel then has none to add
         n_l2 = 0 if isinstance(optimizer, AdamW) else leading_count(p, part)
         kernel = None if g is None or n_l2 is None else kernels.bind_adam(p, g, m, v)
