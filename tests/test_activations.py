@@ -100,3 +100,16 @@ def test_unknown_names_list_valid_ones():
         get_activation("swish")
     with pytest.raises(ValueError, match=r"Unknown output_activation 'relu'; expected one of"):
         get_output_layer("relu")
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUT_LAYERS))
+def test_weights_of_one_give_the_plain_mean_in_float32(name):
+    # J is summed in float64 with or without weights: unit weights change nothing, to the last digit
+    rng = np.random.default_rng(2)
+    A = softmax(rng.standard_normal((3, 1000)), np.empty((3, 1000))).astype(np.float32)
+    Y = np.eye(3, dtype=np.float32)[:, rng.integers(0, 3, 1000)]
+    output = get_output_layer(name)
+    plain = mean_loss(output, A, Y)
+    assert mean_loss(output, A, Y, np.ones(1000, dtype=np.float32)) == pytest.approx(plain, rel=1e-15)
+    exact = math.fsum(output.sample_losses(A, Y).tolist()) / 1000  # the float32 losses, summed exactly
+    assert plain == pytest.approx(exact, rel=1e-14)

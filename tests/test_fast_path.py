@@ -8,6 +8,7 @@ import pytest
 from conftest import make_targets
 from mlpkit import DNN, Trainer
 from mlpkit.activations import ACTIVATIONS, Activation, sigmoid
+from mlpkit.fast import kernels
 from mlpkit.fast.step import FastStep, gather_columns
 from mlpkit.losses import accuracy
 
@@ -56,6 +57,10 @@ def test_one_step_equals_the_reference_gradient(hidden, output, dropout, weighte
     np.testing.assert_allclose(gradient, expected[2], rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.skipif(
+    not kernels.available(),
+    reason="the compiled kernels are not loaded: not built, or MLPKIT_NUMPY_ONLY is set",
+)
 @pytest.mark.parametrize("layout", ["samples row-major", "features row-major"])
 @pytest.mark.parametrize("m", [1, 15, 16, 17, 100])  # below, at and past the kernels' 16 lanes
 def test_the_compiled_layers_equal_numpy_in_float32(layout, m, rng):

@@ -1,55 +1,129 @@
 """The optional compiled kernels equal the numpy references (optimizers, activations, losses)."""
 
+import os
 import pickle
 
 import numpy as np
 import pytest
 
-from mlpkit import Adam, AdamW
+from mlpkit import SGD, Adam, AdamW, Momentum
 from mlpkit.activations import softmax
 from mlpkit.fast import kernels as fused
+from mlpkit.fast.adam import OptimizerStep
+
+needs_kernels = pytest.mark.skipif(
+    not fused.available(),
+    reason="the compiled kernels are not loaded: not built, or MLPKIT_NUMPY_ONLY is set",
+)
 
 
+@pytest.mark.skipif(bool(os.environ.get("MLPKIT_NUMPY_ONLY")), reason="MLPKIT_NUMPY_ONLY asks for numpy only")
 def test_the_kernel_is_built():
-    # `pip install -e .` compiles src/mlpkit/_fused.c (the build skips it only without a C compiler).
+    # `pip install -e .` compiles src/mlpkit/fast/_fused.c (the build skips it only without a C compiler).
     assert fused.available(), "the compiled kernels were not built: is a C compiler installed?"
 
 
-def run_adam(dtype, use_kernel, monkeypatch, optimizer_class=Adam, l2=0.0, **options):
+def run_adam(dtype, fused_step, optimizer_class=Adam, l2=0.0, slices=None, steps=20, **options):
+    """Twenty steps on one flat vector, by ``optimizer.step`` or through an :class:`OptimizerStep`."""
     rng = np.random.default_rng(0)
     params = {"theta": rng.standard_normal(1000).astype(dtype)}
     optimizer = optimizer_class(params, 0.01, **options)
+    step = OptimizerStep() if fused_step else optimizer.step
+    arguments = (optimizer,) if fused_step else ()
+    slices = {"theta": slice(0, 700)} if slices is None else slices
     squares = []
-    with monkeypatch.context() as patch:
-        if not use_kernel:
-            patch.setattr(fused, "bind_adam", lambda *args: None)
-        for _ in range(20):
-            gradient = rng.standard_normal(1000).astype(dtype)
-            squares.append(optimizer.step({"dtheta": gradient}, l2=l2, l2_slices={"theta": slice(0, 700)}))
-    return params["theta"], optimizer.state["m"]["theta"], optimizer.state["v"]["theta"], np.array(squares)
+    for _ in range(steps):
+        gradient = rng.standard_normal(1000).astype(dtype)
+        squares.append(step(*arguments, {"dtheta": gradient}, l2=l2, l2_slices=slices))
+    moments = [arrays["theta"] for arrays in optimizer.state.values()]  # m and v for Adam
+    return (params["theta"], *moments, np.array(squares))
 
 
+def assert_same_run(got, expected, rtol):
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
+    assert got[0].dtype == expected[0].dtype
+
+
+@needs_kernels
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-13)])
 @pytest.mark.parametrize("optimizer_class", [Adam, AdamW])
 @pytest.mark.parametrize("l2", [0.0, 0.3])
-def test_kernel_equals_numpy_reference(dtype, rtol, optimizer_class, l2, monkeypatch):
-    fast = run_adam(dtype, True, monkeypatch, optimizer_class, l2)
-    reference = run_adam(dtype, False, monkeypatch, optimizer_class, l2)
-    for got, expected in zip(fast, reference, strict=True):
-        np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
-    assert fast[0].dtype == dtype
+def test_kernel_equals_numpy_reference(dtype, rtol, optimizer_class, l2):
+    assert_same_run(
+        run_adam(dtype, True, optimizer_class, l2), run_adam(dtype, False, optimizer_class, l2), rtol
+    )
+
+
+@needs_kernels
+def test_the_step_binds_the_kernel_once_and_again_for_new_arrays():
+    p = np.zeros(5)
+    optimizer, step = Adam({"theta": p}, 0.1), OptimizerStep()
+    gradient = np.ones(5)
+    step(optimizer, {"dtheta": gradient})
+    kernels = step._kernels
+    assert kernels is not None and len(kernels) == 1
+    step(optimizer, {"dtheta": gradient})
+    assert step._kernels is kernels  # same arrays: bound once
+    step(optimizer, {"dtheta": np.ones(5)})
+    assert step._kernels is not kernels  # a new gradient array: bound again, to it
+    reference = Adam({"theta": np.zeros(5)}, 0.1)
+    for _ in range(3):
+        reference.step({"dtheta": np.ones(5)})
+    np.testing.assert_allclose(p, reference.params["theta"], rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "optimizer_class, slices",
+    [
+        (SGD, None),
+        (Momentum, None),
+        (type("MyAdam", (Adam,), {}), None),  # a subclass may change the update: numpy
+        (Adam, {"theta": slice(100, 700)}),  # the kernel penalizes leading entries only
+    ],
+)
+def test_other_optimizers_and_slices_take_the_numpy_step(optimizer_class, slices):
+    for dtype in (np.float32, np.float64):
+        fused_run = run_adam(dtype, True, optimizer_class, 0.3, slices, steps=3)
+        numpy_run = run_adam(dtype, False, optimizer_class, 0.3, slices, steps=3)
+        for got, expected in zip(fused_run, numpy_run, strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-6), (np.float64, 1e-13)])
+def test_adamw_takes_the_kernel_with_any_slices(dtype, rtol):
+    # AdamW adds its L2 gradient and decays in numpy, so the kernel serves it whatever the slices
+    options = {"decay_slices": {"theta": slice(3, 900)}}
+    slices = {"theta": slice(5, 500, 2)}
+    fused_run = run_adam(dtype, True, AdamW, 0.3, slices, **options)
+    assert_same_run(fused_run, run_adam(dtype, False, AdamW, 0.3, slices, **options), rtol)
+
+
+@pytest.mark.parametrize("l2, match", [(-0.1, "Invalid l2: -0.1"), (float("nan"), "Invalid l2: nan")])
+def test_a_bad_l2_is_refused_before_any_update(l2, match):
+    p = np.array([1.0, 2.0])
+    optimizer = Adam({"theta": p}, 0.1)
+    with pytest.raises(ValueError, match=match):
+        OptimizerStep()(optimizer, {"dtheta": np.ones(2)}, l2=l2, l2_slices={"theta": slice(0, 1)})
+    with pytest.raises(ValueError, match=r"grads has no entry 'dtheta'"):
+        OptimizerStep()(optimizer, {"dw": np.ones(2)})
+    np.testing.assert_array_equal(p, [1.0, 2.0])
+    assert optimizer.t == 0
 
 
 def test_the_l2_step_by_hand():
     # L2 over the first entry only: g = (0.5 + 0.1 * 2, -0.25); t = 1, so m = 0.1 g, v = 0.001 g^2
-    # and the step is alpha * sign(g) (as eps -> 0); ||w||^2 = 4.
-    p, g = np.array([2.0, -2.0]), np.array([0.5, -0.25])
-    optimizer = Adam({"w": p}, 0.01, epsilon=1e-12)
-    squares = optimizer.step({"dw": g}, l2=0.1, l2_slices={"w": slice(0, 1)})
-    assert squares == pytest.approx(4.0, rel=1e-15)
-    np.testing.assert_allclose(g, [0.7, -0.25], rtol=1e-15)  # the penalty's gradient, added in place
-    np.testing.assert_allclose(optimizer.state["m"]["w"], [0.07, -0.025], rtol=1e-14)
-    np.testing.assert_allclose(p, [2.0 - 0.01, -2.0 + 0.01], rtol=1e-9)
+    # and the step is alpha * sign(g) (as eps -> 0); ||w||^2 = 4. Both the numpy step and the fused one.
+    for fused_step in (False, True):
+        p, g = np.array([2.0, -2.0]), np.array([0.5, -0.25])
+        optimizer = Adam({"w": p}, 0.01, epsilon=1e-12)
+        arguments = ({"dw": g}, 0.1, {"w": slice(0, 1)})
+        squares = OptimizerStep()(optimizer, *arguments) if fused_step else optimizer.step(*arguments)
+        assert squares == pytest.approx(4.0, rel=1e-15)
+        np.testing.assert_allclose(g, [0.7, -0.25], rtol=1e-15)  # the penalty's gradient, added in place
+        np.testing.assert_allclose(optimizer.state["m"]["w"], [0.07, -0.025], rtol=1e-14)
+        np.testing.assert_allclose(p, [2.0 - 0.01, -2.0 + 0.01], rtol=1e-9)
 
 
 def test_unsuitable_arrays_fall_back_to_numpy():
@@ -64,6 +138,7 @@ def test_unsuitable_arrays_fall_back_to_numpy():
     assert fused.bind_adam(p, read_only, p.copy(), p.copy()) is None  # g takes the L2 term in place
 
 
+@needs_kernels
 def test_kernel_first_step_by_hand():
     p, g = np.array([1.0, -2.0]), np.array([0.5, -0.25])
     m, v = np.zeros(2), np.zeros(2)
@@ -76,16 +151,18 @@ def test_kernel_first_step_by_hand():
     np.testing.assert_allclose(p, [1.0 - 0.01, -2.0 + 0.01], rtol=1e-7)
 
 
-def test_an_optimizer_pickles_without_its_kernels():
+def test_a_step_pickles_without_its_kernels():
     params = {"theta": np.ones(5)}
-    optimizer = Adam(params, 0.1)
-    optimizer.step({"dtheta": np.ones(5)})
-    copy = pickle.loads(pickle.dumps(optimizer))
-    copy.step({"dtheta": np.ones(5)})  # binds its own kernel to its own arrays
-    optimizer.step({"dtheta": np.ones(5)})
-    np.testing.assert_array_equal(copy.params["theta"], params["theta"])
+    optimizer, step = Adam(params, 0.1), OptimizerStep()
+    step(optimizer, {"dtheta": np.ones(5)})
+    copy_optimizer, copy_step = pickle.loads(pickle.dumps((optimizer, step)))
+    copy_step(copy_optimizer, {"dtheta": np.ones(5)})  # binds its own kernel to its own arrays
+    step(optimizer, {"dtheta": np.ones(5)})
+    np.testing.assert_array_equal(copy_optimizer.params["theta"], params["theta"])
+    assert not np.shares_memory(copy_optimizer.params["theta"], params["theta"])
 
 
+@needs_kernels
 def test_softmax_cross_entropy_by_hand():
     # Column 0: z = (0, ln 3) gives a = (1/4, 3/4); its label is unit 1: loss -ln(3/4).
     # Column 1: z = (ln 2, 0) gives a = (2/3, 1/3); its label is unit 1: loss -ln(1/3), a miss.
@@ -105,6 +182,7 @@ def test_softmax_cross_entropy_by_hand():
     assert weighted_loss == pytest.approx(-0.25 * np.log(3 / 4) - 0.75 * np.log(1 / 3), rel=1e-15)
 
 
+@needs_kernels
 def test_relu_kernels_keep_nan_visible():
     kernels = fused.StepKernels.for_dtype(np.float32)
     Z = np.array([[np.nan, -1.0, 2.0]], dtype=np.float32)
@@ -117,6 +195,7 @@ def test_relu_kernels_keep_nan_visible():
     assert np.isnan(db[0, 0])
 
 
+@needs_kernels
 def test_kernels_refuse_arrays_they_cannot_take():
     kernels = fused.StepKernels.for_dtype(np.float32)
     Z = np.zeros((3, 4), dtype=np.float32)
@@ -131,6 +210,7 @@ def test_kernels_refuse_arrays_they_cannot_take():
         output_layer(np.zeros((3, 4), np.float32))  # not the bound buffer
 
 
+@needs_kernels
 def test_float32_softmax_is_within_a_few_units_in_the_last_place():
     # The float32 kernel's own exp: logits spanning e^-80 .. e^0 against numpy's float32 softmax.
     rng = np.random.default_rng(3)

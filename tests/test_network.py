@@ -1,11 +1,17 @@
 """DNN: the notes' formulas checked by worked examples, closed forms and a per-example loop oracle."""
 
+import ast
+import copy
 import math
+import pickle
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mlpkit import DNN
+import mlpkit
+from mlpkit import DNN, SGD
 
 
 def sigmoid(z):
@@ -41,6 +47,86 @@ def test_params_are_views_of_theta():
     np.testing.assert_array_equal(net.params["W2"], [[6, 7]])
     np.testing.assert_array_equal(net.params["b1"], [[8], [9]])
     np.testing.assert_array_equal(net.params["b2"], [[10]])
+
+
+def test_assigning_a_parameter_writes_into_theta():
+    net = DNN([3, 2, 1], "relu", "sigmoid", seed=0)
+    view = net.params["W1"]
+    W = np.arange(6.0).reshape(2, 3)  # float64 into a float32 network: cast, as the view's dtype
+    net.params["W1"] = W
+    assert net.params["W1"] is view
+    np.testing.assert_array_equal(net.theta[:6], np.arange(6.0))
+    X = np.ones((3, 4))
+    np.testing.assert_allclose(net.forward(X)[1]["Z1"], W @ X + net.params["b1"], rtol=1e-6)
+    # the optimizer steps theta, so it updates the W1 that forward reads
+    SGD({"theta": net.theta}, 0.5).step({"dtheta": np.ones_like(net.theta)})
+    np.testing.assert_array_equal(net.params["W1"], W - 0.5)
+    net.theta = np.zeros(net.n_parameters)
+    assert not net.params["W1"].any() and net.params["W1"] is view
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        (
+            "W1",
+            np.ones((3, 2)),
+            r"params\['W1'\] must have shape \(n_1, n_0\) = \(2, 3\), got shape \(3, 2\)",
+        ),
+        ("b2", np.ones(1), r"params\['b2'\] must have shape \(n_2, 1\) = \(1, 1\), got shape \(1,\)"),
+        ("b1", 0.0, r"params\['b1'\] must have shape \(n_1, 1\) = \(2, 1\), got shape \(\)"),
+        ("W2", np.ones((1, 2), complex), r"params\['W2'\] must hold real numbers .* got dtype complex128"),
+        ("W3", np.ones((1, 1)), r"Unknown parameter 'W3'; expected one of \['W1', 'W2', 'b1', 'b2'\]"),
+    ],
+)
+def test_a_bad_parameter_assignment_raises_and_changes_nothing(name, value, message):
+    net = DNN([3, 2, 1], seed=0)
+    before = net.theta.copy()
+    with pytest.raises(ValueError, match=message):
+        net.params[name] = value
+    np.testing.assert_array_equal(net.theta, before)
+    assert sorted(net.params) == ["W1", "W2", "b1", "b2"]
+
+
+def test_parameters_cannot_be_deleted_or_rebound():
+    net = DNN([3, 2, 1], seed=0)
+    with pytest.raises(TypeError, match=r"'W1' cannot be deleted"):
+        del net.params["W1"]
+    with pytest.raises(TypeError, match=r"cannot be deleted"):
+        net.params.clear()
+    with pytest.raises(AttributeError):
+        net.params = {"W1": np.ones((2, 3))}
+    with pytest.raises(ValueError, match=r"theta must be 11 real numbers, shape \(11,\); got shape \(10,\)"):
+        net.theta = np.zeros(10)
+    assert len(net.params) == 4
+
+
+def _joblib_round_trip(net, tmp_path):
+    joblib = pytest.importorskip("joblib", reason="joblib comes with scikit-learn, an optional extra")
+    joblib.dump(net, tmp_path / "net.joblib")
+    return joblib.load(tmp_path / "net.joblib")
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy", "joblib"])
+def test_a_copied_network_keeps_params_as_views_of_its_theta(how, tmp_path):
+    net = DNN([3, 4, 2], "tanh", "softmax", seed=0)
+    twin = {
+        "pickle": lambda: pickle.loads(pickle.dumps(net)),
+        "deepcopy": lambda: copy.deepcopy(net),
+        "joblib": lambda: _joblib_round_trip(net, tmp_path),
+    }[how]()
+    np.testing.assert_array_equal(twin.theta, net.theta)
+    assert not np.shares_memory(twin.theta, net.theta)
+    for name in ("W1", "b1", "W2", "b2"):
+        assert np.shares_memory(twin.params[name], twin.theta), name
+    twin.params["W2"] = np.full((2, 4), 7.0)
+    twin.theta[-1] = 5.0  # b2's last entry
+    assert (twin.theta[12:20] == 7.0).all() and twin.params["b2"][-1, 0] == 5.0
+    assert not (net.params["W2"] == 7.0).any()
+    X = np.ones((3, 2))
+    np.testing.assert_array_equal(
+        twin.forward(X)[1]["Z2"], twin.params["W2"] @ twin.forward(X)[1]["A1"] + twin.params["b2"]
+    )
 
 
 def test_forward_matches_the_notes_equations():
@@ -264,3 +350,31 @@ def test_bad_calls_raise_clear_errors():
         net.update(net.compute_gradients(AL, np.ones((2, 5)), cache), -0.1)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
         net.forward(np.ones((3, 5)), dropout=1.0, rng=np.random.default_rng(0))
+
+
+ENGINE = [
+    "activations",
+    "losses",
+    "initializers",
+    "layers",
+    "network",
+    "optimizers",
+    "schedules",
+    "gradcheck",
+]
+
+
+@pytest.mark.parametrize("module", ENGINE)
+def test_the_engine_imports_numpy_and_the_standard_library_only(module):
+    # the notes' modules stand alone: no CLI, plotting, explain, files, scikit-learn or compiled path
+    path = Path(mlpkit.__file__).parent / f"{module}.py"
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+    for name in imported:
+        top = name.split(".")[0]
+        allowed = top in sys.stdlib_module_names or top in ("numpy", "__future__")
+        assert allowed or name in {f"mlpkit.{other}" for other in ENGINE}, f"{module}.py imports {name}"

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from mlpkit import SGD, Adam, AdamW, Momentum, Nesterov, RMSprop
+from mlpkit import DNN, SGD, Adam, AdamW, Momentum, Nesterov, RMSprop
 from mlpkit.optimizers import make_optimizer
 from mlpkit.schedules import Constant, Cosine, InverseScaling, ReduceOnPlateau, StepDecay, make_schedule
 
@@ -145,3 +145,16 @@ def test_a_bad_l2_penalty_is_refused_before_any_update(l2, slices, match):
         optimizer.step({"dw": np.ones(2)}, l2=l2, l2_slices=slices)
     np.testing.assert_array_equal(p, [1.0, 2.0])
     assert optimizer.t == 0
+
+
+def test_sgd_on_the_network_params_is_the_notes_update():
+    # an optimizer takes net.params (views into theta) as well as {"theta": net.theta}
+    X, Y = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 1.0]]), np.array([[0.0, 1.0, 1.0]])
+    nets = [DNN([2, 3, 1], "tanh", "sigmoid", seed=0, dtype="float64") for _ in range(2)]
+    grads = []
+    for net in nets:
+        AL, cache = net.forward(X)
+        grads.append(net.compute_gradients(AL, Y, cache))
+    SGD(nets[0].params, 0.5).step(grads[0])
+    nets[1].update(grads[1], 0.5)  # W_l -= alpha dW_l, b_l -= alpha db_l
+    np.testing.assert_array_equal(nets[0].theta, nets[1].theta)

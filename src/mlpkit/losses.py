@@ -71,11 +71,16 @@ def get_output_layer(name: str) -> OutputLayer:
 def mean_loss(
     output: OutputLayer, A: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
 ) -> float:
-    """The cost ``J = (1/m) sum_i loss(a_i, y_i)``, or its ``sample_weight``-weighted mean."""
+    """The cost ``J = (1/m) sum_i loss(a_i, y_i)``, or its ``sample_weight``-weighted mean.
+
+    Both sums run in float64 (as the compiled output layer's does), so that weights all equal to
+    one give the unweighted mean to the last digit, whatever the network's dtype.
+    """
     losses = output.sample_losses(A, Y)
     if sample_weight is None:
-        return float(losses.sum()) / losses.shape[0]
-    return float(np.dot(losses, sample_weight) / sample_weight.sum())
+        return float(losses.sum(dtype=np.float64)) / losses.shape[0]
+    weight = np.asarray(sample_weight, dtype=np.float64)
+    return float(np.dot(losses, weight) / weight.sum())
 
 
 def output_gradient(A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

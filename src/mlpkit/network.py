@@ -1,19 +1,20 @@
 """The deep neural network of the course notes: parameters, forward propagation, backprop, update.
 
 Shapes (columns are samples): ``X`` is ``(n_x, m)``, ``W_l`` is ``(n_l, n_{l-1})``, ``b_l`` is
-``(n_l, 1)``, ``Z_l`` and ``A_l`` are ``(n_l, m)``. All parameters live in one flat vector
-``theta`` (every ``W_l`` first, then every ``b_l``); ``params["Wl"]`` and ``params["bl"]`` are
-views into it, so an optimizer can update the whole network in one array operation.
+``(n_l, 1)``, ``Z_l`` and ``A_l`` are ``(n_l, m)``. All parameters live in one flat vector ``theta``
+(every ``W_l``, then every ``b_l``); ``params["Wl"]`` and ``params["bl"]`` are views into it, and
+assigning one writes into it, so an optimizer updates the whole network in one array operation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 
 import numpy as np
 
 from mlpkit.activations import Activation, get_activation
 from mlpkit.initializers import Initializer, default_initializer, get_initializer
+from mlpkit.layers import activation_backward, linear_activation_forward, linear_backward, linear_forward
 from mlpkit.losses import OutputLayer, decide, get_output_layer, mean_loss, output_gradient
 
 DTYPES = ("float32", "float64")
@@ -59,6 +60,100 @@ def _check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(size) for size in sizes)
 
 
+def named_views(flat: np.ndarray, layer_sizes: Sequence[int], prefix: str = "") -> dict[str, np.ndarray]:
+    """Views ``W_l`` ``(n_l, n_{l-1})``, then ``b_l`` ``(n_l, 1)``, into a flat parameter-sized vector."""
+    views: dict[str, np.ndarray] = {}
+    offset, L = 0, len(layer_sizes) - 1
+    for l in range(1, L + 1):
+        n_l, n_prev = layer_sizes[l], layer_sizes[l - 1]
+        views[f"{prefix}W{l}"] = flat[offset : offset + n_l * n_prev].reshape(n_l, n_prev)
+        offset += n_l * n_prev
+    for l in range(1, L + 1):
+        views[f"{prefix}b{l}"] = flat[offset : offset + layer_sizes[l]].reshape(layer_sizes[l], 1)
+        offset += layer_sizes[l]
+    return views
+
+
+class Parameters(MutableMapping):
+    """``params``: the named ``W_l``/``b_l`` views into ``theta``; assigning a name writes into ``theta``.
+
+    ``params["W1"] = W`` copies ``W`` into its view (same shape, real numbers), so the network
+    and an optimizer stepping ``theta`` keep working on the same numbers; the names are fixed.
+    """
+
+    def __init__(self, theta: np.ndarray, layer_sizes: Sequence[int]) -> None:
+        self._theta, self._layer_sizes = theta, tuple(layer_sizes)
+        self._views = named_views(theta, self._layer_sizes)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._views[name]
+
+    def __setitem__(self, name: str, value: np.ndarray) -> None:
+        view = self._views.get(name) if isinstance(name, str) else None
+        if view is None:
+            raise ValueError(f"Unknown parameter {name!r}; expected one of {list(self._views)}")
+        array = np.asarray(value)
+        if array.shape != view.shape:
+            l = int(name[1:])
+            symbols = f"(n_{l}, n_{l - 1})" if name[0] == "W" else f"(n_{l}, 1)"
+            raise ValueError(
+                f"params[{name!r}] must have shape {symbols} = {view.shape}, got shape {array.shape}"
+            )
+        if not np.can_cast(array.dtype, view.dtype, casting="same_kind"):
+            raise ValueError(
+                f"params[{name!r}] must hold real numbers (the network is {view.dtype.name}), "
+                f"got dtype {array.dtype}"
+            )
+        view[...] = array
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError(f"params keeps every W_l and b_l: {name!r} cannot be deleted (assign zeros instead)")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def __reduce__(self) -> tuple:
+        """Pickle the flat vector once; the views are made again from it."""
+        return Parameters, (self._theta, self._layer_sizes)
+
+    def __repr__(self) -> str:
+        return f"Parameters({self._views!r})"
+
+
+def _hidden_activations(hidden_activation: str | Sequence[str], layer_sizes: tuple[int, ...]) -> list[str]:
+    """One checked activation name per hidden layer, from one name or a list."""
+    n_hidden = len(layer_sizes) - 2
+    names = [hidden_activation] * n_hidden if isinstance(hidden_activation, str) else list(hidden_activation)
+    if len(names) != n_hidden:
+        raise ValueError(
+            f"hidden_activation has {len(names)} names but the network has {n_hidden} "
+            f"hidden layers (layer_sizes={list(layer_sizes)})"
+        )
+    for name in names + ([hidden_activation] if isinstance(hidden_activation, str) else []):
+        get_activation(name)
+    return names
+
+
+def _check_targets(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``Y`` as an array of ``A_L``'s shape ``(n_L, m)`` and dtype, or ValueError."""
+    Y = np.asarray(Y)
+    if Y.shape != AL.shape:
+        raise ValueError(
+            f"Y has shape {Y.shape} but AL has shape {AL.shape}; Y must be (n_L, m) = "
+            f"({AL.shape[0]}, m) with the same m as the batch"
+        )
+    return Y.astype(AL.dtype, copy=False)
+
+
+def _dropout_mask(A: np.ndarray, dropout: float, rng: np.random.Generator) -> np.ndarray:
+    """Inverted dropout's mask ``D``: each entry 0 with probability ``dropout``, else ``1/(1 - dropout)``."""
+    D = rng.random(A.shape, dtype=A.dtype) >= dropout
+    return D.astype(A.dtype) / A.dtype.type(1.0 - dropout)
+
+
 class DNN:
     """A fully connected network ``[n_x, n_1, ..., n_L]`` trained by vectorized backpropagation.
 
@@ -79,50 +174,40 @@ class DNN:
     ) -> None:
         self.layer_sizes = _check_layer_sizes(layer_sizes)
         self.L = len(self.layer_sizes) - 1
-        self.hidden_activations = self._resolve_hidden(hidden_activation)
+        self.hidden_activations = _hidden_activations(hidden_activation, self.layer_sizes)
         self.output_activation = output_activation
         self.output: OutputLayer = get_output_layer(output_activation)
         self.dtype = _check_dtype(dtype)
         self._activations: list[Activation] = [get_activation(n) for n in self.hidden_activations]
-        self.theta, self.params = self._allocate(self.dtype)
+        self._theta = np.zeros(self.n_parameters, dtype=self.dtype)  # every W_l, then every b_l
+        self._params = Parameters(self._theta, self.layer_sizes)
         self.initialize(seed=seed, initializer=initializer)
 
+    @property
+    def theta(self) -> np.ndarray:
+        """All parameters in one flat vector: every ``W_l`` (row-major), then every ``b_l``."""
+        return self._theta
+
+    @theta.setter
+    def theta(self, value: np.ndarray) -> None:
+        """``net.theta = vector`` writes into ``theta``, so ``params`` and optimizers keep seeing it."""
+        array = np.asarray(value)
+        if array.shape != self._theta.shape or not np.can_cast(array.dtype, self.dtype, "same_kind"):
+            raise ValueError(
+                f"theta must be {self.n_parameters} real numbers, shape {self._theta.shape}; "
+                f"got shape {array.shape}, dtype {array.dtype}"
+            )
+        self._theta[...] = array
+
+    @property
+    def params(self) -> Parameters:
+        """``{"W1": ..., "b1": ...}``: views into ``theta``; ``params["W1"] = W`` writes into it."""
+        return self._params
+
     # ------------------------------------------------------------------ construction
-    def _resolve_hidden(self, hidden_activation: str | Sequence[str]) -> list[str]:
-        n_hidden = self.L - 1
-        if isinstance(hidden_activation, str):
-            names = [hidden_activation] * n_hidden
-        else:
-            names = list(hidden_activation)
-            if len(names) != n_hidden:
-                raise ValueError(
-                    f"hidden_activation has {len(names)} names but the network has {n_hidden} "
-                    f"hidden layers (layer_sizes={list(self.layer_sizes)})"
-                )
-        for name in names:
-            get_activation(name)
-        if isinstance(hidden_activation, str):
-            get_activation(hidden_activation)
-        return names
-
-    def _allocate(self, dtype: np.dtype) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """One flat vector with every ``W_l`` first and every ``b_l`` after, and named views."""
-        flat = np.zeros(self.n_parameters, dtype=dtype)
-        return flat, self.views(flat, prefix="")
-
     def views(self, flat: np.ndarray, prefix: str = "") -> dict[str, np.ndarray]:
         """Named ``W_l``/``b_l`` views (keys ``prefix + "W1"`` ...) into a flat parameter-sized vector."""
-        views: dict[str, np.ndarray] = {}
-        offset = 0
-        for l in range(1, self.L + 1):
-            n_l, n_prev = self.layer_sizes[l], self.layer_sizes[l - 1]
-            views[f"{prefix}W{l}"] = flat[offset : offset + n_l * n_prev].reshape(n_l, n_prev)
-            offset += n_l * n_prev
-        for l in range(1, self.L + 1):
-            n_l = self.layer_sizes[l]
-            views[f"{prefix}b{l}"] = flat[offset : offset + n_l].reshape(n_l, 1)
-            offset += n_l
-        return views
+        return named_views(flat, self.layer_sizes, prefix)
 
     @property
     def n_weights(self) -> int:
@@ -161,10 +246,14 @@ class DNN:
             "dtype": self.dtype.name,
         }
 
+    def __getstate__(self) -> dict:
+        """Pickle (deepcopy, joblib) ``theta`` alone: ``params`` is made again as views into it."""
+        return {name: value for name, value in self.__dict__.items() if name != "_params"}
+
     def __setstate__(self, state: dict) -> None:
-        """Unpickling (and deepcopy): make ``params`` views into ``theta`` again, as pickle copies views."""
+        """Unpickling: ``params`` views into the restored ``theta`` (joblib copies each array apart)."""
         self.__dict__.update(state)
-        self.params = self.views(self.theta, prefix="")
+        self._params = Parameters(self._theta, self.layer_sizes)
 
     def __repr__(self) -> str:
         hidden = ",".join(self.hidden_activations) or "-"
@@ -173,7 +262,6 @@ class DNN:
             f"dtype={self.dtype.name})"
         )
 
-    # ------------------------------------------------------------------ validation
     def check_X(self, X: np.ndarray, name: str = "X") -> np.ndarray:
         """Return ``X`` as a ``(n_x, m)`` array of the network's dtype, or raise ValueError."""
         X = np.asarray(X)
@@ -191,15 +279,6 @@ class DNN:
             raise ValueError(f"{name} must hold real numbers, got dtype {X.dtype}")
         return X.astype(self.dtype, copy=False)
 
-    def _check_Y(self, AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        Y = np.asarray(Y)
-        if Y.shape != AL.shape:
-            raise ValueError(
-                f"Y has shape {Y.shape} but AL has shape {AL.shape}; Y must be (n_L, m) = "
-                f"({self.layer_sizes[-1]}, m) with the same m as the batch"
-            )
-        return Y.astype(AL.dtype, copy=False)
-
     # ------------------------------------------------------------------ forward
     def forward(
         self,
@@ -211,38 +290,32 @@ class DNN:
         """Forward propagation ``Z_l = W_l A_{l-1} + b_l``, ``A_l = g_l(Z_l)``; returns ``(A_L, cache)``.
 
         The cache holds ``"A0"`` and ``"Z1"``, ``"A1"``, ... ``"ZL"``, ``"AL"``: exactly what the
-        backward pass reads. With ``dropout`` > 0 (training only), each hidden ``A_l`` is
-        multiplied by an inverted-dropout mask ``"D{l}"`` and the undropped ``g(Z_l)`` is kept as
-        ``"G{l}"`` for ``g'``.
+        backward pass reads. With ``dropout`` > 0 (training only), each hidden ``A_l`` is multiplied
+        by an inverted-dropout mask ``"D{l}"``, and ``g(Z_l)`` before it is kept as ``"G{l}"`` for ``g'``.
         """
         A = self.check_X(X)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         if dropout > 0.0 and rng is None:
             raise ValueError("dropout > 0 needs a numpy Generator passed as rng")
-        cache: dict[str, np.ndarray] = {"A0": A}
-        for l in range(1, self.L + 1):
+        cache: dict[str, np.ndarray] = {"A0": A}  # A_0 = X  (n_x, m)
+        for l in range(1, self.L):
             W, b = self.params[f"W{l}"], self.params[f"b{l}"]
-            Z = W @ A  # (n_l, m)
-            Z += b  # b (n_l, 1) broadcasts over the m columns
-            if l < self.L:
-                A = self._activations[l - 1].forward(Z, np.empty_like(Z))
-                if dropout > 0.0:
-                    cache[f"G{l}"] = A
-                    D = rng.random(A.shape, dtype=A.dtype) >= dropout
-                    D = D.astype(A.dtype) / A.dtype.type(1.0 - dropout)
-                    cache[f"D{l}"] = D
-                    A = A * D
-            else:
-                A = self.output.forward(Z, np.empty_like(Z))
-            cache[f"Z{l}"] = Z
-            cache[f"A{l}"] = A
+            A, (_, Z) = linear_activation_forward(A, W, b, self._activations[l - 1])  # A_l, Z_l  (n_l, m)
+            if dropout > 0.0:
+                D = _dropout_mask(A, dropout, rng)  # D_l: 0 or 1 / (1 - p), inverted dropout  (n_l, m)
+                cache[f"G{l}"], cache[f"D{l}"] = A, D  # g_l(Z_l) before the mask is what g_l' reads
+                A = A * D  # A_l = g_l(Z_l) * D_l  (n_l, m)
+            cache[f"Z{l}"], cache[f"A{l}"] = Z, A
+        Z, _ = linear_forward(A, self.params[f"W{self.L}"], self.params[f"b{self.L}"])  # Z_L  (n_L, m)
+        A = self.output.forward(Z, np.empty_like(Z))  # A_L = g_L(Z_L)  (n_L, m)
+        cache[f"Z{self.L}"], cache[f"A{self.L}"] = Z, A
         return A, cache
 
     # ------------------------------------------------------------------ loss and backward
     def loss(self, AL: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         """The cost ``J``: mean over the batch of the output layer's loss."""
-        Y = self._check_Y(AL, Y)
+        Y = _check_targets(AL, Y)
         return mean_loss(self.output, AL, Y, sample_weight)
 
     def compute_gradients(
@@ -262,37 +335,36 @@ class DNN:
         ``sample_weight`` (length m) turns ``J`` into the weighted mean. ``out``, a flat vector
         the size of ``theta``, receives every ``dW_l``/``db_l`` (same layout as ``theta``).
         """
-        Y = self._check_Y(AL, Y)
+        Y = _check_targets(AL, Y)
         m = AL.shape[1]
         grads: dict[str, np.ndarray] = {}
         gradient_views = self.views(out, prefix="d") if out is not None else None
-        dZ = output_gradient(AL, Y)  # (n_L, m)
+        # sigmoid+BCE, softmax+CE and identity+squared error all give dZ_L = A_L - Y
+        dZ = output_gradient(AL, Y)  # dZ_L = A_L - Y  (n_L, m)
         if sample_weight is not None:
             weight = np.asarray(sample_weight, dtype=AL.dtype).reshape(1, m)
             dZ *= weight * (m / weight.sum())  # weighted mean: J = sum w_i loss_i / sum w_i
         for l in range(self.L, 0, -1):
-            A_prev = cache[f"A{l - 1}"]
-            W = self.params[f"W{l}"]
             grads[f"dZ{l}"] = dZ
-            dW = gradient_views[f"dW{l}"] if gradient_views else None
-            db = gradient_views[f"db{l}"] if gradient_views else None
-            dW = np.matmul(dZ, A_prev.T, out=dW)  # (n_l, n_{l-1})
-            dW *= 1.0 / m
-            db = np.sum(dZ, axis=1, keepdims=True, out=db)  # (n_l, 1)
-            db *= 1.0 / m
+            linear_cache = (cache[f"A{l - 1}"], self.params[f"W{l}"], self.params[f"b{l}"])
+            gradients = (gradient_views[f"dW{l}"], gradient_views[f"db{l}"]) if gradient_views else None
+            needed = l > 1 or input_gradient  # dA0 only on request: the input A0 = X is not learned
+            # dW_l = (1/m) dZ_l A_{l-1}^T  (n_l, n_{l-1}), db_l  (n_l, 1), dA_{l-1} = W_l^T dZ_l  (n_{l-1}, m)
+            dA_prev, dW, db = linear_backward(dZ, linear_cache, out=gradients, input_gradient=needed)
             grads[f"dW{l}"], grads[f"db{l}"] = dW, db
-            if l == 1 and not input_gradient:
+            if dA_prev is None:
                 break
-            dA_prev = W.T @ dZ  # (n_{l-1}, m)
             grads[f"dA{l - 1}"] = dA_prev
             if l > 1:
-                dZ = dA_prev.copy()
-                if f"D{l - 1}" in cache:
-                    dZ *= cache[f"D{l - 1}"]
-                activation = self._activations[l - 2]
-                A = cache.get(f"G{l - 1}", cache[f"A{l - 1}"])
-                dZ = activation.backward(dZ, cache[f"Z{l - 1}"], A)  # dZ = dA * g'(Z)
+                dZ = self._hidden_dZ(l - 1, dA_prev, cache)  # dZ_{l-1} = dA_{l-1} * g'(Z_{l-1})
         return grads
+
+    def _hidden_dZ(self, l: int, dA: np.ndarray, cache: dict[str, np.ndarray]) -> np.ndarray:
+        """``dZ_l = dA_l * g_l'(Z_l)`` for hidden layer ``l``, through dropout's mask ``D_l`` if any."""
+        if f"D{l}" in cache:
+            dA = dA * cache[f"D{l}"]  # dropped units pass no gradient  (n_l, m)
+        A = cache.get(f"G{l}", cache[f"A{l}"])  # g_l(Z_l) as the forward pass computed it
+        return activation_backward(dA, cache[f"Z{l}"], self._activations[l - 1], A)  # (n_l, m)
 
     def update(self, grads: dict[str, np.ndarray], learning_rate: float) -> None:
         """The notes' gradient-descent step: ``W_l -= alpha dW_l``, ``b_l -= alpha db_l``."""
@@ -312,10 +384,9 @@ class DNN:
         for start in range(0, m, PREDICT_COLUMNS):
             A = X[:, start : start + PREDICT_COLUMNS]
             for l in range(1, self.L + 1):
-                Z = self.params[f"W{l}"] @ A
-                Z += self.params[f"b{l}"]
+                Z, _ = linear_forward(A, self.params[f"W{l}"], self.params[f"b{l}"])  # Z_l  (n_l, m)
                 forward = self._activations[l - 1].forward if l < self.L else self.output.forward
-                A = forward(Z, Z)
+                A = forward(Z, Z)  # A_l = g_l(Z_l), over Z_l: no cache is kept
             AL[:, start : start + PREDICT_COLUMNS] = A
         return AL
 
@@ -326,13 +397,3 @@ class DNN:
     def decide(self, AL: np.ndarray) -> np.ndarray:
         """Turn output activations into predictions as :meth:`predict` does."""
         return decide(self.output_activation, AL)
-
-    # ------------------------------------------------------------------ explanation
-    def explain(self, m: int = 4, *, run: bool = False, seed: int = 0) -> str:
-        """Each layer's forward and backward equations with their shapes for a batch of ``m``.
-
-        ``run=True`` adds values from one random pass and gradient-check errors; see :mod:`mlpkit.explain`.
-        """
-        from mlpkit.explain import explain
-
-        return explain(self, m, run=run, seed=seed)

@@ -1,21 +1,20 @@
 """Optimizers: SGD, Momentum, Nesterov, RMSprop, Adam and AdamW, updating parameters in place.
 
-An optimizer is built on a dict of named parameter arrays (``{"W1": ..., "b1": ...}`` or one
-flat vector ``{"theta": ...}``) and its ``step(grads)`` reads ``grads["d" + name]``; ``step`` can
-add an L2 penalty's gradient first (``dW += lambda W`` on the weights' part). State
+An optimizer is built on a mapping of named parameter arrays (``net.params`` or one flat
+vector ``{"theta": ...}``) and its one public method, ``step(grads)``, reads ``grads["d" + name]``;
+``step`` can add an L2 penalty's gradient first (``dW += lambda W`` on the weights' part). State
 arrays (velocities, moments) and one scratch array per parameter are created up front, aligned
 with the parameters, and every update is done in place in as few passes over memory as the
 formula allows (an update over a flat ``theta`` is then a dozen array operations per step).
+Plain numpy; :mod:`mlpkit.fast.adam` is the compiled form of the Adam step, tested equal.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Mapping
 
 import numpy as np
-
-from mlpkit.fast import kernels as fused
 
 
 def _check_positive(name: str, value: float) -> float:
@@ -34,8 +33,10 @@ def _check_fraction(name: str, value: float) -> float:
     return float(value)
 
 
-def _check_penalty(l2: float, l2_slices: dict[str, slice] | None, params: dict[str, np.ndarray]) -> None:
-    """An L2 coefficient must be finite and >= 0, and its slices must name parameters."""
+def _check_penalty(
+    l2: float, l2_slices: Mapping[str, slice] | None, params: Mapping[str, np.ndarray]
+) -> None:
+    """Raise ValueError unless the L2 coefficient is finite and >= 0 and its slices name parameters."""
     if not (isinstance(l2, (int, float, np.floating)) and math.isfinite(l2) and l2 >= 0):
         raise ValueError(f"Invalid l2: {l2!r}; must be a finite number >= 0")
     unknown = sorted(set(l2_slices or {}) - set(params))
@@ -66,9 +67,9 @@ class Optimizer:
 
     state_names: tuple[str, ...] = ()
 
-    def __init__(self, params: dict[str, np.ndarray], learning_rate: float) -> None:
-        if not isinstance(params, dict) or not params:
-            raise ValueError("params must be a non-empty dict of named numpy arrays")
+    def __init__(self, params: Mapping[str, np.ndarray], learning_rate: float) -> None:
+        if not isinstance(params, Mapping) or not params:
+            raise ValueError("params must be a non-empty mapping of names to numpy arrays")
         self.params = params
         self.learning_rate = _check_positive("learning rate", learning_rate)
         self.t = 0
@@ -78,7 +79,7 @@ class Optimizer:
         self.scratch: dict[str, np.ndarray] = {name: np.empty_like(p) for name, p in params.items()}
 
     def step(
-        self, grads: dict[str, np.ndarray], l2: float = 0.0, l2_slices: dict[str, slice] | None = None
+        self, grads: Mapping[str, np.ndarray], l2: float = 0.0, l2_slices: Mapping[str, slice] | None = None
     ) -> float:
         """Apply one update to every parameter from ``grads["d" + name]``.
 
@@ -86,18 +87,27 @@ class Optimizer:
         ``w = p[l2_slices[name]]`` is added to ``grads`` (in place) first; returns ``||w||^2``
         summed over those slices before the update, for the penalty's cost (0.0 without).
         """
+        squares = 0.0
+        for name, p, g, part in self._begin_step(grads, l2, l2_slices):
+            squares += self._step_parameter(name, p, g, l2, part)
+        return squares
+
+    def _begin_step(
+        self, grads: Mapping[str, np.ndarray], l2: float, l2_slices: Mapping[str, slice] | None
+    ) -> list[tuple[str, np.ndarray, np.ndarray, slice | None]]:
+        """Check the arguments, count the step in ``t``, and pair each parameter with its gradient
+        and its L2 slice (None: no penalty on it); nothing changes when an argument is refused."""
         if l2:
             _check_penalty(l2, l2_slices, self.params)
-        self.t += 1
-        squares = 0.0
+        steps = []
         for name, p in self.params.items():
             try:
                 g = grads["d" + name]
             except KeyError:
                 raise ValueError(f"grads has no entry 'd{name}' for parameter {name!r}") from None
-            part = l2_slices.get(name) if l2 and l2_slices else None
-            squares += self._step_parameter(name, p, g, l2, part)
-        return squares
+            steps.append((name, p, g, l2_slices.get(name) if l2 and l2_slices else None))
+        self.t += 1
+        return steps
 
     def _step_parameter(
         self, name: str, p: np.ndarray, g: np.ndarray, l2: float, part: slice | None
@@ -153,7 +163,7 @@ class Momentum(Optimizer):
 
     state_names = ("velocity",)
 
-    def __init__(self, params: dict[str, np.ndarray], learning_rate: float, momentum: float = 0.9):
+    def __init__(self, params: Mapping[str, np.ndarray], learning_rate: float, momentum: float = 0.9):
         super().__init__(params, learning_rate)
         self.momentum = _check_fraction("momentum", momentum)
 
@@ -183,7 +193,7 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        params: dict[str, np.ndarray],
+        params: Mapping[str, np.ndarray],
         learning_rate: float = 0.001,
         rho: float = 0.99,
         epsilon: float = 1e-8,
@@ -207,7 +217,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        params: dict[str, np.ndarray],
+        params: Mapping[str, np.ndarray],
         learning_rate: float = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
@@ -217,11 +227,6 @@ class Adam(Optimizer):
         self.beta_1 = _check_fraction("beta_1", beta_1)
         self.beta_2 = _check_fraction("beta_2", beta_2)
         self.epsilon = _check_positive("epsilon", epsilon)
-        self._kernels: dict[str, tuple] = {}  # name -> (g, part, bound kernel, leading count)
-
-    def __getstate__(self) -> dict:
-        """Pickle (and deepcopy) without the compiled kernels, which are bound to memory addresses."""
-        return {**self.__dict__, "_kernels": {}}
 
     def _bias_corrected(self) -> tuple[float, float]:
         """``(alpha sqrt(bias_2) / bias_1, eps sqrt(bias_2))``: Adam's scalars with the bias corrections
@@ -230,30 +235,8 @@ class Adam(Optimizer):
         root_bias_2 = math.sqrt(1.0 - self.beta_2**self.t)
         return self.learning_rate * root_bias_2 / (1.0 - self.beta_1**self.t), self.epsilon * root_bias_2
 
-    def _step_parameter(
-        self, name: str, p: np.ndarray, g: np.ndarray, l2: float, part: slice | None
-    ) -> float:
-        """The L2 gradient and the update in one compiled pass (:mod:`mlpkit.fast.kernels`) if built."""
-        kernel, n_l2 = self._kernel(name, p, g, part)
-        if kernel is None or n_l2 is None:
-            return super()._step_parameter(name, p, g, l2, part)
-        step_size, eps_hat = self._bias_corrected()
-        # 1 - beta in double: in float32, 1 - 0.999 keeps only about 3 correct digits
-        return kernel(1.0 - self.beta_1, 1.0 - self.beta_2, step_size, eps_hat, l2, n_l2)
-
-    def _kernel(
-        self, name: str, p: np.ndarray, g: np.ndarray, part: slice | None
-    ) -> tuple[Callable[..., float] | None, int | None]:
-        """The compiled step bound to this parameter and gradient (bound again when ``g`` changes),
-        and how many leading entries ``part`` penalizes."""
-        bound = self._kernels.get(name)
-        if bound is None or bound[0] is not g or bound[1] is not part:
-            kernel = fused.bind_adam(p, g, self.state["m"][name], self.state["v"][name])
-            bound = self._kernels[name] = (g, part, kernel, _leading_count(p, part))
-        return bound[2], bound[3]
-
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        """The numpy reference of the update, a few in-place passes."""
+        """``m = beta_1 m + (1 - beta_1) g``, ``v = beta_2 v + (1 - beta_2) g^2``, then the step."""
         m, v, scratch = self.state["m"][name], self.state["v"][name], self.scratch[name]
         step_size, eps_hat = self._bias_corrected()
         m += _scaled_difference(g, m, 1.0 - self.beta_1, out=scratch)  # m = beta_1 m + (1 - beta_1) g
@@ -261,21 +244,6 @@ class Adam(Optimizer):
         denominator = np.sqrt(v, out=scratch)
         denominator += eps_hat
         p -= _scaled_quotient(m, denominator, step_size)
-
-
-def _leading_count(p: np.ndarray, part: slice | None) -> int | None:
-    """How many leading entries of the flat ``p`` the slice ``part`` covers (0 for None); None when
-    it is not a leading run."""
-    if part is None:
-        return 0
-    if (
-        p.ndim != 1
-        or not isinstance(part, slice)
-        or part.start not in (None, 0)
-        or part.step not in (None, 1)
-    ):
-        return None
-    return len(range(*part.indices(p.size)))
 
 
 class AdamW(Adam):
@@ -286,13 +254,13 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params: dict[str, np.ndarray],
+        params: Mapping[str, np.ndarray],
         learning_rate: float = 0.001,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         weight_decay: float = 0.01,
-        decay_slices: dict[str, slice] | None = None,
+        decay_slices: Mapping[str, slice] | None = None,
     ):
         super().__init__(params, learning_rate, beta_1, beta_2, epsilon)
         if not weight_decay >= 0:
@@ -304,9 +272,14 @@ class AdamW(Adam):
         self, name: str, p: np.ndarray, g: np.ndarray, l2: float, part: slice | None
     ) -> float:
         squares = self._add_penalty(name, p, g, l2, part)  # an L2 gradient reads the weights before decay
+        self._decay(name, p)
+        self._update(name, p, g)
+        return squares
+
+    def _decay(self, name: str, p: np.ndarray) -> None:
+        """``p = p - alpha lambda p`` over the parameter's decaying slice (all of it by default)."""
         decayed = p[self.decay_slices.get(name, slice(None))]
         decayed *= 1.0 - self.learning_rate * self.weight_decay
-        return squares + super()._step_parameter(name, p, g, 0.0, None)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
@@ -319,7 +292,7 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
-def make_optimizer(name: str, params: dict[str, np.ndarray], learning_rate: float, **options) -> Optimizer:
+def make_optimizer(name: str, params: Mapping[str, np.ndarray], learning_rate: float, **options) -> Optimizer:
     """Build an optimizer by name; unknown names list the valid ones."""
     try:
         cls = OPTIMIZERS[name]

@@ -6,8 +6,9 @@ term ``dW += (lambda/m) W`` and ``||W||^2`` folded in), ``A_l = relu(Z_l + b_l)`
 (``A_L``, ``J``, ``dZ_L = A_L - Y``, ``db_L`` and the hits). The numpy code in
 :mod:`mlpkit.optimizers`, :mod:`mlpkit.activations` and :mod:`mlpkit.losses` stays the reference
 (tests hold the two equal); the kernels are used only when the package was built with them, the
-arrays are contiguous and of one float dtype, and ``MLPKIT_NUMPY_ONLY`` is not set. Measurements
-are in docs/benchmarks.md.
+arrays are contiguous and of one float dtype, and ``MLPKIT_NUMPY_ONLY`` is not set. The callers
+are :mod:`mlpkit.fast.step` (the layers) and :mod:`mlpkit.fast.adam` (the optimizer step).
+Measurements are in docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mlpkit.fast.adam import OptimizerStep
 from mlpkit.fast.step import FastStep
 from mlpkit.network import DNN
 from mlpkit.optimizers import OPTIMIZERS, Optimizer, make_optimizer
+from mlpkit.regularization import l2_cost, l2_scale
 from mlpkit.schedules import Constant
 from mlpkit.training import state
 from mlpkit.training.callbacks import Callback, History
@@ -64,6 +66,7 @@ class Trainer:
         self.communicator = communicator  # None, or a data-parallel hook such as an MPICommunicator
         self.schedule = config.schedule if config.schedule is not None else Constant()
         self.optimizer = optimizer if isinstance(optimizer, Optimizer) else self._new_optimizer(config)
+        self._optimizer_step = OptimizerStep()  # optimizer.step, with Adam's update compiled where built
         self.initial_learning_rate = self.optimizer.learning_rate
         self.history = History()
         self.epoch = 0
@@ -143,11 +146,14 @@ class Trainer:
         its gradient ``(lambda/m) W`` is added to ``dW`` and its cost to the returned loss."""
         if not math.isfinite(loss):
             return loss
+        grads = {"dtheta": self.gradient}
         if self.l2 == 0.0:
-            self.optimizer.step({"dtheta": self.gradient})
+            self._optimizer_step(self.optimizer, grads)
             return loss
-        squares = self.optimizer.step({"dtheta": self.gradient}, l2=self.l2 / m, l2_slices=self._weights)
-        return loss + 0.5 * self.l2 / m * squares
+        squares = self._optimizer_step(
+            self.optimizer, grads, l2=l2_scale(self.l2, m), l2_slices=self._weights
+        )
+        return loss + l2_cost(self.l2, m, squares)
 
     # ------------------------------------------------------------------ epochs
     def fit(
