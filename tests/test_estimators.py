@@ -573,3 +573,24 @@ def test_missing_scikit_learn_names_the_extra_and_mlpkit_still_imports():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "mlpkit[sklearn]"' in result.stdout
+
+
+@pytest.mark.parametrize("continue_fit", ["partial_fit", "warm_start"])
+def test_a_joblib_round_trip_keeps_training_as_the_original(tmp_path, continue_fit):
+    # joblib pickles arrays apart from the objects that share them: the loaded estimator must
+    # still train its own weights, exactly as the original does
+    import joblib
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = 2 * X[:, 0] - X[:, 1] + 1
+    original = MLPRegressor(hidden_layer_sizes=(5,), max_iter=5, random_state=0, warm_start=True).fit(X, y)
+    joblib.dump(original, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib")
+    before = loaded.predict(X)
+    for estimator in (original, loaded):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.partial_fit(X, y) if continue_fit == "partial_fit" else estimator.fit(X, y)
+    assert np.abs(loaded.predict(X) - before).max() > 1e-4
+    np.testing.assert_array_equal(loaded.predict(X), original.predict(X))
