@@ -1,4 +1,4 @@
-/* The optional compiled path of mlpkit.fused: fused loops for the training step's element-wise
+/* The optional compiled path of mlpkit.fast.kernels: fused loops for the training step's element-wise
  * work, each replacing several numpy passes over memory with one.
  *
  * The numpy code stays the reference (mlpkit.optimizers, mlpkit.activations, mlpkit.losses) and
