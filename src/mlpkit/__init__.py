@@ -1,4 +1,19 @@
-"""mlpkit: dense neural networks trained by vectorized backpropagation, in the course notes' notation."""
+"""mlpkit: dense neural networks trained by vectorized backpropagation, in the course notes' notation.
+
+Where to start:
+
+- :class:`DNN` is the notes' network: ``forward`` caches ``Z_l`` and ``A_l``,
+  ``compute_gradients`` is the vectorized backward pass (``dZ_L = A_L - Y``), ``update`` the
+  gradient-descent step; :mod:`mlpkit.layers` holds the same formulas one layer at a time.
+  In the engine, columns are samples: ``X`` is ``(n_x, m)``.
+- :func:`train` runs mini-batch training with an optimizer (:class:`Adam`, ...), validation,
+  early stopping and checkpoints; its settings are one :class:`TrainConfig`.
+- :class:`MLPClassifier` and :class:`MLPRegressor` are scikit-learn estimators on the same
+  engine (rows are samples there); :func:`save` and :func:`load` write and read model files.
+- The ``mlpkit`` command (``mlpkit train``, ``evaluate``, ``predict``, ...) calls these.
+
+docs/architecture.md shows how the modules fit together.
+"""
 
 from mlpkit.export import export_onnx
 from mlpkit.gradcheck import gradient_check
@@ -7,7 +22,15 @@ from mlpkit.model import Model
 from mlpkit.network import DNN
 from mlpkit.optimizers import SGD, Adam, AdamW, Momentum, Nesterov, RMSprop
 from mlpkit.preprocessing import AffineScaler
-from mlpkit.training import Callback, History, Trainer, TrainingDiverged, TrainingInterrupted, train
+from mlpkit.training import (
+    Callback,
+    History,
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    TrainingInterrupted,
+    train,
+)
 
 __version__ = "0.1.0"
 
@@ -37,6 +60,7 @@ __all__ = [
     "Momentum",
     "Nesterov",
     "RMSprop",
+    "TrainConfig",
     "Trainer",
     "TrainingDiverged",
     "TrainingInterrupted",
