@@ -1,16 +1,12 @@
 """DNN: the notes' formulas checked by worked examples, closed forms and a per-example loop oracle."""
 
-import ast
 import copy
 import math
 import pickle
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import mlpkit
 from mlpkit import DNN, SGD
 
 
@@ -350,31 +346,3 @@ def test_bad_calls_raise_clear_errors():
         net.update(net.compute_gradients(AL, np.ones((2, 5)), cache), -0.1)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
         net.forward(np.ones((3, 5)), dropout=1.0, rng=np.random.default_rng(0))
-
-
-ENGINE = [
-    "activations",
-    "losses",
-    "initializers",
-    "layers",
-    "network",
-    "optimizers",
-    "schedules",
-    "gradcheck",
-]
-
-
-@pytest.mark.parametrize("module", ENGINE)
-def test_the_engine_imports_numpy_and_the_standard_library_only(module):
-    # the notes' modules stand alone: no CLI, plotting, explain, files, scikit-learn or compiled path
-    path = Path(mlpkit.__file__).parent / f"{module}.py"
-    imported = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module)
-    for name in imported:
-        top = name.split(".")[0]
-        allowed = top in sys.stdlib_module_names or top in ("numpy", "__future__")
-        assert allowed or name in {f"mlpkit.{other}" for other in ENGINE}, f"{module}.py imports {name}"
