@@ -53,9 +53,10 @@ class Trainer:
         **settings,
     ) -> None:
         self.net = net
-        if config is None:
-            name = optimizer if isinstance(optimizer, str) else optimizer_name(optimizer)
-            config = build_config(optimizer=name, lr=learning_rate, **settings)
+        if config is None and isinstance(optimizer, Optimizer):  # the instance's own kind and rate
+            config = build_config(optimizer=optimizer_name(optimizer), lr=optimizer.learning_rate, **settings)
+        elif config is None:
+            config = build_config(optimizer=optimizer, lr=learning_rate, **settings)
         self.config = config
         self.progress = progress
         self.callbacks = list(callbacks)
