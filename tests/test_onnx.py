@@ -79,7 +79,7 @@ def test_versions_checker_and_free_batch_dimension(tmp_path):
     assert graph_input.name == "X" and graph_input.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert dims[0].dim_param == "N" and dims[1].dim_value == N_X
     used = {node.op_type for node in proto.graph.node}
-    assert used <= {"Gemm", "Relu", "Softmax", "ArgMax"}
+    assert used <= {"Gemm", "Relu", "Softmax", "ArgMax", "Gather"}
     for m in (1, 7):
         assert run(path, raw_rows(m))["probabilities"].shape == (m, 4)
 
@@ -97,15 +97,33 @@ def test_scaler_folding_by_hand():
     np.testing.assert_allclose(run(to_onnx(model), x)["variable"], 2 * (x - 3) / 2 + 1)
 
 
-def test_labels_in_metadata_map_indices_to_classes():
-    model = make_model("tanh", "softmax", 3, "multiclass", labels=["cat", "dog", "fish"])
+@pytest.mark.parametrize(
+    ("output", "n_L", "task", "labels", "dtype"),
+    [
+        ("softmax", 3, "multiclass", ["cat", "dog", "fish"], object),
+        ("softmax", 3, "multiclass", [3, 5, 7], np.int64),
+        ("softmax", 2, "binary", [0.5, 2.5], np.float64),
+        ("sigmoid", 1, "binary", [False, True], np.bool_),
+        ("sigmoid", 1, "binary", ["no", "yes"], object),
+    ],
+)
+def test_label_holds_the_classes_predict_returns(output, n_L, task, labels, dtype):
+    # as scikit-learn's converter: a model trained on '7' answers '7', one trained on 7 answers 7
+    model = make_model("tanh", output, n_L, task, labels=labels)
     proto = to_onnx(model)
-    metadata = {prop.key: prop.value for prop in proto.metadata_props}
-    assert json.loads(metadata["labels"]) == ["cat", "dog", "fish"]
-    assert metadata["task"] == "multiclass" and metadata["preprocessing"] == "folded into W1, b1"
     rows = raw_rows(40, seed=3)
-    classes = np.asarray(json.loads(metadata["labels"]))[run(proto, rows)["label"]]
-    np.testing.assert_array_equal(classes, model.predict(rows))
+    got = run(proto, rows)["label"]
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, model.predict(rows))
+    metadata = {prop.key: prop.value for prop in proto.metadata_props}
+    assert json.loads(metadata["labels"]) == labels
+    assert metadata["task"] == task and metadata["preprocessing"] == "folded into W1, b1"
+
+
+def test_a_bare_network_answers_class_indices():
+    net = DNN([N_X, 5, 3], "tanh", "softmax", seed=3)
+    rows = raw_rows(30)
+    np.testing.assert_array_equal(run(to_onnx(net), rows)["label"], net.predict(rows.T))
 
 
 def test_dnn_float64_and_objects_with_to_model():

@@ -5,21 +5,24 @@ Each layer is one ``Gemm`` (``Z_l = A_{l-1} W_l^T + b_l^T``, rows are samples, `
 the notes' ``(n_l, n_{l-1})`` orientation with ``transB=1``) followed by its activation.
 Outputs follow scikit-learn's ONNX converter:
 
-- softmax (multi-class): ``label`` int64 ``[N]`` and ``probabilities`` float ``[N, n_classes]``;
-- sigmoid with one unit (binary): ``label`` int64 ``[N]`` (1 when ``p > 0.5``) and
+- softmax (multi-class): ``label`` ``[N]`` and ``probabilities`` float ``[N, n_classes]``;
+- sigmoid with one unit (binary): ``label`` ``[N]`` (the second class when ``p > 0.5``) and
   ``probabilities`` ``[N, 2]`` holding ``[1 - p, p]``;
 - sigmoid with several units (multi-label): ``label`` int64 ``[N, n_L]`` (0/1 per output) and
   ``probabilities`` ``[N, n_L]``;
 - identity (regression): ``variable`` float ``[N, n_L]``.
 
-A ``label`` value ``i`` is a class index: the class is ``model.labels[i]``, displayed as
-``model.label_names[i]`` (both stored as JSON in the file's metadata under ``labels`` and
-``label_names``), the same index ``DNN.predict`` and ``Model.decide`` return.
+For a Model, ``label`` holds the class labels themselves, as ``Model.predict`` returns them:
+int64 when every class is an integer, bool or double likewise, strings otherwise. A bare DNN
+has no labels: its ``label`` is the class index, the one ``DNN.predict`` returns. The labels
+and their display names are also stored as JSON in the file's metadata (``labels``,
+``label_names``).
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +152,7 @@ def _add_hidden_activation(builder: _GraphBuilder, name: str, Z: str, A: str) ->
     return builder.node(HIDDEN_OPERATORS[name], [Z], A)
 
 
-def _add_head(builder: _GraphBuilder, net: DNN, Z: str) -> None:
+def _add_head(builder: _GraphBuilder, net: DNN, Z: str, labels: list | None) -> None:
     """The output activation and the scikit-learn style outputs (label/probabilities or variable)."""
     FLOAT, INT64 = builder.onnx.TensorProto.FLOAT, builder.onnx.TensorProto.INT64
     n_L = net.layer_sizes[-1]
@@ -159,8 +162,8 @@ def _add_head(builder: _GraphBuilder, net: DNN, Z: str) -> None:
         return
     if net.output_activation == "softmax":
         builder.node("Softmax", [Z], "probabilities", axis=1)
-        builder.node("ArgMax", ["probabilities"], "label", axis=1, keepdims=0)
-        builder.output("label", INT64, [BATCH_DIM])
+        builder.node("ArgMax", ["probabilities"], "class_index", axis=1, keepdims=0)
+        _add_label(builder, "class_index", labels)
         builder.output("probabilities", FLOAT, [BATCH_DIM, n_L])
         return
     half = builder.constant("half", np.array(0.5, dtype=np.float32))
@@ -178,9 +181,34 @@ def _add_head(builder: _GraphBuilder, net: DNN, Z: str) -> None:
     builder.node("Concat", ["q", "p"], "probabilities", axis=1)  # (N, 2) = [1 - p, p]
     builder.node("Greater", ["p", half], "positive")
     builder.node("Cast", ["positive"], "label_column", to=INT64)
-    builder.node("Squeeze", ["label_column", squeeze_axes], "label")
-    builder.output("label", INT64, [BATCH_DIM])
+    builder.node("Squeeze", ["label_column", squeeze_axes], "class_index")
+    _add_label(builder, "class_index", labels)
     builder.output("probabilities", FLOAT, [BATCH_DIM, 2])
+
+
+def _add_label(builder: _GraphBuilder, index: str, labels: list | None) -> None:
+    """``label``: the class labels at ``index`` (Gather from a constant), or the index itself."""
+    if labels is None:
+        builder.node("Identity", [index], "label")
+        builder.output("label", builder.onnx.TensorProto.INT64, [BATCH_DIM])
+        return
+    classes = _class_values(labels)
+    builder.constant("classes", classes)
+    builder.node("Gather", ["classes", index], "label", axis=0)
+    element_type = builder.helper.np_dtype_to_tensor_dtype(classes.dtype)
+    builder.output("label", element_type, [BATCH_DIM])
+
+
+def _class_values(labels: list) -> np.ndarray:
+    """The classes as a constant: bool, int64 or double when every label is one, strings otherwise."""
+    for kind, dtype in ((bool, bool), (numbers.Integral, np.int64), (numbers.Real, np.float64)):
+        if all(isinstance(label, kind) for label in labels) and (kind is bool or not _any_bool(labels)):
+            return np.array(labels, dtype=dtype)
+    return np.array([str(label) for label in labels], dtype=object)
+
+
+def _any_bool(labels: list) -> bool:
+    return any(isinstance(label, (bool, np.bool_)) for label in labels)
 
 
 def _metadata(source: ExportSource) -> dict[str, str]:
@@ -207,7 +235,7 @@ def to_onnx(model: Any):
     source = export_source(model)
     builder = _GraphBuilder(onnx)
     Z_L = _add_layers(builder, source)
-    _add_head(builder, source.net, Z_L)
+    _add_head(builder, source.net, Z_L, source.labels if source.task != "multilabel" else None)
     n_x = source.net.layer_sizes[0]
     graph = onnx.helper.make_graph(
         builder.nodes,
@@ -223,7 +251,7 @@ def to_onnx(model: Any):
         producer_version=__version__,
         doc_string=(
             f"{source.net!r}; input {INPUT_NAME} = raw feature rows [N, {n_x}] float32; "
-            "label i indexes metadata label_names"
+            "label holds the class labels (indices for a bare network)"
         ),
     )
     proto.ir_version = IR_VERSION
