@@ -35,6 +35,7 @@ def expected_failed_checks(estimator) -> dict[str, str]:
         "check_methods_subset_invariance": FLOAT32_ROUNDING,
         "check_methods_sample_order_invariance": FLOAT32_ROUNDING,
         "check_sample_weight_equivalence_on_dense_data": MINI_BATCH_WEIGHTS,
+        "check_sample_weight_equivalence_on_sparse_data": MINI_BATCH_WEIGHTS,
     }
 
 

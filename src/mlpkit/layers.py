@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlpkit.activations import Activation, get_activation
+from mlpkit.sparse import matmul
 
 LinearCache = tuple[np.ndarray, np.ndarray, np.ndarray]
 ActivationCache = tuple[LinearCache, np.ndarray]
@@ -55,7 +56,7 @@ def linear_backward(
     A_prev, W, _ = cache
     m = dZ.shape[1]
     dW, db = out if out is not None else (None, None)
-    dW = np.matmul(dZ, A_prev.T, out=dW)  # dW_l = (1/m) dZ_l A_{l-1}^T  (n_l, n_{l-1})
+    dW = matmul(dZ, A_prev.T, out=dW)  # dW_l = (1/m) dZ_l A_{l-1}^T  (n_l, n_{l-1})
     dW *= 1.0 / m
     db = np.sum(dZ, axis=1, keepdims=True, out=db)  # db_l = (1/m) sum(dZ_l, axis=1)  (n_l, 1)
     db *= 1.0 / m

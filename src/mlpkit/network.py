@@ -16,6 +16,7 @@ from mlpkit.activations import Activation, get_activation
 from mlpkit.initializers import Initializer, default_initializer, get_initializer
 from mlpkit.layers import activation_backward, linear_activation_forward, linear_backward, linear_forward
 from mlpkit.losses import OutputLayer, decide, get_output_layer, mean_loss, output_gradient
+from mlpkit.sparse import first_nonfinite, is_sparse
 
 DTYPES = ("float32", "float64")
 PREDICT_CHUNK = 8192
@@ -33,11 +34,11 @@ def _check_dtype(dtype: str | np.dtype | type) -> np.dtype:
 
 
 def check_finite(array: np.ndarray, name: str) -> None:
-    """Raise ValueError naming the first non-finite entry (row, column) of a 2-D array."""
+    """Raise ValueError naming the first non-finite entry (row, column) of a 2-D array (or sparse matrix)."""
     if np.isfinite(array.sum()):  # a NaN or infinite entry makes the sum NaN or infinite
         return
-    if not np.isfinite(array).all():  # the sum overflowed, or an entry is not finite
-        row, column = np.argwhere(~np.isfinite(array))[0]
+    if (position := first_nonfinite(array)) is not None:  # None: the sum overflowed, entries are finite
+        row, column = position
         raise ValueError(
             f"{name} contains NaN or infinity at row {row}, column {column}; clean or impute it first"
         )
@@ -263,8 +264,8 @@ class DNN:
         )
 
     def check_X(self, X: np.ndarray, name: str = "X") -> np.ndarray:
-        """Return ``X`` as a ``(n_x, m)`` array of the network's dtype, or raise ValueError."""
-        X = np.asarray(X)
+        """Return ``X`` as a ``(n_x, m)`` array of the network's dtype (sparse: CSC), or raise ValueError."""
+        X = X.tocsc() if is_sparse(X) else np.asarray(X)  # CSC: each sample, a column, is a slice
         if X.ndim != 2:
             raise ValueError(
                 f"{name} must be 2-D with shape (n_x, m) = ({self.layer_sizes[0]}, m), columns "

@@ -8,18 +8,22 @@ place, and the ``1/m`` of ``dW_l`` and ``db_l`` is applied once to the small ``d
 linearly through every product of the backward pass). Where :mod:`mlpkit.fast.kernels` is built, the
 element-wise work between the products (ReLU layers, the softmax + cross-entropy output) runs as
 one compiled pass per layer; the numpy lines beside each call are the reference it equals.
+Sparse rows (scipy CSR) are sliced instead of gathered, and the first layer's two products,
+``W_1 A_0`` and ``dZ_1 A_0^T``, run sparse times dense (:func:`mlpkit.sparse.matmul`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from mlpkit.fast.kernels import SoftmaxCrossEntropy, StepKernels
 from mlpkit.losses import accuracy, mean_loss, output_gradient
 from mlpkit.network import DNN
+from mlpkit.sparse import is_sparse, matmul
 
 
 @dataclass
@@ -40,7 +44,7 @@ class _BatchBuffers:
     def __init__(self, step: FastStep, m: int, dropout: bool) -> None:
         net = step.net
         sizes, dtype = net.layer_sizes, net.dtype
-        self.rows = np.empty((m, sizes[0]), dtype=dtype)  # the gathered X, as rows
+        self.row_shape = (m, sizes[0])  # of the gathered X, see rows
         self.target_rows = np.empty((m, sizes[-1]), dtype=dtype)  # the gathered Y, as rows
         self.layers = [self._layer(net, l, m, dropout) for l in range(1, net.L + 1)]
         self.dZ_output = np.empty((sizes[-1], m), dtype=dtype)  # dZ_L, kept apart from A_L
@@ -62,6 +66,11 @@ class _BatchBuffers:
             self.output_layer = kernels.bind_softmax_cross_entropy(
                 output.Z, self.target_rows, self.dZ_output, db
             )
+
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """The gathered X, as rows ``(m, n_x)``; made on first use (sparse rows are sliced, not gathered)."""
+        return np.empty(self.row_shape, dtype=self.target_rows.dtype)
 
     @staticmethod
     def _layer(net: DNN, l: int, m: int, dropout: bool) -> _LayerBuffers:
@@ -90,6 +99,11 @@ def gather_columns(rows: np.ndarray, index: np.ndarray, buffer: np.ndarray) -> n
         buffer[...] = rows[index]  # other strides: np.take would first copy all of ``rows``
         return buffer.T
     return rows.take(index, axis=0, out=buffer, mode="clip").T
+
+
+def sparse_columns(rows, index: np.ndarray):
+    """The column batch ``rows[index].T`` ``(n_x, m)`` of sparse rows: a CSR row slice, transposed (CSC)."""
+    return rows.tocsr()[index].T  # tocsr() is the matrix itself when it is CSR already
 
 
 def _drop(layer: _LayerBuffers, dropout: float, rng: np.random.Generator) -> None:
@@ -140,7 +154,8 @@ class FastStep:
         Returns (J, hits, A_L, Y): hits counts the samples predicted right (NaN for regression).
         """
         buffers = self._batch_buffers(index.shape[0], dropout > 0.0)
-        X = gather_columns(rows, index, buffers.rows)  # (n_x, m), one gather
+        # X (n_x, m): one gather, or for scipy sparse rows a CSR row slice (never densified)
+        X = sparse_columns(rows, index) if is_sparse(rows) else gather_columns(rows, index, buffers.rows)
         Y = gather_columns(target_rows, index, buffers.target_rows)  # (n_L, m)
         A = self._forward_hidden(X, buffers, dropout, rng)
         loss, hits, AL = self._output_layer(A, Y, buffers, sample_weight)
@@ -159,7 +174,7 @@ class FastStep:
         A = X
         hidden = zip(self.weights[:-1], buffers.layers[:-1], self.net._activations, strict=True)
         for l, ((W, b), layer, activation) in enumerate(hidden):
-            np.matmul(W, A, out=layer.Z)  # (n_l, m)
+            matmul(W, A, out=layer.Z)  # (n_l, m); A_0 may be sparse
             if buffers.bias_relu[l] is not None:
                 buffers.bias_relu[l]()  # A_l = max(Z_l + b_l, 0) in one compiled pass, over Z_l
             else:
@@ -176,7 +191,7 @@ class FastStep:
         """``A_L``, the cost ``J``, ``dZ_L = (A_L - Y) / m`` and ``db_L``; returns (J, hits, A_L)."""
         net, (W, b), output = self.net, self.weights[-1], buffers.layers[-1]
         m = Y.shape[1]
-        Z = np.matmul(W, A_prev, out=output.Z)  # (n_L, m)
+        Z = matmul(W, A_prev, out=output.Z)  # (n_L, m)
         Z += b
         scale = None  # the weight of each column's loss in J: 1/m, or the weighted mean's
         if sample_weight is not None:
@@ -197,7 +212,7 @@ class FastStep:
         dZ = buffers.dZ_output
         for l in range(self.net.L, 0, -1):
             A_prev = buffers.layers[l - 2].A if l > 1 else X
-            np.matmul(dZ, A_prev.T, out=self.gradients[l - 1][0])  # dW_l (n_l, n_{l-1})
+            matmul(dZ, A_prev.T, out=self.gradients[l - 1][0])  # dW_l (n_l, n_{l-1}); A_0 may be sparse
             if l > 1:
                 dZ = self._hidden_dZ(l - 1, dZ, buffers)
 

@@ -27,6 +27,10 @@ from mlpkit.sklearn.stochastic import StochasticSolver
 from mlpkit.sklearn.stopping import NoImprovement
 from mlpkit.training import TrainConfig
 
+# What X may be, as for scikit-learn's MLP: an array or a scipy sparse CSR or CSC matrix (other
+# sparse formats become CSR), of float64 or float32 (other dtypes become float64)
+INPUT = {"accept_sparse": ["csr", "csc"], "dtype": (np.float64, np.float32)}
+
 
 class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
     """What the classifier and the regressor share; they add the targets, the score and predict."""
@@ -46,6 +50,11 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
 
     def _model_task_and_labels(self) -> tuple[str, list | None]:
         raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy sparse X: the first layer's products stay sparse
+        return tags
 
     # ------------------------------------------------------------------ fitted state
     def __sklearn_is_fitted__(self) -> bool:
@@ -179,7 +188,7 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
     def _output_rows(self, X) -> tuple[np.ndarray, np.dtype]:
         """Output activations ``(m, n_L)`` for rows ``X``, in the network's dtype, and the input's dtype."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, reset=False, **INPUT)
         return self.net_.predict_proba(X.T).T, X.dtype  # (n_L, m) -> rows
 
 

@@ -11,7 +11,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from mlpkit.sklearn.base import BaseMLP, has_stochastic_solver
+from mlpkit.sklearn.base import INPUT, BaseMLP, has_stochastic_solver
 from mlpkit.sklearn.params import invalid
 
 
@@ -89,7 +89,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     # ------------------------------------------------------------------ targets
     def _validate_training_data(self, X, y, incremental: bool, reset: bool):
-        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        X, y = validate_data(self, X, y, multi_output=True, reset=reset, **INPUT)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)

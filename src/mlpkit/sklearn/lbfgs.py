@@ -23,6 +23,7 @@ def lbfgs_objective(
     net: DNN, X: np.ndarray, Y: np.ndarray, weight: np.ndarray | None, l2: float
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
     """``theta -> (J + (l2/2m) sum ||W_l||^2, its gradient)`` on columns ``X`` (n_x, m), ``Y`` (n_L, m)."""
+    X = net.check_X(X)  # once: a sparse X becomes CSC here, not in every evaluation
     m = X.shape[1] if weight is None else float(weight.sum())
     gradient = np.empty_like(net.theta)
 

@@ -8,7 +8,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from mlpkit.sklearn.base import BaseMLP, has_stochastic_solver
+from mlpkit.sklearn.base import INPUT, BaseMLP, has_stochastic_solver
 from mlpkit.sklearn.params import invalid
 
 
@@ -86,9 +86,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _validate_training_data(self, X, y, incremental: bool, reset: bool):
         if self.loss != "squared_error":
             raise invalid(self, "loss", "'squared_error'")
-        X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32), reset=reset
-        )
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, reset=reset, **INPUT)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, (y.reshape(-1, 1) if y.ndim == 1 else y), y

@@ -18,6 +18,7 @@ from mlpkit.datasets.source import Columns, column_chunks
 from mlpkit.losses import accuracy
 from mlpkit.network import DNN, PREDICT_CHUNK
 from mlpkit.schedules import ReduceOnPlateau
+from mlpkit.sparse import is_sparse
 from mlpkit.training.callbacks import ProgressBar
 from mlpkit.training.data import generator_at
 from mlpkit.training.state import EpochProgress
@@ -151,7 +152,8 @@ def _pause(trainer: Trainer, progress: EpochProgress, batch: int, learning_rate:
 def evaluate_columns(net: DNN, X: Columns, Y: Columns) -> tuple[float, float]:
     """Mean loss and accuracy of ``net`` on column data (no dropout); mapped data a chunk at a time."""
     totals = []  # (loss, accuracy, samples) per chunk: arrays come whole, as one chunk
-    for Xc, Yc in column_chunks(X, Y, PREDICT_CHUNK):
+    chunks = [(X, np.asarray(Y))] if is_sparse(X) else column_chunks(X, Y, PREDICT_CHUNK)
+    for Xc, Yc in chunks:
         AL = net.predict_proba(Xc)
         Yc = Yc.astype(AL.dtype, copy=False)
         totals.append((net.loss(AL, Yc), accuracy(net.output_activation, AL, Yc), AL.shape[1]))
