@@ -1,0 +1,252 @@
+"""Raw table columns: numbers (NaN for a missing value) or category codes (-1 for a missing value).
+
+A :class:`ColumnTable` is what :mod:`mlpkit.features` fits and transforms: named columns of
+equal length, rows as samples. :func:`as_table` makes one from a pandas DataFrame, a pyarrow
+Table or RecordBatch, a dict of columns, or a 2-D array (columns named ``x0``, ``x1``, ...).
+Numbers become numeric columns; text, booleans, pandas' ``category`` dtype and dates (read
+as their text) become categorical ones, stored compactly as integer codes into the column's
+distinct texts. numpy and the standard library only: pandas objects are read through their
+own methods, and pyarrow (:mod:`mlpkit.arrow_columns`) only when an Arrow object is handed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MISSING_CODE = -1
+
+
+def number_text(value: float) -> str:
+    """The category text of a number: ``"3"`` for 3.0, ``"2.5"`` for 2.5 (so 3 and 3.0 are one category)."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+def cell_text(value: object) -> str:
+    """The category text of one cell: strings as they are, booleans ``"True"``/``"False"``, numbers
+    through :func:`number_text`, anything else ``str(value)``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return number_text(value)
+    return str(value)
+
+
+def is_missing_cell(value: object) -> bool:
+    """None, a float NaN, or pandas' ``NA``/``NaT`` (recognized without importing pandas)."""
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One raw column of ``m`` rows.
+
+    Numeric: ``values`` is float64 ``(m,)`` with NaN for a missing value and ``categories`` is
+    None. Categorical: ``values`` holds int32 codes ``(m,)`` into ``categories`` (distinct
+    texts), -1 for a missing value.
+    """
+
+    name: str
+    values: np.ndarray
+    categories: tuple[str, ...] | None = None
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.categories is None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def missing(self) -> np.ndarray:
+        """Boolean mask ``(m,)`` of the missing cells."""
+        return np.isnan(self.values) if self.is_numeric else self.values == MISSING_CODE
+
+    def take(self, rows) -> Column:
+        """The rows ``rows`` (indices, slice or mask) of this column."""
+        return Column(self.name, self.values[rows], self.categories)
+
+
+def categorical_column(name: str, codes: np.ndarray, texts: Sequence[str]) -> Column:
+    """A categorical column from codes into ``texts`` (-1 missing); repeated texts are merged into one."""
+    index: dict[str, int] = {}
+    remap = np.array([index.setdefault(text, len(index)) for text in texts] + [MISSING_CODE], np.int32)
+    return Column(name, remap[np.asarray(codes, dtype=np.int64)], tuple(index))
+
+
+def numeric_column(name: str, values) -> Column:
+    """A numeric column: ``values`` as float64 (NaN stays the missing value)."""
+    return Column(name, np.asarray(values, dtype=np.float64).reshape(-1))
+
+
+def as_categorical(column: Column) -> Column:
+    """The column as categories: a numeric one's values become their :func:`number_text`."""
+    if not column.is_numeric:
+        return column
+    present = ~np.isnan(column.values)
+    uniques, inverse = np.unique(column.values[present], return_inverse=True)
+    codes = np.full(len(column), MISSING_CODE, dtype=np.int32)
+    codes[present] = inverse
+    return categorical_column(column.name, codes, [number_text(value) for value in uniques])
+
+
+def object_column(name: str, values: np.ndarray) -> Column:
+    """A categorical column from an object array of cells (None, NaN or pandas' NA are missing)."""
+    missing = np.fromiter((is_missing_cell(value) for value in values), dtype=bool, count=len(values))
+    texts = np.array([cell_text(value) for value in values[~missing]], dtype=object)
+    uniques, inverse = np.unique(texts, return_inverse=True) if len(texts) else (texts, texts)
+    codes = np.full(len(values), MISSING_CODE, dtype=np.int32)
+    codes[~missing] = inverse
+    return categorical_column(name, codes, list(uniques))
+
+
+def array_column(name: str, values) -> Column:
+    """A column from a 1-D array-like: numbers -> numeric; text, booleans, objects -> categorical."""
+    if _is_series(values):
+        return series_column(name, values)
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"column {name!r} must be 1-D (one value per row), got shape {values.shape}")
+    kind = values.dtype.kind
+    if kind in "iuf":
+        return numeric_column(name, values)
+    if kind == "b":
+        return categorical_column(name, values.astype(np.int32), ["False", "True"])
+    if kind in "USOMm":
+        return object_column(name, values.astype(object))
+    raise ValueError(f"column {name!r} has dtype {values.dtype}; expected numbers, text or booleans")
+
+
+# ---------------------------------------------------------------------- pandas, without importing it
+def _is_series(values: object) -> bool:
+    return all(hasattr(values, attribute) for attribute in ("dtype", "to_numpy", "isna", "factorize"))
+
+
+def _is_frame(table: object) -> bool:
+    return all(hasattr(table, attribute) for attribute in ("columns", "dtypes", "iloc"))
+
+
+def series_column(name: str, series) -> Column:
+    """A pandas Series as a column: numeric and nullable numeric dtypes -> numeric; ``category``,
+    ``object``, ``string``, ``bool``/``boolean`` and dates -> categorical."""
+    dtype = series.dtype
+    kind = getattr(dtype, "kind", "O")
+    if str(dtype) == "category":
+        texts = [cell_text(value) for value in series.cat.categories]
+        return categorical_column(name, series.cat.codes.to_numpy(), texts)
+    if kind in "iuf":
+        return numeric_column(name, series.to_numpy(dtype=np.float64, na_value=np.nan))
+    if kind in "bOSUMm":
+        codes, uniques = series.factorize(use_na_sentinel=True)
+        return categorical_column(name, codes, [cell_text(value) for value in uniques])
+    raise ValueError(f"column {name!r} has dtype {dtype}; expected numbers, text, categories or booleans")
+
+
+# ---------------------------------------------------------------------- the table
+class ColumnTable:
+    """Named raw columns of equal length, rows as samples; ``source`` (a file) names rows in messages."""
+
+    def __init__(self, columns: Iterable[Column], source: str | None = None) -> None:
+        self.columns: dict[str, Column] = {}
+        for column in columns:
+            if column.name in self.columns:
+                raise ValueError(f"column name {column.name!r} appears twice")
+            self.columns[column.name] = column
+        lengths = {len(column) for column in self.columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns differ in length: {sorted(lengths)}")
+        self.n_rows = lengths.pop() if lengths else 0
+        self.source = source
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, columns)``, as for an array of rows."""
+        return self.n_rows, len(self.columns)
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, rows) -> ColumnTable:
+        """The rows ``rows`` (indices, slice or mask) of every column."""
+        return ColumnTable(column.take(rows) for column in self.columns.values())
+
+    def column(self, name: str) -> Column:
+        return self.columns[name]
+
+    def select(self, names: Sequence[str]) -> ColumnTable:
+        """The columns ``names``, in that order."""
+        return ColumnTable((self.columns[name] for name in names), self.source)
+
+    def where(self, row: int) -> str:
+        """Words for row ``row`` (0-based): a file's data rows count from 1, an in-memory table's from 0."""
+        return f"{self.source}, row {row + 1}" if self.source else f"row {row}"
+
+    def numeric_rows(self, dtype=np.float64) -> np.ndarray:
+        """All columns as numbers ``(m, n)``, for a model without a column schema: a categorical
+        column or a missing value raises ValueError naming the column and the row."""
+        out = np.empty(self.shape, dtype=dtype)
+        for j, column in enumerate(self.columns.values()):
+            where = f"{self.source}, column {column.name!r}" if self.source else f"column {column.name!r}"
+            if not column.is_numeric:
+                raise ValueError(
+                    f"{where} holds text ({column.categories[0][:40]!r}, ...); this model takes numbers only"
+                )
+            missing = np.flatnonzero(np.isnan(column.values) | np.isinf(column.values))
+            if len(missing):
+                value = column.values[missing[0]]
+                what = "missing value" if np.isnan(value) else f"{value} is not a finite number"
+                raise ValueError(f"{self.where(int(missing[0]))}, column {column.name!r}: {what}")
+            out[:, j] = column.values
+        return out
+
+    def __repr__(self) -> str:
+        more = " ..." if len(self.columns) > 8 else ""
+        return f"ColumnTable({self.n_rows} rows, columns {self.names[:8]}{more})"
+
+
+def is_table(data: object) -> bool:
+    """True for the tables :func:`as_table` reads by column name (not for plain arrays of rows)."""
+    return (
+        isinstance(data, (ColumnTable, Mapping))
+        or _is_frame(data)
+        or type(data).__module__.split(".")[0] == "pyarrow"
+    )
+
+
+def as_table(table, source: str | None = None) -> ColumnTable:
+    """A :class:`ColumnTable` from a ColumnTable, a pandas DataFrame, a pyarrow Table or RecordBatch,
+    a dict of 1-D columns, or a 2-D array (columns ``x0``, ``x1``, ...)."""
+    if isinstance(table, ColumnTable):
+        return table
+    if isinstance(table, Mapping):
+        return ColumnTable((array_column(str(name), values) for name, values in table.items()), source)
+    if _is_frame(table):
+        return ColumnTable((series_column(str(name), table[name]) for name in table.columns), source)
+    if type(table).__module__.split(".")[0] == "pyarrow":
+        from mlpkit.arrow_columns import arrow_table
+
+        return arrow_table(table, source)
+    if isinstance(table, (np.ndarray, list, tuple)):
+        rows = np.asarray(table)
+        if rows.ndim != 2:
+            raise ValueError(f"rows must be 2-D with shape (m, n_columns), got shape {rows.shape}")
+        return ColumnTable((array_column(f"x{j}", rows[:, j]) for j in range(rows.shape[1])), source)
+    raise ValueError(
+        "a table must be a pandas DataFrame, a pyarrow Table, a dict of columns or a 2-D array, "
+        f"got {type(table).__name__}"
+    )
