@@ -11,8 +11,9 @@ import pytest
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, RobustScaler, StandardScaler
 
-from mlpkit.columns import as_table, number_text
+from mlpkit.columns import number_text
 from mlpkit.features import FeatureSchema, TableFeatures, choose_encoding, embedding_dim
+from mlpkit.tables import as_table
 
 
 @pytest.fixture

@@ -1,18 +1,15 @@
 """Raw table columns: numbers (NaN for a missing value) or category codes (-1 for a missing value).
 
 A :class:`ColumnTable` is what :mod:`mlpkit.features` fits and transforms: named columns of
-equal length, rows as samples. :func:`as_table` makes one from a pandas DataFrame, a pyarrow
-Table or RecordBatch, a dict of columns, or a 2-D array (columns named ``x0``, ``x1``, ...).
-Numbers become numeric columns; text, booleans, pandas' ``category`` dtype and dates (read
-as their text) become categorical ones, stored compactly as integer codes into the column's
-distinct texts. numpy and the standard library only: pandas objects are read through their
-own methods, and pyarrow (:mod:`mlpkit.arrow_columns`) only when an Arrow object is handed in.
+equal length, rows as samples (:func:`mlpkit.tables.as_table` makes one from any table).
+Numbers are numeric columns; text, booleans and dates are categorical ones, stored compactly
+as integer codes into the column's distinct texts. numpy and the standard library only.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,48 +108,6 @@ def object_column(name: str, values: np.ndarray) -> Column:
     return categorical_column(name, codes, list(uniques))
 
 
-def array_column(name: str, values) -> Column:
-    """A column from a 1-D array-like: numbers -> numeric; text, booleans, objects -> categorical."""
-    if _is_series(values):
-        return series_column(name, values)
-    values = np.asarray(values)
-    if values.ndim != 1:
-        raise ValueError(f"column {name!r} must be 1-D (one value per row), got shape {values.shape}")
-    kind = values.dtype.kind
-    if kind in "iuf":
-        return numeric_column(name, values)
-    if kind == "b":
-        return categorical_column(name, values.astype(np.int32), ["False", "True"])
-    if kind in "USOMm":
-        return object_column(name, values.astype(object))
-    raise ValueError(f"column {name!r} has dtype {values.dtype}; expected numbers, text or booleans")
-
-
-# ---------------------------------------------------------------------- pandas, without importing it
-def _is_series(values: object) -> bool:
-    return all(hasattr(values, attribute) for attribute in ("dtype", "to_numpy", "isna", "factorize"))
-
-
-def _is_frame(table: object) -> bool:
-    return all(hasattr(table, attribute) for attribute in ("columns", "dtypes", "iloc"))
-
-
-def series_column(name: str, series) -> Column:
-    """A pandas Series as a column: numeric and nullable numeric dtypes -> numeric; ``category``,
-    ``object``, ``string``, ``bool``/``boolean`` and dates -> categorical."""
-    dtype = series.dtype
-    kind = getattr(dtype, "kind", "O")
-    if str(dtype) == "category":
-        texts = [cell_text(value) for value in series.cat.categories]
-        return categorical_column(name, series.cat.codes.to_numpy(), texts)
-    if kind in "iuf":
-        return numeric_column(name, series.to_numpy(dtype=np.float64, na_value=np.nan))
-    if kind in "bOSUMm":
-        codes, uniques = series.factorize(use_na_sentinel=True)
-        return categorical_column(name, codes, [cell_text(value) for value in uniques])
-    raise ValueError(f"column {name!r} has dtype {dtype}; expected numbers, text, categories or booleans")
-
-
 # ---------------------------------------------------------------------- the table
 class ColumnTable:
     """Named raw columns of equal length, rows as samples; ``source`` (a file) names rows in messages."""
@@ -217,36 +172,3 @@ class ColumnTable:
     def __repr__(self) -> str:
         more = " ..." if len(self.columns) > 8 else ""
         return f"ColumnTable({self.n_rows} rows, columns {self.names[:8]}{more})"
-
-
-def is_table(data: object) -> bool:
-    """True for the tables :func:`as_table` reads by column name (not for plain arrays of rows)."""
-    return (
-        isinstance(data, (ColumnTable, Mapping))
-        or _is_frame(data)
-        or type(data).__module__.split(".")[0] == "pyarrow"
-    )
-
-
-def as_table(table, source: str | None = None) -> ColumnTable:
-    """A :class:`ColumnTable` from a ColumnTable, a pandas DataFrame, a pyarrow Table or RecordBatch,
-    a dict of 1-D columns, or a 2-D array (columns ``x0``, ``x1``, ...)."""
-    if isinstance(table, ColumnTable):
-        return table
-    if isinstance(table, Mapping):
-        return ColumnTable((array_column(str(name), values) for name, values in table.items()), source)
-    if _is_frame(table):
-        return ColumnTable((series_column(str(name), table[name]) for name in table.columns), source)
-    if type(table).__module__.split(".")[0] == "pyarrow":
-        from mlpkit.arrow_columns import arrow_table
-
-        return arrow_table(table, source)
-    if isinstance(table, (np.ndarray, list, tuple)):
-        rows = np.asarray(table)
-        if rows.ndim != 2:
-            raise ValueError(f"rows must be 2-D with shape (m, n_columns), got shape {rows.shape}")
-        return ColumnTable((array_column(f"x{j}", rows[:, j]) for j in range(rows.shape[1])), source)
-    raise ValueError(
-        "a table must be a pandas DataFrame, a pyarrow Table, a dict of columns or a 2-D array, "
-        f"got {type(table).__name__}"
-    )

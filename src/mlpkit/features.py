@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpkit.columns import Column, ColumnTable, as_categorical, as_table
+from mlpkit.columns import Column, ColumnTable, as_categorical
 from mlpkit.feature_columns import (
     MAX_CATEGORIES,
     SCALINGS,
@@ -28,6 +28,7 @@ from mlpkit.feature_columns import (
     NumericFeature,
     feature_from_dict,
 )
+from mlpkit.tables import as_table
 
 ENCODINGS = ("auto", "onehot", "embedding")
 DEFAULT_SCALING = "robust"
