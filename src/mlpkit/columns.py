@@ -147,6 +147,18 @@ class ColumnTable:
         """The columns ``names``, in that order."""
         return ColumnTable((self.columns[name] for name in names), self.source)
 
+    def split(self, *row_sets) -> list[ColumnTable]:
+        """The tables of rows ``row_sets`` (index arrays), built column by column; this table is emptied
+        as they are, so that its columns are never held twice."""
+        parts: list[list[Column]] = [[] for _ in row_sets]
+        for name in list(self.columns):
+            column = self.columns.pop(name)
+            for part, rows in zip(parts, row_sets, strict=True):
+                part.append(column.take(rows))
+            del column
+        self.n_rows = 0
+        return [ColumnTable(part) for part in parts]
+
     def where(self, row: int) -> str:
         """Words for row ``row`` (0-based): a file's data rows count from 1, an in-memory table's from 0."""
         return f"{self.source}, row {row + 1}" if self.source else f"row {row}"
