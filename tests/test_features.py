@@ -46,14 +46,15 @@ def test_standard_scaling_is_imputer_then_standard_scaler(numbers):
     np.testing.assert_array_equal(dense[:, [1, 3]], indicators)
 
 
-def test_robust_scaling_is_imputer_then_robust_scaler_then_the_soft_clip(numbers):
+def test_robust_scaling_is_imputer_then_robust_scaler_then_3_asinh_of_a_third(numbers):
     train, test = numbers
     dense = FeatureSchema.fit(train, scaling="robust").transform(test).dense
     values, indicators = imputed_then(RobustScaler(), train, test)
-    clipped = values / np.sqrt(1 + (values / 3) ** 2)
-    np.testing.assert_allclose(dense[:, [0, 2, 4]], clipped, rtol=1e-12, atol=1e-12)
+    compressed = 3 * np.log(values / 3 + np.sqrt((values / 3) ** 2 + 1))  # asinh written out
+    np.testing.assert_allclose(dense[:, [0, 2, 4]], compressed, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(dense[:, [1, 3]], indicators)
-    assert np.abs(dense).max() < 3
+    huge = FeatureSchema.fit({"x": [0.0, 1.0, 2.0, 3.0]}).transform({"x": [1e308, -1e308]}).dense
+    assert np.isfinite(huge).all() and huge[0, 0] == -huge[1, 0] > 0
 
 
 def test_robust_scale_falls_back_to_the_deviation_when_the_iqr_is_zero():

@@ -16,7 +16,7 @@ import numpy as np
 from mlpkit.columns import Column
 
 SCALINGS = ("robust", "standard")
-SOFT_CLIP = 3.0  # robust scaling's z / sqrt(1 + (z / SOFT_CLIP)^2) stays within +-3
+LINEAR_RANGE = 3.0  # robust scaling's 3 asinh(z / 3): about z within +-3 IQR, logarithmic beyond
 MAX_CATEGORIES = 1000
 MISSING, UNSEEN, FIRST_CATEGORY = 0, 1, 2
 MAX_NAME_CHARS = 1024
@@ -38,7 +38,7 @@ def _check_finite(column_name: str, values: np.ndarray, where: Where) -> None:
 @dataclass(frozen=True)
 class NumericFeature:
     """A numeric column: a missing ``x`` becomes ``median``; ``z = (x - center) / scale`` (robust: then
-    soft-clipped); plus a 0/1 "was missing" column when the training rows had gaps (``indicator``)."""
+    ``3 asinh(z / 3)``); plus a 0/1 "was missing" column when the training rows had gaps (``indicator``)."""
 
     name: str
     median: float
@@ -80,9 +80,8 @@ class NumericFeature:
         _check_finite(self.name, values, where)
         missing = np.isnan(values)
         z = (np.where(missing, self.median, values) - self.center) / self.scale
-        if self.scaling == "robust":
-            w = np.clip(z / SOFT_CLIP, -1e150, 1e150)
-            z = SOFT_CLIP * w / np.hypot(1.0, w)  # z / sqrt(1 + (z/3)^2), without overflow
+        if self.scaling == "robust":  # outliers and heavy tails compressed smoothly, their order kept
+            z = LINEAR_RANGE * np.arcsinh(np.clip(z, -1e300, 1e300) / LINEAR_RANGE)
         out[:, 0] = z
         if self.indicator:
             out[:, 1] = missing

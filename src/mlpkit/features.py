@@ -3,7 +3,8 @@
 Numeric columns are imputed with the training median, get a 0/1 missing-indicator column
 when the training rows had gaps, and are scaled: ``"robust"`` (the default, chosen by
 ``benchmarks/bench_scaling.py``, see docs/tables.md) is ``z = (x - median) / IQR`` then the
-smooth clip ``z / sqrt(1 + (z / 3)^2)``; ``"standard"`` is ``(x - mean) / std``. Categorical
+smooth compression ``3 asinh(z / 3)`` (close to ``z`` within 3 IQRs of the median, logarithmic
+beyond); ``"standard"`` is ``(x - mean) / std``. Categorical
 columns get a vocabulary from the training rows: index 0 is a missing value, 1 a category
 the training rows did not have, 2.. the categories in sorted order (``n_c`` indices in all).
 Each is encoded ``"onehot"`` (0/1 columns of the dense block: one per category, plus one

@@ -25,7 +25,9 @@ CSV_BLOCK_BYTES = 8 << 20  # the first block is what CSV types are inferred from
 PARQUET_BATCH_ROWS = 1 << 16
 MAX_RETYPES_PER_COLUMN = 2  # int -> float -> text
 MAX_LISTED_COLUMNS = 12
-CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'")
+CONVERSION_ERROR = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+): invalid value '(.*)'", re.DOTALL
+)
 SHORT_ROW = re.compile(r"Row #(\d+): Expected (\d+) columns, got (\d+)")
 
 
@@ -134,6 +136,8 @@ def _target_piece(path: Path, array, name: str, offset: int) -> np.ndarray:
             value = values[infinite[0]]
             raise ValueError(f"{path}, row {row}, column {name!r}: {value} is not a finite target value")
         return values
+    if pat.is_boolean(array.type):
+        return np.where(array.to_numpy(zero_copy_only=False), "True", "False")
     if pat.is_binary(array.type) or pat.is_large_binary(array.type):
         raise ValueError(f"{path}: not UTF-8 text (column {name!r})")
     return np.array([str(value) for value in array.cast(pa.string()).to_pylist()], dtype=np.str_)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from mlpkit.activations import ACTIVATIONS
+from mlpkit.feature_columns import SCALINGS as TABLE_SCALINGS
 from mlpkit.network import DTYPES
 from mlpkit.optimizers import OPTIMIZERS
 
@@ -92,6 +93,7 @@ CHOICES = {
     "output": OUTPUT_CHOICES,
     "optimizer": tuple(sorted(OPTIMIZERS)),
     "dtype": DTYPES,
+    "table_scaling": TABLE_SCALINGS,
 }
 FLAGS = ("shuffle", "early_stopping")
 
@@ -137,6 +139,7 @@ class TrainConfig:
     )
     target: str | None = _setting(None, "CSV/Parquet target column (default: the last one)")
     categorical: tuple[str, ...] = _setting((), "CSV/Parquet columns to treat as categories, e.g. zip,store")
+    table_scaling: str = _setting("robust", "scaling of a CSV/Parquet table's numeric columns")
     test_fraction: float = _setting(0.2, "share of the rows held out for the test report")
     optimizer_options: Mapping[str, Any] = field(default_factory=dict)
     schedule: Any = None

@@ -30,10 +30,13 @@ from mlpkit.training.trainer import Trainer
 # ---------------------------------------------------------------------- building and training
 def fit_inputs(dataset: Source, config: TrainConfig) -> AffineScaler | FeatureSchema:
     """The inputs' preprocessing fitted on the training rows: a :class:`FeatureSchema` for a table's raw
-    columns (``config.categorical`` named as categories; one-hot encoding), else the scaler that
+    columns (``config.categorical`` named as categories, ``config.table_scaling``; one-hot encoding until
+    the trainer feeds embeddings), else the scaler that
     suits the source, fitted in one pass, chunk by chunk."""
     if is_table(dataset.X_train):
-        return FeatureSchema.fit(dataset.X_train, config.categorical, encoding="onehot")
+        return FeatureSchema.fit(
+            dataset.X_train, config.categorical, encoding="onehot", scaling=config.table_scaling
+        )
     if config.categorical:
         raise ValueError(
             f"categorical={list(config.categorical)} applies to CSV and Parquet tables, "
