@@ -26,15 +26,16 @@ def read_features(model: Model, path: str | os.PathLike) -> np.ndarray | ColumnT
     """The raw feature rows for ``model`` of a ``.csv`` (with a header), ``.parquet`` or ``.npz`` (``X``).
 
     For a model with a feature schema, a table's columns (its target column, if present, left
-    out), matched by name when transformed. Otherwise rows ``(m, n_x)``: a table whose header
-    names the model's feature columns gives those columns, in order; else it must have exactly
-    ``model.n_features`` columns.
+    out), matched by name when transformed; read like the training table (the columns named
+    categorical in training as text, the numeric ones as numbers). Otherwise rows ``(m, n_x)``:
+    a table whose header names the model's feature columns gives those columns, in order; else
+    it must have exactly ``model.n_features`` columns.
     """
     suffix = Path(path).suffix.lower()
     if suffix in TABLE_TYPES and model.features is not None:
         kinds = model.features.kinds()
-        categorical = [name for name, kind in kinds.items() if kind == "categorical"]
         numeric = [name for name, kind in kinds.items() if kind == "numeric"]
+        categorical = [name for name in model.config.get("categorical") or () if name in kinds]
         table, _, _ = read_table_file(path, labelled=False, categorical=categorical, numeric=numeric)
         target = model.config.get("target_name")
         return table.select([name for name in table.names if name != target])

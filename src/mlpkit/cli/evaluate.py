@@ -42,10 +42,7 @@ def evaluation_rows(model, source: str) -> tuple[np.ndarray, np.ndarray, str]:
     file."""
     from mlpkit.datasets import evaluation_data
 
-    categorical = []
-    if model.features is not None:
-        categorical = [name for name, kind in model.features.kinds().items() if kind == "categorical"]
-    rows, values, part = evaluation_data(source, model.config, categorical)
+    rows, values, part = evaluation_data(source, model.config)
     if model.features is None and rows.shape[1] != model.n_features:
         raise UsageError(f"{source}: {rows.shape[1]} feature columns but the model takes {model.n_features}")
     return rows, values, f"{source} ({part}, {rows.shape[0]} rows)"

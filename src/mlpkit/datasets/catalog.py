@@ -118,7 +118,7 @@ def same_source(a: str | os.PathLike, b: str | os.PathLike | None) -> bool:
 
 
 def evaluation_data(
-    source: str | os.PathLike, trained_on: dict, categorical: Iterable[str] = ()
+    source: str | os.PathLike, trained_on: dict
 ) -> tuple[np.ndarray | ColumnTable, np.ndarray, str]:
     """Rows (or a table's raw columns), labels and which part (``"test split"`` or ``"whole file"``) to
     evaluate a model on.
@@ -126,14 +126,15 @@ def evaluation_data(
     ``trained_on`` is the model's training config (``data``, ``target``, ``seed``,
     ``test_fraction``, ``target_name``, ``categorical``). A dataset name, or the file the model
     was trained on, gives the test split drawn as in training; another file is evaluated
-    whole. ``categorical`` names a table's columns to read as text (the model's schema knows).
+    whole. A table is read as in training (the columns named categorical read as text).
     """
+    categorical = trained_on.get("categorical") or ()
     if is_dataset_name(source) or same_source(source, trained_on.get("data")):
         table_file = not is_dataset_name(source) and _is_table_file(source)
         dataset = load_dataset(
             source,
             target=trained_on.get("target") if table_file else None,
-            categorical=trained_on.get("categorical") or () if table_file else (),
+            categorical=categorical if table_file else (),
             seed=trained_on.get("seed", 0),
             test_fraction=trained_on.get("test_fraction", 0.2),
         )
