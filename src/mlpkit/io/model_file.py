@@ -42,6 +42,7 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
         "labels": list(model.labels),
         "label_names": list(model.label_names),
         "preprocessing": None,
+        "features": None,
         "config": model.config,
         "history": model.history,
         "metrics": model.metrics,
