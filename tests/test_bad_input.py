@@ -288,7 +288,7 @@ CASES = {
     ),
     "short row": (
         ["--data", "{dir}/short_row.csv"],
-        ["short_row.csv, row 2 (line 3): 2 cells, expected 3 like the header"],
+        ["short_row.csv, row 2: 2 cells, expected 3 like the header"],
     ),
     "empty csv": (["--data", "{dir}/empty.csv"], ["empty.csv: the file is empty; expected a header line"]),
     "header only": (["--data", "{dir}/header_only.csv"], ["header_only.csv: no data rows after the header"]),

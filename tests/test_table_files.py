@@ -79,7 +79,7 @@ def test_a_numeric_target_with_a_missing_cell_is_refused_not_made_a_class(tmp_pa
     [
         ("a,b,c\n1,2,x\n3,inf,y\n", r"bad.csv, row 2, column 'b': inf is not a finite number"),
         ("a,b,c\n1,2,3\n4,5,-inf\n", r"bad.csv, row 2, column 'c': -inf is not a finite target value"),
-        ("a,b,c\n1,2,x\n3,y\n", r"bad.csv, row 2 \(line 3\): 2 cells, expected 3 like the header"),
+        ("a,b,c\n1,2,x\n3,y\n", r"bad.csv, row 2: 2 cells, expected 3 like the header"),
         ("a,b,c\n1,2,\n", r"row 1, column 'c': missing target value"),
         ("", "the file is empty"),
         ("a,b,c\n", "no data rows after the header"),
@@ -116,6 +116,17 @@ def test_later_blocks_widen_a_column_inferred_from_the_first(tmp_path, monkeypat
     assert not table.X.column("n").is_numeric and values(table.X, "n")[-2:] == ["100", "oops"]
     assert values(table.X, "word") == [f"w{i % 3}" for i in range(100)] + ["w1", "w4"]
     assert table.y.tolist() == [i % 2 for i in range(100)] + [0, 1]
+
+
+def test_chunks_end_between_records_never_inside_a_quoted_cell(tmp_path, monkeypatch):
+    monkeypatch.setattr(table_files_module, "CSV_BLOCK_BYTES", 16)
+    cells = [f'"line {i}\nand, more ""quoted""",{i}' for i in range(30)]
+    table = read_csv(write(tmp_path / "q.csv", "note,y\n" + "\n".join(cells) + "\n"))
+    assert values(table.X, "note") == [f'line {i}\nand, more "quoted"' for i in range(30)]
+    assert table.y.tolist() == list(range(30))
+    short = write(tmp_path / "short.csv", "a,b\n" + "".join(f"{i},{i}\n" for i in range(40)) + "7\n")
+    with pytest.raises(ValueError, match=r"short.csv, row 41: 1 cells, expected 2 like the header"):
+        read_csv(short)
 
 
 def test_named_columns_are_read_as_text_or_numbers(tmp_path):

@@ -2,8 +2,8 @@
 
 Numbers (integers, floats, decimals) become float64 numeric columns with NaN for nulls;
 strings, booleans, dictionary-encoded values and dates or times (as their ISO text) become
-categorical columns. A :class:`ColumnBuilder` joins the pieces of one column that arrive
-batch by batch (each with its own dictionary) into one column, so a file is read a batch at a
+categorical columns. A :class:`ColumnBuilder` copies the pieces of one column that arrive
+batch by batch (each with its own dictionary) into one array, so a file is read a batch at a
 time and held once, compactly (float64 numbers, int32 category codes).
 """
 
@@ -54,35 +54,44 @@ def arrow_column(name: str, array: pa.Array, where: str = "") -> Column:
 
 
 class ColumnBuilder:
-    """The pieces of one column, batch after batch, joined into one :class:`Column` by :meth:`finish`."""
+    """The pieces of one column, batch after batch, copied into one array: :meth:`finish` gives the column.
 
-    def __init__(self, name: str) -> None:
+    With ``capacity`` (an upper bound of the rows, e.g. counted before reading) the array is
+    allocated once and filled in place; its untouched tail costs no memory. Without, it grows
+    by doubling.
+    """
+
+    def __init__(self, name: str, capacity: int | None = None) -> None:
         self.name = name
-        self.pieces: list[np.ndarray] = []
+        self.capacity = capacity or 1024
+        self.values: np.ndarray | None = None
+        self.rows = 0
         self.index: dict[str, int] | None = None  # category text -> code, for a categorical column
 
     def add(self, piece: Column) -> None:
         """Append the rows of ``piece`` (a categorical piece's codes are mapped to the joint categories)."""
-        if not self.pieces:
+        if self.values is None:
             self.index = None if piece.is_numeric else {}
+            self.values = np.empty(self.capacity, dtype=np.float64 if piece.is_numeric else np.int32)
         if (self.index is None) != piece.is_numeric:
             raise ValueError(f"column {self.name!r} holds numbers in some rows and text in others")
+        if self.rows + len(piece) > len(self.values):
+            grown = np.empty(max(2 * len(self.values), self.rows + len(piece)), dtype=self.values.dtype)
+            grown[: self.rows] = self.values[: self.rows]
+            self.values = grown
+        target = self.values[self.rows : self.rows + len(piece)]
         if piece.is_numeric:
-            self.pieces.append(piece.values)
-            return
-        index = self.index
-        remap = [index.setdefault(text, len(index)) for text in piece.categories]
-        self.pieces.append(np.array([*remap, MISSING_CODE], dtype=np.int32)[piece.values])
+            target[...] = piece.values
+        else:
+            remap = [self.index.setdefault(text, len(self.index)) for text in piece.categories]
+            target[...] = np.array([*remap, MISSING_CODE], dtype=np.int32)[piece.values]
+        self.rows += len(piece)
 
     def finish(self) -> Column:
-        """The whole column; the pieces are released one by one as they are copied in."""
-        dtype = np.float64 if self.index is None else np.int32
-        values = np.empty(sum(len(piece) for piece in self.pieces), dtype=dtype)
-        start = 0
-        while self.pieces:
-            piece = self.pieces.pop(0)
-            values[start : start + len(piece)] = piece
-            start += len(piece)
+        """The whole column (its first ``rows`` entries; nothing is copied)."""
+        if self.values is None:
+            return Column(self.name, np.empty(0))
+        values, self.values = self.values[: self.rows], None
         return Column(self.name, values, None if self.index is None else tuple(self.index))
 
 
@@ -90,7 +99,7 @@ def arrow_table(table: pa.Table | pa.RecordBatch, source: str | None = None) -> 
     """A pyarrow Table (its chunks joined column by column) or RecordBatch as a :class:`ColumnTable`."""
     columns = []
     for name, data in zip(table.column_names, table.columns, strict=True):
-        builder = ColumnBuilder(str(name))
+        builder = ColumnBuilder(str(name), len(data))
         chunks = data.chunks if isinstance(data, pa.ChunkedArray) else [data]
         if not chunks:
             chunks = [pa.array([], type=data.type)]

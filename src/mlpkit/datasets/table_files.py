@@ -2,10 +2,12 @@
 
 CSV: a header line, then rows; quoted cells may hold commas and line breaks; types are
 inferred (numbers, text, ``true``/``false``); a cell that is empty, ``NA``, ``N/A``, ``NaN``,
-``nan``, ``None``, ``null`` or ``NULL`` is a missing value. Each batch is turned into compact
-columns at once (float64 numbers, int32 category codes) and the Arrow batch is released, so
-the file is held once, never as Arrow data and numpy arrays together. Errors name the file,
-the row (data rows count from 1) and the column.
+``nan``, ``None``, ``null`` or ``NULL`` is a missing value. A CSV is parsed in chunks cut
+between records (pyarrow's streaming reader reads far ahead of its consumer), a Parquet file
+in batches; each is copied at once into compact columns allocated once for the whole file
+(float64 numbers, int32 category codes) and the Arrow data is released, so the file is held
+once, never as Arrow data and numpy arrays together. Errors name the file, the row (data
+rows count from 1) and the column.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from mlpkit.columns import ColumnTable
 
 TABLE_TYPES = (".csv", ".parquet")
 NULL_CELLS = ("", "NA", "N/A", "NaN", "nan", "None", "null", "NULL")
-CSV_BLOCK_BYTES = 8 << 20  # the first block is what CSV types are inferred from
+CSV_BLOCK_BYTES = 8 << 20  # CSV is parsed this many bytes at a time; types come from the first chunk
 PARQUET_BATCH_ROWS = 1 << 16
 MAX_RETYPES_PER_COLUMN = 2  # int -> float -> text
 MAX_LISTED_COLUMNS = 12
@@ -49,30 +51,86 @@ class _Retype(Exception):
 
 
 # ---------------------------------------------------------------------- batches of Arrow data
+def _record_chunks(path: Path, size: int) -> Iterator[bytes]:
+    """The file's bytes in pieces of about ``size`` that end at a record's end: a line break outside
+    quotes (an even number of ``"`` before it), so a quoted cell's line breaks stay inside."""
+    with open(path, "rb") as handle:
+        rest = b""
+        while True:
+            data = handle.read(size)
+            if not data:
+                if rest:
+                    yield rest
+                return
+            block = rest + data
+            ends = _record_ends(block)
+            if len(ends) == 0:
+                rest = block
+                continue
+            cut = int(ends[-1]) + 1
+            yield block[:cut]
+            rest = block[cut:]
+
+
 def _csv_batches(path: Path, types: dict[str, str]) -> Iterator:
+    """The header's names, then one Arrow table per chunk of records; types are inferred from the
+    first chunk (``types`` forces some: ``"text"`` or ``"number"``) and kept for the others."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    convert = pacsv.ConvertOptions(
-        null_values=list(NULL_CELLS),
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=True,
-        column_types={name: pa.string() if kind == "text" else pa.float64() for name, kind in types.items()},
-    )
-    options = {
-        "read_options": pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False),
-        "parse_options": pacsv.ParseOptions(newlines_in_values=True),
-        "convert_options": convert,
-    }
-    try:
-        with pacsv.open_csv(path, **options) as reader:
-            yield reader.schema.names
-            yield from reader
-    except pa.ArrowInvalid as error:
-        raise _csv_error(path, str(error)) from None
+    forced = {name: pa.string() if kind == "text" else pa.float64() for name, kind in types.items()}
+    parse = pacsv.ParseOptions(newlines_in_values=True)
+    header, column_types, rows_before = None, forced, 0
+    for chunk in _record_chunks(path, CSV_BLOCK_BYTES):
+        if header is None:
+            header = chunk[: _first_record_end(chunk)]
+            text = chunk
+        else:
+            text = header + chunk
+        convert = pacsv.ConvertOptions(
+            null_values=list(NULL_CELLS),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            column_types=column_types,
+        )
+        read = pacsv.ReadOptions(use_threads=False, block_size=len(text) + 1)
+        try:
+            table = pacsv.read_csv(
+                pa.py_buffer(text), read_options=read, parse_options=parse, convert_options=convert
+            )
+        except pa.ArrowInvalid as error:
+            raise _csv_error(path, str(error), rows_before) from None
+        if column_types is forced:
+            yield table.column_names
+            column_types = {**dict(zip(table.column_names, table.schema.types, strict=True)), **forced}
+        rows_before += table.num_rows
+        yield from table.to_batches()
+        del table, text
+    if header is None:
+        raise ValueError(f"{path}: the file is empty; expected a header line and data rows")
 
 
-def _csv_error(path: Path, message: str) -> Exception:
+def _record_ends(block: bytes) -> np.ndarray:
+    """Positions of the line breaks outside quotes (parity of the ``"`` before them; uint8 keeps it)."""
+    codes = np.frombuffer(block, dtype=np.uint8)
+    inside = np.cumsum(codes == ord('"'), dtype=np.uint8) & 1
+    return np.flatnonzero((codes == ord("\n")) & (inside == 0))
+
+
+def _first_record_end(chunk: bytes) -> int:
+    ends = _record_ends(chunk)
+    return int(ends[0]) + 1 if len(ends) else len(chunk)
+
+
+def _count_records(path: Path) -> int:
+    """An upper bound of the CSV's data rows (blank lines are counted too), read chunk by chunk."""
+    records = 0
+    for chunk in _record_chunks(path, CSV_BLOCK_BYTES):
+        records += len(_record_ends(chunk)) + (not chunk.endswith(b"\n"))
+    return max(records - 1, 0)
+
+
+def _csv_error(path: Path, message: str, rows_before: int = 0) -> Exception:
     if "Empty CSV file" in message:
         return ValueError(f"{path}: the file is empty; expected a header line and data rows")
     conversion = CONVERSION_ERROR.search(message)
@@ -86,8 +144,8 @@ def _csv_error(path: Path, message: str) -> Exception:
         return _Retype(column, wider)
     short = SHORT_ROW.search(message)
     if short:
-        line, expected, got = (int(group) for group in short.groups())
-        where = f"{path}, row {line - 1} (line {line})"
+        record, expected, got = (int(group) for group in short.groups())
+        where = f"{path}, row {rows_before + record - 1}"  # the chunk's record 1 is the header
         return ValueError(f"{where}: {got} cells, expected {expected} like the header")
     if "invalid UTF8" in message or "UTF-8" in message:
         return ValueError(f"{path}: not UTF-8 text ({message})")
@@ -127,9 +185,9 @@ def _target_piece(path: Path, array, name: str, offset: int) -> np.ndarray:
         row = offset + int(pc.index(array.is_null(), True).as_py()) + 1
         raise ValueError(f"{path}, row {row}, column {name!r}: missing target value")
     if pat.is_integer(array.type):
-        return array.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        return array.to_numpy(zero_copy_only=False).astype(np.int64)  # a copy: the batch is released
     if pat.is_floating(array.type) or pat.is_decimal(array.type):
-        values = pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+        values = np.array(pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False))
         infinite = np.flatnonzero(~np.isfinite(values))
         if len(infinite):
             row = offset + int(infinite[0]) + 1
@@ -143,13 +201,14 @@ def _target_piece(path: Path, array, name: str, offset: int) -> np.ndarray:
     return np.array([str(value) for value in array.cast(pa.string()).to_pylist()], dtype=np.str_)
 
 
-def _read_once(path: Path, batches: Iterator, target: str | None, label: str | None, types: dict) -> tuple:
-    """One pass: the feature columns, the target values (or None) and the target's name."""
+def _read_once(path: Path, batches: Iterator, target: str | None, label: str | None, rows: int) -> tuple:
+    """One pass: the feature columns, the target values (or None) and the target's name; ``rows`` is
+    an upper bound of the rows, so each column is allocated once."""
     from mlpkit.arrow_columns import ColumnBuilder, arrow_column
 
     names = _check_header(path, [str(name) for name in next(batches)])
     target_name = _target_name(path, names, target, label)
-    builders = {name: ColumnBuilder(name) for name in names if name != target_name}
+    builders = {name: ColumnBuilder(name, rows) for name in names if name != target_name}
     targets, offset = [], 0
     for batch in batches:
         for name, array in zip(names, batch.columns, strict=True):
@@ -207,18 +266,28 @@ def read_table_file(
         raise ValueError(f"{path}: not a file")
     label = "last" if labelled else None
     if path.suffix.lower() == ".parquet":
-        return _read_once(path, _parquet_batches(path), target, label, {})
+        return _read_once(path, _parquet_batches(path), target, label, _parquet_rows(path))
     types = {**dict.fromkeys(numeric, "number"), **dict.fromkeys(categorical, "text")}
     widened: dict[str, int] = {}
+    rows = _count_records(path)
     while True:
         try:
-            return _read_once(path, _csv_batches(path, types), target, label, types)
+            return _read_once(path, _csv_batches(path, types), target, label, rows)
         except _Retype as retype:
             name = _header(path)[retype.column]
             widened[name] = widened.get(name, 0) + 1
             if widened[name] > MAX_RETYPES_PER_COLUMN:
                 raise ValueError(f"{path}: column {name!r} cannot be read as numbers or text") from None
             types[name] = retype.to
+
+
+def _parquet_rows(path: Path) -> int | None:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception:  # an unreadable file is reported, with its reason, when it is read
+        return None
 
 
 def _header(path: Path) -> list[str]:
