@@ -169,3 +169,22 @@ def _write_meta(source, target, meta: dict) -> None:
         for info in old.infolist():
             data = json.dumps(meta).encode() if info.filename == "mlpkit.json" else old.read(info)
             new.writestr(info.filename, data)
+
+
+def test_the_confusion_plot_reads_the_table(trained, tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="plots need the plot extra")
+    _, _, path, _ = trained
+    out = tmp_path / "confusion.png"
+    assert main(["plot", str(path), "--kind", "confusion", "--out", str(out)]) == 0
+    assert "(test split, 80 rows)" in capsys.readouterr().out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_table_of_raw_columns_is_an_array_only_when_all_numbers_are_there():
+    from mlpkit.tables import as_table
+
+    np.testing.assert_array_equal(np.asarray(as_table({"a": [1.0, 2.0], "b": [3, 4]})), [[1, 3], [2, 4]])
+    with pytest.raises(ValueError, match=r"row 1, column 'a': missing value"):
+        np.asarray(as_table({"a": [1.0, np.nan]}))
+    with pytest.raises(ValueError, match=r"column 'c' holds text \('x', ...\); this model takes numbers"):
+        np.asarray(as_table({"c": ["x", "y"]}))

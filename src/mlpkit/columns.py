@@ -163,6 +163,10 @@ class ColumnTable:
         """Words for row ``row`` (0-based): a file's data rows count from 1, an in-memory table's from 0."""
         return f"{self.source}, row {row + 1}" if self.source else f"row {row}"
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``numpy.asarray(table)``: :meth:`numeric_rows` (a clear error for text or missing values)."""
+        return self.numeric_rows(dtype or np.float64)
+
     def numeric_rows(self, dtype=np.float64) -> np.ndarray:
         """All columns as numbers ``(m, n)``, for a model without a column schema: a categorical
         column or a missing value raises ValueError naming the column and the row."""
