@@ -197,7 +197,9 @@ def files(tmp_path_factory):
     good = "a,b,label\n" + "".join(f"{x},{z},{label}\n" for (x, z), label in zip(rows, labels, strict=True))
     texts = {
         "good.csv": good,
-        "missing.csv": "a,b,label\n0.1,0.2,up\n0.3,,down\n0.5,0.6,up\n",
+        "missing.csv": "a,b,label\n0.1,0.2,0.5\n0.3,0.1,\n0.5,0.6,1.5\n",
+        "text_cell.csv": "a,b,label\n0.1,oops,up\n",
+        "renamed.csv": "a,c,label\n0.1,0.2,up\n",
         "infinite.csv": "a,b,label\n1,2,up\n3,inf,down\n",
         "no_target.csv": "a,b,label\n1,2,up\n3,4,\n",
         "short_row.csv": "a,b,label\n1,2,up\n3,down\n",
@@ -264,21 +266,29 @@ CASES = {
     "unknown activation": (["--activation", "swish"], ["--activation: invalid choice: 'swish'", "'relu'"]),
     # files
     "missing file": (["--data", "{dir}/absent.npz"], ["absent.npz: no such file"]),
-    "missing value": (
+    "missing numeric target": (
         ["--data", "{dir}/missing.csv"],
-        ["missing.csv, row 2 (line 3), column 'b': missing value"],
+        ["missing.csv, row 2, column 'label': missing target value"],
     ),
     "infinite cell": (
         ["--data", "{dir}/infinite.csv"],
-        ["infinite.csv, row 2 (line 3), column 'b': 'inf' is not a finite number"],
+        ["infinite.csv, row 2, column 'b': inf is not a finite number"],
     ),
     "missing target": (
         ["--data", "{dir}/no_target.csv"],
-        ["no_target.csv, row 2 (line 3), column 'label': missing target value"],
+        ["no_target.csv, row 2, column 'label': missing target value"],
+    ),
+    "categorical names no column": (
+        ["--data", "{dir}/good.csv", "--categorical", "colour"],
+        ["categorical names column(s) ['colour'] not in the table ['a', 'b']"],
+    ),
+    "categorical with numeric rows": (
+        ["--data", "{dir}/nan_y.npz", "--categorical", "a"],
+        ["categorical=['a'] applies to CSV and Parquet files only"],
     ),
     "short row": (
         ["--data", "{dir}/short_row.csv"],
-        ["short_row.csv, row 2 (line 3): 2 cells, expected 3 like the header"],
+        ["short_row.csv, row 2: 2 cells, expected 3 like the header"],
     ),
     "empty csv": (["--data", "{dir}/empty.csv"], ["empty.csv: the file is empty; expected a header line"]),
     "header only": (["--data", "{dir}/header_only.csv"], ["header_only.csv: no data rows after the header"]),
@@ -338,9 +348,9 @@ PREDICT_CASES = {
         ["wide.npz: X has 3 columns but the model takes 2 features"],
     ),
     "missing input": (["predict", "{model}", "{dir}/absent.csv"], ["absent.csv: no such file"]),
-    "missing value": (
-        ["predict", "{model}", "{dir}/missing.csv"],
-        ["missing.csv, row 2 (line 3), column 'b': missing value"],
+    "text in a numeric column": (
+        ["predict", "{model}", "{dir}/text_cell.csv"],
+        ["text_cell.csv, row 1, column 'b': 'oops' is not a number, and the model was trained on numbers"],
     ),
     "nan rows": (
         ["predict", "{model}", "{dir}/nan_x.npz"],
@@ -355,13 +365,13 @@ PREDICT_CASES = {
         ["predict", "{model}", "{dir}/good.csv", "--output", "{dir}/none/p.csv"],
         ["--output: cannot write", "does not exist"],
     ),
-    "evaluate missing value": (
-        ["evaluate", "{model}", "--data", "{dir}/missing.csv"],
-        ["missing.csv, row 2 (line 3), column 'b': missing value"],
+    "evaluate renamed column": (
+        ["evaluate", "{model}", "--data", "{dir}/renamed.csv"],
+        ["renamed.csv: the table lacks the training column(s) ['b'] and has column(s) ['c'] that the model"],
     ),
     "evaluate infinite cell": (
         ["evaluate", "{model}", "--data", "{dir}/infinite.csv"],
-        ["infinite.csv, row 2 (line 3), column 'b'"],
+        ["infinite.csv, row 2, column 'b': inf is not a finite number"],
     ),
 }
 

@@ -217,7 +217,7 @@ def test_csv_with_text_labels_train_evaluate_predict(iris_csv, tmp_path, capsys)
     assert main(["predict", str(model_path), str(iris_csv), "--proba"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     iris = load_iris()
-    rows = np.column_stack([iris.data[:, :2], iris.data[:, 2:]])
+    rows = dict(zip(model.config["feature_names"], iris.data.T, strict=True))
     assert [line["prediction"] for line in table] == model.predict(rows).tolist()
     probabilities = np.array([[float(line[f"proba_{n}"]) for n in model.label_names] for line in table])
     np.testing.assert_allclose(probabilities, model.predict_proba(rows), rtol=1e-6)
@@ -305,7 +305,7 @@ def test_bad_option_values_exit_2_in_one_line(tmp_path):
         (["train", "--dropout", "1"], ["--dropout", "must be in [0, 1)"]),
         (["train", "--batch-size", "0"], ["--batch-size", "integer >= 1"]),
         (["train", "--data", "fashion"], ["Unknown dataset 'fashion'", "fashion-mnist"]),
-        (["train", "--data", "iris", "--target", "species"], ["applies to CSV files only"]),
+        (["train", "--data", "iris", "--target", "species"], ["applies to CSV and Parquet files only"]),
         (["train", "--data", "iris", "--out", "no/such/folder/m.npz"], ["--out", "does not exist"]),
         (["train", "--data", "iris", "--plot", "curves.txt"], ["--plot", "must end in one of"]),
         (["train", "--data", "absent.csv"], ["absent.csv: no such file"]),
@@ -329,9 +329,9 @@ def test_usage_errors(argv, fragments, tmp_path, capsys, monkeypatch):
 
 def test_bad_csv_names_file_row_and_column(tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text("a,b,label\n1,2,x\n3,oops,y\n")
+    bad.write_text("a,b,label\n1,2,0.5\n3,oops,\n")
     result = run_cli("train", "--data", bad, "--out", tmp_path / "m.npz")
-    assert_one_line_error(result, 2, "bad.csv, row 2 (line 3), column 'b': 'oops' is not a number")
+    assert_one_line_error(result, 2, "bad.csv, row 2, column 'label': missing target value")
     assert not (tmp_path / "m.npz").exists()
     missing = run_cli("train", "--data", bad, "--target", "class", "--out", tmp_path / "m.npz")
     assert_one_line_error(missing, 2, "no target column 'class'", "['a', 'b', 'label']")

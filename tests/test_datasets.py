@@ -16,8 +16,6 @@ from mlpkit.datasets import (
     is_mapped_source,
     load_dataset,
     make_planar,
-    read_csv,
-    read_csv_features,
     read_idx,
     read_table,
 )
@@ -214,12 +212,15 @@ def test_unknown_names_and_files(tmp_path):
         "planar",
     }
     (tmp_path / "data.txt").write_text("x\n1\n")
-    with pytest.raises(ValueError, match=r"unsupported file type '.txt'; expected one of \['.csv', '.npz'\]"):
+    expected = r"unsupported file type '.txt'; expected one of \['.csv', '.parquet', '.npz'\]"
+    with pytest.raises(ValueError, match=expected):
         load_dataset(tmp_path / "data.txt")
     with pytest.raises(FileNotFoundError, match="absent.csv: no such file"):
         load_dataset(tmp_path / "absent.csv")
-    with pytest.raises(ValueError, match="applies to CSV files only"):
+    with pytest.raises(ValueError, match="applies to CSV and Parquet files only"):
         load_dataset("iris", target="species")
+    with pytest.raises(ValueError, match=r"categorical=\['a'\] applies to CSV and Parquet files only"):
+        load_dataset("iris", categorical=["a"])
 
 
 def test_which_sources_are_memory_mapped(tmp_path):
@@ -246,82 +247,6 @@ def test_evaluation_data_is_the_training_test_split_or_a_whole_file(tmp_path):
     assert (
         part == "test split" and rows.shape == (30, 4) and values[0] in ("setosa", "versicolor", "virginica")
     )
-
-
-# ---------------------------------------------------------------------- CSV
-def write_csv(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def test_csv_with_text_labels(tmp_path):
-    path = write_csv(tmp_path / "pets.csv", "weight,height,kind\n1.5,2,cat\n-3e2, 4 ,dog\n\n7,8,cat\n")
-    table = read_csv(path)
-    np.testing.assert_array_equal(table.X, [[1.5, 2.0], [-300.0, 4.0], [7.0, 8.0]])
-    np.testing.assert_array_equal(table.y, ["cat", "dog", "cat"])
-    assert table.feature_names == ["weight", "height"] and table.target_name == "kind"
-    with pytest.raises(ValueError, match=r"row 1 \(line 2\), column 'kind': 'cat' is not a number"):
-        read_csv(path, target="height")
-
-
-def test_csv_targets_are_integers_floats_or_text(tmp_path):
-    integers = read_csv(write_csv(tmp_path / "i.csv", "a,b\n1,2\n3,4\n"))
-    assert integers.y.dtype == np.int64 and integers.y.tolist() == [2, 4]
-    floats = read_csv(write_csv(tmp_path / "f.csv", "a,b\n1,2.5\n3,4\n"))
-    assert floats.y.dtype == np.float64 and floats.y.tolist() == [2.5, 4.0]
-
-
-def test_csv_target_in_the_middle_with_numeric_features(tmp_path):
-    path = write_csv(tmp_path / "t.csv", "a,label,b\n1,x,2\n3,y,4\n")
-    table = read_csv(path, target="label")
-    np.testing.assert_array_equal(table.X, [[1, 2], [3, 4]])
-    assert table.feature_names == ["a", "b"]
-
-
-def test_csv_split_is_stratified_and_seeded(tmp_path):
-    lines = ["f1,f2,c"] + [f"{i},{i * 2},{'ab'[i % 2]}" for i in range(40)]
-    path = write_csv(tmp_path / "s.csv", "\n".join(lines) + "\n")
-    data = load_dataset(path, seed=3)
-    assert sorted(data.y_test.tolist()) == ["a"] * 4 + ["b"] * 4
-    assert data.X_train.shape == (32, 2)
-    np.testing.assert_array_equal(load_dataset(path, seed=3).X_test, data.X_test)
-    np.testing.assert_array_equal(data.X_train[:, 1], 2 * data.X_train[:, 0])  # rows stay whole
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("a,b,c\n1,2,x\n3,,y\n", r"bad.csv, row 2 \(line 3\), column 'b': missing value"),
-        ("a,b,c\n1,2,x\n3,abc,y\n", r"row 2 \(line 3\), column 'b': 'abc' is not a number"),
-        ("a,b,c\n1,nan,x\n", r"row 1 \(line 2\), column 'b': 'nan' is not a finite number"),
-        ("a,b,c\n1,2\n", r"row 1 \(line 2\): 2 cells, expected 3"),
-        ("a,b,c\n1,2,\n", r"row 1 \(line 2\), column 'c': missing target value"),
-        ("", "the file is empty"),
-        ("a,b,c\n", "no data rows"),
-        ("a,a,c\n1,2,3\n", r"repeats column name\(s\) \['a'\]"),
-        ("a,,c\n1,2,3\n", "header cell 2 is empty"),
-        ("a\n1\n", "needs at least one feature column"),
-    ],
-)
-def test_csv_errors_name_file_row_and_column(tmp_path, text, message):
-    path = write_csv(tmp_path / "bad.csv", text)
-    with pytest.raises(ValueError, match=message):
-        read_csv(path)
-
-
-def test_csv_unknown_target_lists_the_columns(tmp_path):
-    path = write_csv(tmp_path / "t.csv", "a,b,c\n1,2,3\n")
-    with pytest.raises(ValueError, match=r"no target column 'd'; the columns are \['a', 'b', 'c'\]"):
-        read_csv(path, target="d")
-
-
-def test_csv_features_for_prediction(tmp_path):
-    by_name = write_csv(tmp_path / "named.csv", "c,extra,a\n3,9,1\n6,9,4\n")
-    np.testing.assert_array_equal(read_csv_features(by_name, 2, ["a", "c"]), [[1, 3], [4, 6]])
-    plain = write_csv(tmp_path / "plain.csv", "x,y\n1,2\n")
-    np.testing.assert_array_equal(read_csv_features(plain, 2, ["a", "c"]), [[1, 2]])
-    with pytest.raises(ValueError, match=r"plain.csv: has 2 columns but the model takes 3 features"):
-        read_csv_features(plain, 3)
 
 
 # ---------------------------------------------------------------------- NPZ

@@ -107,7 +107,7 @@ def test_read_features_by_column_name_and_by_suffix(rows, tmp_path):
     np.testing.assert_array_equal(read_features(model, path), rows)
     np.savez(tmp_path / "rows.npz", X=rows)
     np.testing.assert_array_equal(read_features(model, tmp_path / "rows.npz"), rows)
-    unsupported = r"rows\.txt: unsupported input type '\.txt'; expected \.csv or \.npz"
+    unsupported = r"rows\.txt: unsupported input type '\.txt'; expected \.csv, \.parquet or \.npz"
     with pytest.raises(ValueError, match=unsupported):
         read_features(model, tmp_path / "rows.txt")
 

@@ -11,7 +11,7 @@ import pytest
 
 import mlpkit
 from mlpkit.io import atomic_write, load, load_checkpoint, read_info, save, save_checkpoint
-from mlpkit.io.archive import FORMAT_VERSION
+from mlpkit.io.archive import FORMAT_VERSION, NEWEST_FORMAT_VERSION
 from mlpkit.model import Model
 from mlpkit.network import DNN
 from mlpkit.preprocessing import AffineScaler
@@ -252,7 +252,7 @@ def good_file(tmp_path):
 
 def _bad_members_cases():
     def set_version(meta):
-        meta["format_version"] = FORMAT_VERSION + 1
+        meta["format_version"] = NEWEST_FORMAT_VERSION + 1
 
     def evil_activation(meta):
         meta["architecture"]["hidden_activation"] = ["os.system", "relu"]
@@ -266,7 +266,7 @@ def _bad_members_cases():
     return {
         "newer version": (
             lambda m: _with_meta(m, set_version),
-            "format version 2 is newer than this mlpkit reads",
+            f"format version {NEWEST_FORMAT_VERSION + 1} is newer than this mlpkit reads",
         ),
         "unknown activation": (lambda m: _with_meta(m, evil_activation), r"'os.system'; expected one of \["),
         "too many parameters": (lambda m: _with_meta(m, huge_layers), "parameters, above the"),

@@ -521,7 +521,16 @@ JSON_VALUES = st.recursive(
 @FILES
 @given(
     key=st.sampled_from(
-        ["format", "format_version", "architecture", "task", "labels", "label_names", "preprocessing"]
+        [
+            "format",
+            "format_version",
+            "architecture",
+            "task",
+            "labels",
+            "label_names",
+            "preprocessing",
+            "features",
+        ]
     ),
     value=JSON_VALUES,
 )

@@ -10,12 +10,15 @@ Where to start:
   early stopping and checkpoints; its settings are one :class:`TrainConfig`.
 - :class:`MLPClassifier` and :class:`MLPRegressor` are scikit-learn estimators on the same
   engine (rows are samples there); :func:`save` and :func:`load` write and read model files.
+- :class:`FeatureSchema` turns a table's raw columns (numbers, text, missing values) into
+  the network's input: imputation, missing indicators, scaling, one-hot vocabularies.
 - The ``mlpkit`` command (``mlpkit train``, ``evaluate``, ``predict``, ...) calls these.
 
 docs/architecture.md shows how the modules fit together.
 """
 
 from mlpkit.export import export_onnx
+from mlpkit.features import FeatureSchema
 from mlpkit.gradcheck import gradient_check
 from mlpkit.io import load, save
 from mlpkit.model import Model
@@ -55,6 +58,7 @@ __all__ = [
     "AdamW",
     "AffineScaler",
     "Callback",
+    "FeatureSchema",
     "History",
     "Model",
     "Momentum",

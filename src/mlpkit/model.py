@@ -1,4 +1,8 @@
-"""The :class:`Model`: a trained network with its preprocessing and labels, rows in and labels out."""
+"""The :class:`Model`: a trained network with its preprocessing and labels, rows in and labels out.
+
+The preprocessing is an affine scaler of numeric rows, or a column schema
+(:class:`~mlpkit.features.FeatureSchema`) that turns a table's raw columns into ``A0``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mlpkit.columns import ColumnTable
+from mlpkit.features import FeatureSchema
 from mlpkit.losses import decide
 from mlpkit.network import DNN
 from mlpkit.preprocessing import AffineScaler, check_rows, encode_labels
@@ -17,7 +23,9 @@ class Model:
 
     ``labels`` are the original class values (``predict`` returns them); ``label_names`` are
     their display strings. Tasks: ``"binary"``, ``"multiclass"``, ``"multilabel"``,
-    ``"regression"``.
+    ``"regression"``. ``features`` (a fitted :class:`~mlpkit.features.FeatureSchema`, instead
+    of a scaler) makes the model take tables: a DataFrame, a pyarrow Table, a dict of columns,
+    columns matched by name.
     """
 
     def __init__(
@@ -31,12 +39,14 @@ class Model:
         metrics: dict | None = None,
         *,
         labels: Sequence | None = None,
+        features: FeatureSchema | None = None,
     ) -> None:
         if not isinstance(net, DNN):
             raise ValueError(f"net must be an mlpkit.DNN, got {type(net).__name__}")
         self.net = net
         self.task = check_task(task, net)
         self.scaler = self._check_scaler(scaler)
+        self.features = self._check_features(features)
         self.labels, self.label_names = self._resolve_labels(labels, label_names)
         self.config = dict(config or {})
         self.history = dict(history or {})
@@ -49,6 +59,26 @@ class Model:
                 f"but the network takes {self.n_features}"
             )
         return scaler
+
+    def _check_features(self, features: FeatureSchema | None) -> FeatureSchema | None:
+        if features is None:
+            return None
+        if not isinstance(features, FeatureSchema):
+            raise ValueError(f"features must be an mlpkit FeatureSchema, got {type(features).__name__}")
+        if self.scaler is not None:
+            raise ValueError("a model takes a scaler or a feature schema, not both")
+        if features.embedded:
+            names = [name for name, _, _ in features.embedded]
+            raise ValueError(
+                f"the feature schema embeds column(s) {names}, which a Model cannot feed its network yet; "
+                "fit it with encoding='onehot'"
+            )
+        if features.dense_width != self.n_features:
+            raise ValueError(
+                f"the feature schema makes {features.dense_width} inputs "
+                f"but the network takes {self.n_features}"
+            )
+        return features
 
     def _resolve_labels(
         self, labels: Sequence | None, label_names: Sequence[str] | None
@@ -80,14 +110,19 @@ class Model:
             return 0
         return 2 if self.task == "binary" else self.net.layer_sizes[-1]
 
-    def transform(self, rows: np.ndarray) -> np.ndarray:
-        """Raw rows ``(m, n_x)`` -> the scaled rows the network was trained on, in its dtype."""
+    def transform(self, rows) -> np.ndarray:
+        """Raw rows ``(m, n_x)`` (or a table, for a model with a feature schema) -> the rows ``A0.T`` the
+        network was trained on, in its dtype."""
+        if self.features is not None:
+            return self.features.transform(rows, self.net.dtype).dense
+        if isinstance(rows, ColumnTable):
+            rows = rows.numeric_rows()
         rows = check_rows(rows, n_features=self.n_features)
         if self.scaler is None:
             return rows.astype(self.net.dtype)
         return self.scaler.transform(rows, self.net.dtype)
 
-    def outputs(self, rows: np.ndarray) -> np.ndarray:
+    def outputs(self, rows) -> np.ndarray:
         """The output activations ``A_L`` as rows ``(m, n_L)`` for raw input rows."""
         return self.net.predict_proba(self.transform(rows).T).T
 
@@ -99,7 +134,7 @@ class Model:
             return np.hstack([1.0 - outputs, outputs])
         return outputs
 
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+    def predict_proba(self, rows) -> np.ndarray:
         """Class probabilities ``(m, n_classes)`` for raw rows ``(m, n_x)``."""
         return self.probabilities(self.outputs(rows))
 
@@ -110,7 +145,7 @@ class Model:
             return decided
         return decided[:, 0]  # one output unit: binary (sigmoid) or one regression target
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
+    def predict(self, rows) -> np.ndarray:
         """Original labels for classifiers, a 0/1 indicator for multilabel, values for regression."""
         decided = self.decide(self.outputs(rows))
         if self.task in ("binary", "multiclass"):
@@ -123,9 +158,11 @@ class Model:
         return indices
 
     def summary(self) -> dict:
-        """What the model is: architecture, parameter count, dtype, task, labels, training config,
-        test metrics and the number of epochs trained (JSON-ready)."""
+        """What the model is: architecture, parameter count, dtype, task, labels, its feature schema's
+        description (or None), training config, test metrics and the number of epochs trained
+        (JSON-ready)."""
         return {
+            "features": self.features.describe() if self.features is not None else None,
             "architecture": self.net.config(),
             "parameters": self.net.n_parameters,
             "dtype": self.net.dtype.name,
@@ -137,4 +174,5 @@ class Model:
         }
 
     def __repr__(self) -> str:
-        return f"Model({self.net!r}, task={self.task!r}, scaler={self.scaler!r})"
+        inputs = f"features={self.features!r}" if self.features is not None else f"scaler={self.scaler!r}"
+        return f"Model({self.net!r}, task={self.task!r}, {inputs})"

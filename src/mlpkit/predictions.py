@@ -16,22 +16,36 @@ from pathlib import Path
 
 import numpy as np
 
+from mlpkit.columns import ColumnTable
 from mlpkit.datasets import read_csv_features, read_npz_features
+from mlpkit.datasets.table_files import TABLE_TYPES, read_table_file
 from mlpkit.model import Model
 
 
-def read_features(model: Model, path: str | os.PathLike) -> np.ndarray:
-    """The raw feature rows ``(m, n_x)`` for ``model`` of a ``.csv`` (with a header) or ``.npz`` (``X``).
+def read_features(model: Model, path: str | os.PathLike) -> np.ndarray | ColumnTable:
+    """The raw feature rows for ``model`` of a ``.csv`` (with a header), ``.parquet`` or ``.npz`` (``X``).
 
-    A CSV whose header names the model's feature columns gives those columns, in order;
-    otherwise it must have exactly ``model.n_features`` columns.
+    For a model with a feature schema, a table's columns (its target column, if present, left
+    out), matched by name when transformed; read like the training table (the columns named
+    categorical in training as text, the numeric ones as numbers). Otherwise rows ``(m, n_x)``:
+    a table whose header names the model's feature columns gives those columns, in order; else
+    it must have exactly ``model.n_features`` columns.
     """
     suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
+    if suffix in TABLE_TYPES and model.features is not None:
+        kinds = model.features.kinds()
+        numeric = [name for name, kind in kinds.items() if kind == "numeric"]
+        categorical = [name for name in model.config.get("categorical") or () if name in kinds]
+        table, _, _ = read_table_file(path, labelled=False, categorical=categorical, numeric=numeric)
+        target = model.config.get("target_name")
+        return table.select([name for name in table.names if name != target])
+    if suffix in TABLE_TYPES:
         return read_csv_features(path, model.n_features, model.config.get("feature_names"))
     if suffix == ".npz":
         return read_npz_features(path, model.n_features)
-    raise ValueError(f"{path}: unsupported input type {suffix or '(none)'!r}; expected .csv or .npz")
+    raise ValueError(
+        f"{path}: unsupported input type {suffix or '(none)'!r}; expected .csv, .parquet or .npz"
+    )
 
 
 def number_format(model: Model) -> str:
@@ -39,10 +53,8 @@ def number_format(model: Model) -> str:
     return "{:.9g}" if model.net.dtype == np.float32 else "{:.17g}"
 
 
-def prediction_table(
-    model: Model, rows: np.ndarray, proba: bool = False
-) -> tuple[list[str], list[list[str]]]:
-    """The header and one line of text cells per raw row ``(m, n_x)``.
+def prediction_table(model: Model, rows, proba: bool = False) -> tuple[list[str], list[list[str]]]:
+    """The header and one line of text cells per raw row ``(m, n_x)`` (or per row of a table).
 
     ``prediction`` holds the original label (classifiers), the present labels joined by ``;``
     (multilabel) or the value (regression; ``prediction_1``, ``prediction_2``, ... for several
@@ -75,7 +87,7 @@ def prediction_table(
     return header, lines
 
 
-def prediction_csv(model: Model, rows: np.ndarray, proba: bool = False) -> str:
+def prediction_csv(model: Model, rows, proba: bool = False) -> str:
     """:func:`prediction_table` as CSV text: the header line, then one line per row."""
     header, lines = prediction_table(model, rows, proba)
     buffer = io.StringIO()

@@ -53,6 +53,11 @@ def integers(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def names(text: str) -> list[str]:
+    """Parse ``"city, zip"`` into ``["city", "zip"]`` (an empty string gives ``[]``)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def int_list(text: str) -> list[int]:
     """Layer sizes ``"4,5,3"``: comma-separated integers, each >= 1."""
     values = integers(text)

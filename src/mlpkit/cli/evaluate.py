@@ -18,7 +18,7 @@ def add_evaluate_parser(subparsers) -> None:
         help="loss, accuracy, per-class precision/recall/F1 and confusion matrix of a model",
         description=(
             "Evaluate a model file on the test split of its training data (or of a named dataset), "
-            "or on the whole of another .csv/.npz file."
+            "or on the whole of another .csv/.parquet/.npz file."
         ),
     )
     parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
@@ -38,11 +38,12 @@ def data_source(model, model_path: str, data: str | None) -> str:
 
 
 def evaluation_rows(model, source: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """Rows and labels to evaluate on, and a description: a test split, or a whole file."""
+    """Rows (or a table's columns) and labels to evaluate on, and a description: a test split, or a whole
+    file."""
     from mlpkit.datasets import evaluation_data
 
     rows, values, part = evaluation_data(source, model.config)
-    if rows.shape[1] != model.n_features:
+    if model.features is None and rows.shape[1] != model.n_features:
         raise UsageError(f"{source}: {rows.shape[1]} feature columns but the model takes {model.n_features}")
     return rows, values, f"{source} ({part}, {rows.shape[0]} rows)"
 
@@ -104,11 +105,14 @@ def add_predict_parser(subparsers) -> None:
     """The ``predict`` subcommand."""
     parser = subparsers.add_parser(
         "predict",
-        help="predict raw feature rows from a .csv or .npz file; CSV out",
-        description="Predict each row of INPUT (.csv with a header, or .npz with X); write a CSV.",
+        help="predict raw feature rows from a .csv, .parquet or .npz file; CSV out",
+        description=(
+            "Predict each row of INPUT (.csv with a header, .parquet, or .npz with X); write a CSV. "
+            "A model trained on a table matches INPUT's columns by name."
+        ),
     )
     parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
-    parser.add_argument("input", metavar="INPUT", help="feature rows: .csv with a header, or .npz with X")
+    parser.add_argument("input", metavar="INPUT", help="feature rows: .csv (header), .parquet, .npz (X)")
     parser.add_argument("--proba", action="store_true", help="add one probability column per class")
     parser.add_argument("--output", metavar="FILE", help="CSV file to write (default: standard output)")
     parser.set_defaults(run=run_predict)

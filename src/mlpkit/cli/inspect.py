@@ -36,6 +36,7 @@ def model_info(path: str) -> dict:
         "file_bytes": meta["file_bytes"],
         **{key: facts[key] for key in ("architecture", "parameters", "dtype", "task", "labels")},
         "preprocessing": meta.get("preprocessing"),
+        "features": facts["features"],
         **{key: facts[key] for key in ("config", "metrics", "epochs_trained")},
     }
 
@@ -58,7 +59,13 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"parameters     {info['parameters']:,}")
     print(f"dtype          {info['dtype']}")
     print(f"task           {info['task']}" + (f", labels {info['labels']}" if info["labels"] else ""))
-    print(f"preprocessing  {preprocessing['method'] + ' scaling' if preprocessing else 'none'}")
+    if info["features"]:
+        first, *rest = info["features"]
+        print(f"features       {first}")
+        for line in rest:
+            print(f"               {line}")
+    else:
+        print(f"preprocessing  {preprocessing['method'] + ' scaling' if preprocessing else 'none'}")
     print(f"epochs trained {info['epochs_trained']}")
     print("training config")
     for key, value in info["config"].items():

@@ -13,11 +13,11 @@ import types
 import typing
 from dataclasses import Field
 
-from mlpkit.cli.args import UsageError, flag, integer, integers, real
+from mlpkit.cli.args import UsageError, flag, integer, integers, names, real
 from mlpkit.training.config import CHOICES, ConfigError, TrainConfig
 
-PARSERS = {int: integer, float: real, str: str, tuple: integers}
-METAVARS = {"data": "NAME|PATH", "target": "COL", "hidden": "SIZES"}  # where the field's name says less
+PARSERS = {int: integer, float: real, str: str, tuple: integers, "names": names}
+METAVARS = {"data": "NAME|PATH", "target": "COL", "hidden": "SIZES", "categorical": "COLS"}
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
         _add_flag(group, setting, _value_type(setting.name, hints[setting.name]))
 
 
-def _add_flag(group, setting: Field, kind: type) -> None:
+def _add_flag(group, setting: Field, kind: type | str) -> None:
     name, help_line = setting.name, setting.metadata["help"]
     default = setting.metadata.get("cli", setting.default)
     if kind is bool:  # --early-stopping / --no-early-stopping, --shuffle / --no-shuffle
@@ -44,12 +44,15 @@ def _add_flag(group, setting: Field, kind: type) -> None:
     )
 
 
-def _value_type(name: str, hint: object) -> type:
-    """The parser's kind for a field's annotation: ``int | None`` gives int, ``tuple[int, ...]`` tuple."""
+def _value_type(name: str, hint: object) -> type | str:
+    """The parser's kind for a field's annotation: ``int | None`` gives int, ``tuple[int, ...]`` tuple,
+    ``tuple[str, ...]`` ``"names"`` (comma-separated column names)."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         kinds = [kind for kind in typing.get_args(hint) if kind is not type(None)]
         hint = kinds[0] if len(kinds) == 1 else hint
     kind = typing.get_origin(hint) or hint
+    if kind is tuple and typing.get_args(hint)[:1] == (str,):
+        return "names"
     if kind not in (*PARSERS, bool):
         raise TypeError(f"TrainConfig.{name}: no command-line form for a field of type {hint}")
     return kind

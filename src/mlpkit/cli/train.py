@@ -86,7 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
     plot_curves = _check_plot_path(args.plot)
     _check_checkpoint_flags(args)
     dataset, model, X, Y = _training_data(args, config)
-    say(args, f"data      {dataset.describe()}, {dataset.scaling} scaling")
+    _say_data(args, dataset, model)
     say(args, f"network   {_describe_network(model)}")
     say(args, f"training  {_describe_training(config)}")
     callbacks = [] if args.quiet else [EpochPrinter(config.epochs)]
@@ -113,6 +113,18 @@ def run_train(args: argparse.Namespace) -> int:
         plot_curves(model.history, args.plot)
     _print_train_summary(args, model, report, out)
     return EXIT_OK
+
+
+def _say_data(args: argparse.Namespace, dataset, model) -> None:
+    """The data line, and for a table the detected column schema, a few lines."""
+    if model.features is None:
+        say(args, f"data      {dataset.describe()}, {dataset.scaling} scaling")
+        return
+    say(args, f"data      {dataset.describe()}")
+    first, *rest = model.features.describe()
+    say(args, f"features  {first}")
+    for line in rest:
+        say(args, f"          {line}")
 
 
 def _check_plot_path(path: str | None):
@@ -223,14 +235,19 @@ def _training_data(args: argparse.Namespace, config):
     from mlpkit.training.pipeline import build_model
 
     if is_mapped_source(config.data, args.labels):
-        if config.target is not None:
-            raise UsageError("--target applies to CSV files, not to memory-mapped .npy data")
+        if config.target is not None or config.categorical:
+            option = "--target" if config.target is not None else "--categorical"
+            raise UsageError(f"{option} applies to CSV and Parquet files, not to memory-mapped .npy data")
         dataset = load_mapped(config.data, args.labels, test_fraction=config.test_fraction, seed=config.seed)
     else:
         if args.labels is not None:
             raise UsageError(f"--labels applies to --data X.npy, not to {config.data!r}")
         dataset = load_dataset(
-            config.data, target=config.target, seed=config.seed, test_fraction=config.test_fraction
+            config.data,
+            target=config.target,
+            categorical=config.categorical,
+            seed=config.seed,
+            test_fraction=config.test_fraction,
         )
     return (dataset, *build_model(dataset, config))
 

@@ -2,24 +2,29 @@
 
 Names: ``fashion-mnist``, ``mnist`` (idx files), ``digits``, ``iris``, ``wine``,
 ``breast-cancer`` (scikit-learn), ``moons``, ``circles``, ``planar`` (generated). Anything
-else is a path to a ``.csv`` or ``.npz`` file, or to memory-mapped ``.npy`` data (``X.npy``
-with its labels file, or a folder of shards; see :mod:`mlpkit.datasets.memmap`).
+else is a path to a ``.csv``, ``.parquet`` or ``.npz`` file, or to memory-mapped ``.npy`` data
+(``X.npy`` with its labels file, or a folder of shards; see :mod:`mlpkit.datasets.memmap`).
+A CSV or Parquet table keeps its features as raw columns (text, missing values), for a
+:class:`~mlpkit.features.FeatureSchema`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from mlpkit.columns import ColumnTable
 from mlpkit.datasets.core import Dataset
 from mlpkit.datasets.files import Table, load_csv, load_npz, read_csv, read_npz_table
 from mlpkit.datasets.idx import IDX_DATASETS, load_idx_dataset
+from mlpkit.datasets.table_files import TABLE_TYPES
 from mlpkit.datasets.toy import GENERATED_SETS, SKLEARN_SETS, load_generated, load_sklearn_set
 
 DATASET_NAMES = (*IDX_DATASETS, *SKLEARN_SETS, *GENERATED_SETS)
-FILE_TYPES = (".csv", ".npz")
+FILE_TYPES = (*TABLE_TYPES, ".npz")
 DEFAULT_TEST_FRACTION = 0.2
 
 
@@ -43,42 +48,56 @@ def _file_type(source: str | os.PathLike) -> str:
     )
 
 
+def _is_table_file(source: str | os.PathLike) -> bool:
+    return not is_dataset_name(source) and _file_type(source) in TABLE_TYPES
+
+
+def _check_table_options(source, target: str | None, categorical) -> None:
+    if target is not None and not _is_table_file(source):
+        raise ValueError(f"target={target!r} applies to CSV and Parquet files only, not to {str(source)!r}")
+    if categorical and not _is_table_file(source):
+        raise ValueError(
+            f"categorical={list(categorical)} applies to CSV and Parquet files only, not to {str(source)!r}"
+        )
+
+
 def load_dataset(
     source: str | os.PathLike,
     *,
     target: str | None = None,
+    categorical: Iterable[str] = (),
     test_fraction: float = DEFAULT_TEST_FRACTION,
     seed: int | None = 0,
     download: bool = True,
     progress: bool | None = None,
 ) -> Dataset:
-    """Train and test splits (rows as samples) of a named dataset or a CSV/NPZ file.
+    """Train and test splits (rows as samples) of a named dataset or a CSV, Parquet or NPZ file.
 
     Sets with a split of their own keep it; the others get a seeded split (stratified for
-    class labels) holding out ``test_fraction`` of the rows. ``target`` names a CSV's target
-    column (default: the last one).
+    class labels) holding out ``test_fraction`` of the rows. ``target`` names a table's target
+    column (default: the last one); ``categorical`` names its columns to read as categories.
     """
-    if target is not None and (is_dataset_name(source) or _file_type(source) != ".csv"):
-        raise ValueError(f"target={target!r} applies to CSV files only, not to {str(source)!r}")
+    _check_table_options(source, target, categorical)
     if is_dataset_name(source):
         if source in IDX_DATASETS:
             return load_idx_dataset(source, download=download, progress=progress)
         if source in SKLEARN_SETS:
             return load_sklearn_set(source, test_fraction=test_fraction, seed=seed)
         return load_generated(source, test_fraction=test_fraction, seed=seed)
-    if _file_type(source) == ".csv":
-        return load_csv(source, target, test_fraction=test_fraction, seed=seed)
+    if _is_table_file(source):
+        return load_csv(source, target, categorical=categorical, test_fraction=test_fraction, seed=seed)
     return load_npz(source, test_fraction=test_fraction, seed=seed)
 
 
-def read_table(source: str | os.PathLike, *, target: str | None = None) -> Table:
-    """A whole labelled CSV or NPZ file, unsplit (e.g. a separate test file to evaluate on)."""
+def read_table(
+    source: str | os.PathLike, *, target: str | None = None, categorical: Iterable[str] = ()
+) -> Table:
+    """A whole labelled CSV, Parquet or NPZ file, unsplit (e.g. a separate test file to evaluate on)."""
     if is_dataset_name(source):
         raise ValueError(f"{source!r} is a dataset name, not a file; use load_dataset")
-    if _file_type(source) == ".csv":
-        return read_csv(source, target)
-    if target is not None:
-        raise ValueError(f"target={target!r} applies to CSV files only, not to {str(source)!r}")
+    _check_table_options(source, target, categorical)
+    if _is_table_file(source):
+        return read_csv(source, target, categorical=categorical)
     return read_npz_table(source)
 
 
@@ -98,21 +117,30 @@ def same_source(a: str | os.PathLike, b: str | os.PathLike | None) -> bool:
     return a == b or Path(a).resolve() == Path(b).resolve()
 
 
-def evaluation_data(source: str | os.PathLike, trained_on: dict) -> tuple[np.ndarray, np.ndarray, str]:
-    """Rows, labels and which part (``"test split"`` or ``"whole file"``) to evaluate a model on.
+def evaluation_data(
+    source: str | os.PathLike, trained_on: dict
+) -> tuple[np.ndarray | ColumnTable, np.ndarray, str]:
+    """Rows (or a table's raw columns), labels and which part (``"test split"`` or ``"whole file"``) to
+    evaluate a model on.
 
     ``trained_on`` is the model's training config (``data``, ``target``, ``seed``,
-    ``test_fraction``, ``target_name``). A dataset name, or the file the model was trained on,
-    gives the test split drawn as in training; another file is evaluated whole.
+    ``test_fraction``, ``target_name``, ``categorical``). A dataset name, or the file the model
+    was trained on, gives the test split drawn as in training; another file is evaluated
+    whole. A table is read as in training (the columns named categorical read as text).
     """
+    categorical = trained_on.get("categorical") or ()
     if is_dataset_name(source) or same_source(source, trained_on.get("data")):
+        table_file = not is_dataset_name(source) and _is_table_file(source)
         dataset = load_dataset(
             source,
-            target=trained_on.get("target") if not is_dataset_name(source) else None,
+            target=trained_on.get("target") if table_file else None,
+            categorical=categorical if table_file else (),
             seed=trained_on.get("seed", 0),
             test_fraction=trained_on.get("test_fraction", 0.2),
         )
         return dataset.X_test, dataset.label_values(dataset.y_test), "test split"
-    target = trained_on.get("target_name") if str(source).lower().endswith(".csv") else None
-    table = read_table(source, target=target)
+    if _is_table_file(source):
+        table = read_table(source, target=trained_on.get("target_name"), categorical=categorical)
+    else:
+        table = read_table(source)
     return table.X, table.y, "whole file"

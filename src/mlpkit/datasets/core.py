@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlpkit.columns import ColumnTable
 from mlpkit.preprocessing import split_indices
 from mlpkit.tasks import target_kind
 
@@ -15,13 +16,15 @@ class Dataset:
     """Train and test splits with rows as samples: ``X_*`` is ``(m, n_x)``, ``y_*`` is ``(m,)`` or ``(m, k)``.
 
     ``class_names`` names the integer labels ``0..k-1`` when the labels are codes;
-    ``scaling`` is the preprocessing that suits the features (``"pixel"`` or ``"standard"``).
+    ``scaling`` is the preprocessing that suits the features (``"pixel"`` or ``"standard"``; for a
+    CSV or Parquet table, whose ``X_*`` are raw columns (:class:`~mlpkit.columns.ColumnTable`),
+    ``"schema"``: a :class:`~mlpkit.features.FeatureSchema` fitted on the training rows).
     """
 
     name: str
-    X_train: np.ndarray
+    X_train: np.ndarray | ColumnTable
     y_train: np.ndarray
-    X_test: np.ndarray
+    X_test: np.ndarray | ColumnTable
     y_test: np.ndarray
     class_names: list[str] | None = None
     feature_names: list[str] | None = None
@@ -54,14 +57,19 @@ class Dataset:
 
 def split_dataset(
     name: str,
-    X: np.ndarray,
+    X: np.ndarray | ColumnTable,
     y: np.ndarray,
     *,
     test_fraction: float,
     seed: int | None,
     **details,
 ) -> Dataset:
-    """A :class:`Dataset` from whole data by a seeded split, stratified for class labels."""
+    """A :class:`Dataset` from whole data by a seeded split, stratified for class labels (raw columns
+    ``X`` are split column by column and emptied on the way)."""
     stratify = y if target_kind(y) == "classification" else None
     train, test = split_indices(X.shape[0], test_fraction, seed, stratify)
-    return Dataset(name, X[train], y[train], X[test], y[test], own_split=False, **details)
+    if isinstance(X, ColumnTable):
+        X_train, X_test = X.split(train, test)  # column by column: never two whole copies
+    else:
+        X_train, X_test = X[train], X[test]
+    return Dataset(name, X_train, y[train], X_test, y[test], own_split=False, **details)

@@ -1,198 +1,77 @@
-"""User files: CSV with a header (numeric features, a target column) and NPZ (``X``, ``y``).
+"""User files: tables (CSV and Parquet, through :mod:`~mlpkit.datasets.table_files`) and NPZ (``X``, ``y``).
 
-Errors name the file, the row (counting data rows from 1, with the file's line number) and
-the column.
+A table's features are raw columns (:class:`~mlpkit.columns.ColumnTable`: numbers, text,
+missing values) that a model's feature schema turns into inputs; an NPZ's are numeric rows.
+Errors name the file, the row and the column.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mlpkit.columns import ColumnTable
 from mlpkit.datasets.core import Dataset, split_dataset
+from mlpkit.datasets.table_files import read_table_file
 
 NPZ_SPLIT_KEYS = ("X_train", "y_train", "X_test", "y_test")
-MAX_LISTED_COLUMNS = 12
-ColumnChooser = Callable[[list[str]], tuple[list[int], "int | None"]]
 
 
 @dataclass
 class Table:
-    """A whole labelled file: features ``X`` ``(m, n_x)`` and targets ``y``, with column names."""
+    """A whole labelled file: features ``X`` (rows ``(m, n_x)``, or raw columns for a CSV or Parquet
+    table) and targets ``y``, with column names."""
 
-    X: np.ndarray
+    X: np.ndarray | ColumnTable
     y: np.ndarray
     feature_names: list[str] | None = None
     target_name: str | None = None
 
 
-# ---------------------------------------------------------------------- CSV
-def _csv_rows(path: Path) -> Iterator[tuple[int, int, list[str]]]:
-    """Yield ``(row, line, cells)`` for each non-empty data row; the header is row 0."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            row = 0
-            for cells in reader:
-                if cells:
-                    yield row, reader.line_num, cells
-                    row += 1
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except csv.Error as error:
-        raise ValueError(f"{path}: malformed CSV: {error}") from None
-
-
-def _where(path: Path, row: int, line: int, column: str) -> str:
-    return f"{path}, row {row} (line {line}), column {column!r}"
-
-
-def _check_header(path: Path, header: list[str]) -> list[str]:
-    names = [name.strip() for name in header]
-    for index, name in enumerate(names):
-        if not name:
-            raise ValueError(f"{path}: header cell {index + 1} is empty; every column needs a name")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"{path}: header repeats column name(s) {duplicates}")
-    return names
-
-
-def _columns_listing(names: Sequence[str]) -> str:
-    shown = list(names[:MAX_LISTED_COLUMNS])
-    more = f" and {len(names) - MAX_LISTED_COLUMNS} more" if len(names) > MAX_LISTED_COLUMNS else ""
-    return f"{shown}{more}"
-
-
-def _read_csv_columns(path: Path, choose: ColumnChooser):
-    """Parse the chosen feature columns as floats and the target column as text, row by row.
-
-    ``choose(header_names)`` returns the feature column indices and the target index (or None).
-    """
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    rows = _csv_rows(path)
-    try:
-        _, _, header = next(rows)
-    except StopIteration:
-        raise ValueError(f"{path}: the file is empty; expected a header line and data rows") from None
-    names = _check_header(path, header)
-    wanted, target = choose(names)
-    features, targets = [], []
-    for row, line, cells in rows:
-        if len(cells) != len(names):
-            raise ValueError(
-                f"{path}, row {row} (line {line}): {len(cells)} cells, expected {len(names)} like the header"
-            )
-        features.append(_parse_row(path, row, line, [cells[i] for i in wanted], [names[i] for i in wanted]))
-        if target is not None:
-            targets.append(_target_cell(path, row, line, cells[target], names[target]))
-    if not features:
-        raise ValueError(f"{path}: no data rows after the header")
-    target_name = names[target] if target is not None else None
-    return np.vstack(features), targets, [names[i] for i in wanted], target_name
-
-
-def _parse_row(path: Path, row: int, line: int, cells: list[str], columns: list[str]) -> np.ndarray:
-    try:
-        values = np.array(cells, dtype=np.float64)
-        if np.isfinite(values).all():
-            return values
-    except ValueError:
-        pass
-    for column, cell in zip(columns, cells, strict=True):
-        _check_number(path, row, line, column, cell)
-    return np.array([float(cell) for cell in cells])
-
-
-def _check_number(path: Path, row: int, line: int, column: str, cell: str) -> None:
-    if not cell.strip():
-        raise ValueError(f"{_where(path, row, line, column)}: missing value")
-    try:
-        value = float(cell)
-    except ValueError:
-        raise ValueError(
-            f"{_where(path, row, line, column)}: {cell[:40]!r} is not a number; "
-            "feature columns must be numeric (only the target column may hold text)"
-        ) from None
-    if not np.isfinite(value):
-        raise ValueError(f"{_where(path, row, line, column)}: {cell!r} is not a finite number")
-
-
-def _target_cell(path: Path, row: int, line: int, cell: str, column: str) -> str:
-    cell = cell.strip()
-    if not cell or cell.lower() in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity"):
-        raise ValueError(f"{_where(path, row, line, column)}: missing target value {cell!r}")
-    return cell
-
-
-def _target_array(texts: list[str]) -> np.ndarray:
-    """Target cells as integers if they all are, else floats if they all are, else text."""
-    for dtype in (np.int64, np.float64):
-        try:
-            return np.array(texts, dtype=dtype)
-        except (ValueError, OverflowError):
-            continue
-    return np.array(texts, dtype=np.str_)
-
-
-def _target_index(path: Path, names: list[str], target: str | None) -> int:
-    if target is None:
-        return len(names) - 1
-    if target in names:
-        return names.index(target)
-    raise ValueError(f"{path}: no target column {target!r}; the columns are {_columns_listing(names)}")
-
-
-def read_csv(path: str | os.PathLike, target: str | None = None) -> Table:
-    """A whole CSV file: numeric feature columns and one target column (default: the last one)."""
-    path = Path(path)
-
-    def choose(names: list[str]) -> tuple[list[int], int]:
-        if len(names) < 2:
-            raise ValueError(f"{path}: needs at least one feature column and a target column, got {names}")
-        index = _target_index(path, names, target)
-        return [i for i in range(len(names)) if i != index], index
-
-    X, targets, features, target_name = _read_csv_columns(path, choose)
-    return Table(X, _target_array(targets), features, target_name)
+# ---------------------------------------------------------------------- CSV and Parquet
+def read_csv(path: str | os.PathLike, target: str | None = None, *, categorical: Iterable[str] = ()) -> Table:
+    """A whole ``.csv`` (or ``.parquet``) table: raw feature columns and one target column (default: the
+    last one). ``categorical`` names columns to read as text whatever they hold."""
+    X, y, target_name = read_table_file(path, target, categorical=categorical)
+    return Table(X, y, X.names, target_name)
 
 
 def read_csv_features(
     path: str | os.PathLike, n_features: int, feature_names: Sequence[str] | None = None
 ) -> np.ndarray:
-    """Feature rows ``(m, n_features)`` from a CSV with a header, for prediction.
+    """Numeric feature rows ``(m, n_features)`` of a ``.csv`` (or ``.parquet``) file, for a model without a
+    column schema.
 
     With ``feature_names`` all present in the header, those columns are taken (others, such as
     a target column, are ignored); otherwise the file must have exactly ``n_features`` columns.
     """
-    path = Path(path)
-
-    def choose(names: list[str]) -> tuple[list[int], None]:
-        if feature_names and set(feature_names) <= set(names):
-            return [names.index(name) for name in feature_names], None
-        if len(names) == n_features:
-            return list(range(n_features)), None
-        expected = f" ({_columns_listing(list(feature_names))})" if feature_names else ""
-        raise ValueError(
-            f"{path}: has {len(names)} columns but the model takes {n_features} features{expected}"
-        )
-
-    X, _, _, _ = _read_csv_columns(path, choose)
-    return X
+    table, _, _ = read_table_file(path, labelled=False)
+    if feature_names and set(feature_names) <= set(table.names):
+        return table.select(list(feature_names)).numeric_rows()
+    if table.shape[1] == n_features:
+        return table.numeric_rows()
+    expected = f" ({list(feature_names)[:12]})" if feature_names else ""
+    raise ValueError(
+        f"{path}: has {table.shape[1]} columns but the model takes {n_features} features{expected}"
+    )
 
 
 def load_csv(
-    path: str | os.PathLike, target: str | None = None, *, test_fraction: float = 0.2, seed: int | None = 0
+    path: str | os.PathLike,
+    target: str | None = None,
+    *,
+    categorical: Iterable[str] = (),
+    test_fraction: float = 0.2,
+    seed: int | None = 0,
 ) -> Dataset:
-    """A CSV file split into train and test rows (stratified for class labels, seeded)."""
-    table = read_csv(path, target)
+    """A ``.csv`` (or ``.parquet``) table split into train and test rows (stratified for class labels,
+    seeded); the features stay raw columns for a feature schema to fit."""
+    table = read_csv(path, target, categorical=categorical)
     return split_dataset(
         Path(path).name,
         table.X,
@@ -202,6 +81,7 @@ def load_csv(
         feature_names=table.feature_names,
         target_name=table.target_name,
         source=str(path),
+        scaling="schema",
     )
 
 

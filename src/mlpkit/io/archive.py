@@ -27,7 +27,8 @@ import numpy as np
 from mlpkit.io.atomic import atomic_write
 
 FORMATS = {"model": "mlpkit-model", "checkpoint": "mlpkit-checkpoint"}  # kind -> the JSON "format"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # what a file is written as unless it holds something newer
+NEWEST_FORMAT_VERSION = 2  # the newest this mlpkit reads: 2 adds a model's feature schema
 META_ENTRY = "mlpkit.json"
 
 MAX_FILE_BYTES = 4 << 30
@@ -54,13 +55,14 @@ def _save_archive(
     *,
     finite: Iterable[str],
     strict_json: bool,
+    version: int = FORMAT_VERSION,
 ) -> Path:
-    """Write a ``kind`` file atomically: the format header and ``meta`` as JSON, then ``arrays``.
+    """Write a ``kind`` file atomically: the header (``version``) and ``meta`` as JSON, then ``arrays``.
 
     The arrays named in ``finite`` must hold no NaN or infinity; otherwise nothing is written.
     """
     _check_finite_arrays(arrays, finite, path)
-    header = {"format": FORMATS[kind], "format_version": FORMAT_VERSION, "mlpkit_version": _mlpkit_version()}
+    header = {"format": FORMATS[kind], "format_version": version, "mlpkit_version": _mlpkit_version()}
     meta = {**header, **meta}
     return atomic_write(path, lambda handle: _write_archive(handle, meta, arrays, strict_json=strict_json))
 
@@ -229,9 +231,10 @@ class _Archive:
         version = meta.get("format_version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise self.error(f"format_version must be an integer >= 1, got {version!r}")
-        if version > FORMAT_VERSION:
+        if version > NEWEST_FORMAT_VERSION:
             raise self.error(
-                f"format version {version} is newer than this mlpkit reads ({FORMAT_VERSION}); upgrade mlpkit"
+                f"format version {version} is newer than this mlpkit reads ({NEWEST_FORMAT_VERSION}); "
+                "upgrade mlpkit"
             )
 
     def json_object(self, key: str) -> dict:

@@ -2,8 +2,9 @@
 
 A model file holds one ``.npy`` member per parameter (``W1``, ``b1``, ...), the scaler's
 ``scaler_offset`` and ``scaler_scale`` when the model scales its inputs, and a JSON entry with
-the architecture, task, labels, preprocessing, training config, history and metrics. Names
-read from a file map to code only through the activation and output-layer allowlists.
+the architecture, task, labels, preprocessing, feature schema (a model trained on a table;
+format version 2), training config, history and metrics. Names read from a file map to code
+only through the activation and output-layer allowlists.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mlpkit.activations import ACTIVATIONS
+from mlpkit.features import FeatureSchema
 from mlpkit.io.archive import _Archive, _open_archive, _save_archive
 from mlpkit.losses import OUTPUT_LAYERS
 from mlpkit.model import Model
@@ -27,6 +29,7 @@ MAX_UNITS = 1 << 20
 MAX_PARAMETERS = 1 << 28
 LABEL_TYPES = (str, int, float, bool)
 SCALER_ARRAYS = ("scaler_offset", "scaler_scale")
+FEATURES_VERSION = 2  # the format version of a file that holds a feature schema
 
 
 # ---------------------------------------------------------------------- writing
@@ -39,6 +42,7 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
         "labels": list(model.labels),
         "label_names": list(model.label_names),
         "preprocessing": None,
+        "features": None,
         "config": model.config,
         "history": model.history,
         "metrics": model.metrics,
@@ -52,7 +56,11 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
         }
         arrays["scaler_offset"] = model.scaler.offset_
         arrays["scaler_scale"] = model.scaler.scale_
-    return _save_archive(path, "model", meta, arrays, finite=arrays, strict_json=True)
+    version = 1
+    if model.features is not None:
+        meta["features"] = model.features.to_dict()
+        version = FEATURES_VERSION
+    return _save_archive(path, "model", meta, arrays, finite=arrays, strict_json=True, version=version)
 
 
 def _as_model(obj: Any) -> Model:
@@ -74,6 +82,7 @@ def load(path: str | os.PathLike) -> Model:
         _check_array_names(archive, architecture)
         net = _build_network(archive, architecture)
         scaler = _scaler(archive, net.layer_sizes[0])
+        features = _features(archive)
         labels, names = _labels(archive)
         try:
             return Model(
@@ -85,6 +94,7 @@ def load(path: str | os.PathLike) -> Model:
                 _history(archive),
                 archive.json_object("metrics"),
                 labels=labels or None,
+                features=features,
             )
         except (ValueError, TypeError) as error:
             raise archive.error(str(error)) from None
@@ -198,6 +208,17 @@ def _scaler(archive: _Archive, n_features: int) -> AffineScaler | None:
         return AffineScaler.from_arrays(offset, scale, method)
     except ValueError as error:
         raise archive.error(f"preprocessing: {error}") from None
+
+
+def _features(archive: _Archive) -> FeatureSchema | None:
+    """The feature schema (checked entry by entry), or None for a model of numeric rows."""
+    data = archive.meta.get("features")
+    if data is None:
+        return None
+    try:
+        return FeatureSchema.from_dict(data)
+    except ValueError as error:
+        raise archive.error(str(error)) from None
 
 
 def _labels(archive: _Archive) -> tuple[list, list[str]]:

@@ -16,6 +16,7 @@ import numpy as np
 from mlpkit.losses import decide
 from mlpkit.model import Model
 from mlpkit.network import DNN
+from mlpkit.tables import as_table
 from mlpkit.tasks import TASKS, infer_task, target_matrix
 
 MIN_IMAGE_SIDE = 8
@@ -90,7 +91,13 @@ def class_indices(model: Any, y: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------- rows in, outputs out
 def check_model_rows(model: Any, X_rows: np.ndarray, name: str = "X_rows") -> np.ndarray:
-    """``X_rows`` as an array ``(m, n_x)`` of numbers with m >= 1, or ValueError naming the shape."""
+    """``X_rows`` as an array ``(m, n_x)`` of numbers with m >= 1, or ValueError naming the shape; for a
+    model with a feature schema, a table of raw columns with m >= 1 (matched by name when used)."""
+    if getattr(model, "features", None) is not None:
+        table = as_table(X_rows)
+        if table.n_rows < 1:
+            raise ValueError(f"{name} must hold at least one row")
+        return table
     n_x = network_of(model).layer_sizes[0]
     X_rows = np.asarray(X_rows)
     if X_rows.ndim != 2 or X_rows.shape[1] != n_x or X_rows.shape[0] < 1:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from mlpkit.activations import ACTIVATIONS
+from mlpkit.feature_columns import SCALINGS as TABLE_SCALINGS
 from mlpkit.network import DTYPES
 from mlpkit.optimizers import OPTIMIZERS
 
@@ -92,6 +93,7 @@ CHOICES = {
     "output": OUTPUT_CHOICES,
     "optimizer": tuple(sorted(OPTIMIZERS)),
     "dtype": DTYPES,
+    "table_scaling": TABLE_SCALINGS,
 }
 FLAGS = ("shuffle", "early_stopping")
 
@@ -135,7 +137,9 @@ class TrainConfig:
     data: str = _setting(
         "fashion-mnist", "dataset name, .csv/.npz, X.npy (with --labels) or a folder of shards"
     )
-    target: str | None = _setting(None, "CSV target column (default: the last one)")
+    target: str | None = _setting(None, "CSV/Parquet target column (default: the last one)")
+    categorical: tuple[str, ...] = _setting((), "CSV/Parquet columns to treat as categories, e.g. zip,store")
+    table_scaling: str = _setting("robust", "scaling of a CSV/Parquet table's numeric columns")
     test_fraction: float = _setting(0.2, "share of the rows held out for the test report")
     optimizer_options: Mapping[str, Any] = field(default_factory=dict)
     schedule: Any = None
@@ -153,6 +157,7 @@ class TrainConfig:
                 raise ConfigError(name, getattr(self, name), "True or False")
         self._check_hidden()
         self._check_seed()
+        self._check_categorical()
         object.__setattr__(self, "optimizer_options", dict(self.optimizer_options))
 
     def _check_hidden(self) -> None:
@@ -172,6 +177,14 @@ class TrainConfig:
         if self.seed is not None:
             object.__setattr__(self, "seed", int(self.seed))
 
+    def _check_categorical(self) -> None:
+        names = self.categorical
+        if isinstance(names, str) or not isinstance(names, (tuple, list)):
+            raise ConfigError("categorical", names, "a list of column names")
+        if not all(isinstance(name, str) and name for name in names):
+            raise ConfigError("categorical", names, "a list of column names")
+        object.__setattr__(self, "categorical", tuple(names))
+
     @classmethod
     def settings(cls) -> tuple:
         """The fields that are also command-line flags (those with a help line), in order."""
@@ -185,5 +198,6 @@ class TrainConfig:
         """The JSON-ready settings (the schedule, an object, is left out)."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "schedule"}
         values["hidden"] = list(self.hidden)
+        values["categorical"] = list(self.categorical)
         values["optimizer_options"] = dict(self.optimizer_options)
         return values

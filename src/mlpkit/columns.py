@@ -1,0 +1,190 @@
+"""Raw table columns: numbers (NaN for a missing value) or category codes (-1 for a missing value).
+
+A :class:`ColumnTable` is what :mod:`mlpkit.features` fits and transforms: named columns of
+equal length, rows as samples (:func:`mlpkit.tables.as_table` makes one from any table).
+Numbers are numeric columns; text, booleans and dates are categorical ones, stored compactly
+as integer codes into the column's distinct texts. numpy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MISSING_CODE = -1
+
+
+def number_text(value: float) -> str:
+    """The category text of a number: ``"3"`` for 3.0, ``"2.5"`` for 2.5 (so 3 and 3.0 are one category)."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+def cell_text(value: object) -> str:
+    """The category text of one cell: strings as they are, booleans ``"True"``/``"False"``, numbers
+    through :func:`number_text`, anything else ``str(value)``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return number_text(value)
+    return str(value)
+
+
+def is_missing_cell(value: object) -> bool:
+    """None, a float NaN, or pandas' ``NA``/``NaT`` (recognized without importing pandas)."""
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One raw column of ``m`` rows.
+
+    Numeric: ``values`` is float64 ``(m,)`` with NaN for a missing value and ``categories`` is
+    None. Categorical: ``values`` holds int32 codes ``(m,)`` into ``categories`` (distinct
+    texts), -1 for a missing value.
+    """
+
+    name: str
+    values: np.ndarray
+    categories: tuple[str, ...] | None = None
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.categories is None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def missing(self) -> np.ndarray:
+        """Boolean mask ``(m,)`` of the missing cells."""
+        return np.isnan(self.values) if self.is_numeric else self.values == MISSING_CODE
+
+    def take(self, rows) -> Column:
+        """The rows ``rows`` (indices, slice or mask) of this column."""
+        return Column(self.name, self.values[rows], self.categories)
+
+
+def categorical_column(name: str, codes: np.ndarray, texts: Sequence[str]) -> Column:
+    """A categorical column from codes into ``texts`` (-1 missing); repeated texts are merged into one."""
+    index: dict[str, int] = {}
+    remap = np.array([index.setdefault(text, len(index)) for text in texts] + [MISSING_CODE], np.int32)
+    return Column(name, remap[np.asarray(codes, dtype=np.int64)], tuple(index))
+
+
+def numeric_column(name: str, values) -> Column:
+    """A numeric column: ``values`` as float64 (NaN stays the missing value)."""
+    return Column(name, np.asarray(values, dtype=np.float64).reshape(-1))
+
+
+def as_categorical(column: Column) -> Column:
+    """The column as categories: a numeric one's values become their :func:`number_text`."""
+    if not column.is_numeric:
+        return column
+    present = ~np.isnan(column.values)
+    uniques, inverse = np.unique(column.values[present], return_inverse=True)
+    codes = np.full(len(column), MISSING_CODE, dtype=np.int32)
+    codes[present] = inverse
+    return categorical_column(column.name, codes, [number_text(value) for value in uniques])
+
+
+def object_column(name: str, values: np.ndarray) -> Column:
+    """A categorical column from an object array of cells (None, NaN or pandas' NA are missing)."""
+    missing = np.fromiter((is_missing_cell(value) for value in values), dtype=bool, count=len(values))
+    texts = np.array([cell_text(value) for value in values[~missing]], dtype=object)
+    uniques, inverse = np.unique(texts, return_inverse=True) if len(texts) else (texts, texts)
+    codes = np.full(len(values), MISSING_CODE, dtype=np.int32)
+    codes[~missing] = inverse
+    return categorical_column(name, codes, list(uniques))
+
+
+# ---------------------------------------------------------------------- the table
+class ColumnTable:
+    """Named raw columns of equal length, rows as samples; ``source`` (a file) names rows in messages."""
+
+    def __init__(self, columns: Iterable[Column], source: str | None = None) -> None:
+        self.columns: dict[str, Column] = {}
+        for column in columns:
+            if column.name in self.columns:
+                raise ValueError(f"column name {column.name!r} appears twice")
+            self.columns[column.name] = column
+        lengths = {len(column) for column in self.columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns differ in length: {sorted(lengths)}")
+        self.n_rows = lengths.pop() if lengths else 0
+        self.source = source
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, columns)``, as for an array of rows."""
+        return self.n_rows, len(self.columns)
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, rows) -> ColumnTable:
+        """The rows ``rows`` (indices, slice or mask) of every column."""
+        return ColumnTable(column.take(rows) for column in self.columns.values())
+
+    def column(self, name: str) -> Column:
+        return self.columns[name]
+
+    def select(self, names: Sequence[str]) -> ColumnTable:
+        """The columns ``names``, in that order."""
+        return ColumnTable((self.columns[name] for name in names), self.source)
+
+    def split(self, *row_sets) -> list[ColumnTable]:
+        """The tables of rows ``row_sets`` (index arrays), built column by column; this table is emptied
+        as they are, so that its columns are never held twice."""
+        parts: list[list[Column]] = [[] for _ in row_sets]
+        for name in list(self.columns):
+            column = self.columns.pop(name)
+            for part, rows in zip(parts, row_sets, strict=True):
+                part.append(column.take(rows))
+            del column
+        self.n_rows = 0
+        return [ColumnTable(part) for part in parts]
+
+    def where(self, row: int) -> str:
+        """Words for row ``row`` (0-based): a file's data rows count from 1, an in-memory table's from 0."""
+        return f"{self.source}, row {row + 1}" if self.source else f"row {row}"
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``numpy.asarray(table)``: :meth:`numeric_rows` (a clear error for text or missing values)."""
+        return self.numeric_rows(dtype or np.float64)
+
+    def numeric_rows(self, dtype=np.float64) -> np.ndarray:
+        """All columns as numbers ``(m, n)``, for a model without a column schema: a categorical
+        column or a missing value raises ValueError naming the column and the row."""
+        out = np.empty(self.shape, dtype=dtype)
+        for j, column in enumerate(self.columns.values()):
+            where = f"{self.source}, column {column.name!r}" if self.source else f"column {column.name!r}"
+            if not column.is_numeric:
+                raise ValueError(
+                    f"{where} holds text ({column.categories[0][:40]!r}, ...); this model takes numbers only"
+                )
+            missing = np.flatnonzero(np.isnan(column.values) | np.isinf(column.values))
+            if len(missing):
+                value = column.values[missing[0]]
+                what = "missing value" if np.isnan(value) else f"{value} is not a finite number"
+                raise ValueError(f"{self.where(int(missing[0]))}, column {column.name!r}: {what}")
+            out[:, j] = column.values
+        return out
+
+    def __repr__(self) -> str:
+        more = " ..." if len(self.columns) > 8 else ""
+        return f"ColumnTable({self.n_rows} rows, columns {self.names[:8]}{more})"

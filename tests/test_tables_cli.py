@@ -1,0 +1,190 @@
+"""A table with text, booleans and missing cells, end to end: mlpkit train, evaluate, predict (columns in
+another order) and info; the model file keeps the schema, checked on load."""
+
+import contextlib
+import csv
+import io
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score
+
+import mlpkit
+from mlpkit.cli import main
+from mlpkit.datasets import load_dataset
+from mlpkit.features import FeatureSchema
+from mlpkit.io import load, save
+from mlpkit.model import Model
+from mlpkit.network import DNN
+
+COLUMNS = ["age", "home", "income", "student", "city", "zip", "label"]
+
+
+def people(m: int, seed: int) -> list[list[str]]:
+    """Rows whose label follows home, student and income; gaps in numbers, text and booleans."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(m):
+        home = rng.choice(["rent", "own", "mortgage", "NA", ""])
+        student = rng.choice(["true", "false", ""])
+        income = rng.lognormal(10, 1)
+        score = (home == "own") + (student == "true") + (income > 30000) + 0.3 * rng.normal()
+        rows.append(
+            [
+                "" if rng.random() < 0.1 else str(rng.integers(18, 80)),
+                home,
+                "NaN" if rng.random() < 0.1 else f"{income:.2f}",
+                student,
+                rng.choice(["Paris, FR", "Lyon", "Nice"]),
+                rng.choice(["01000", "75001", "13000"]),
+                "yes" if score > 1 else "no",
+            ]
+        )
+    return rows
+
+
+def write_rows(path, header, rows) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("table")
+    data = folder / "people.csv"
+    write_rows(data, COLUMNS, people(400, 0))
+    model = folder / "people.npz"
+    argv = ["train", "--data", str(data), "--target", "label", "--categorical", "zip", "--hidden", "16"]
+    argv += ["--epochs", "60", "--lr", "0.01", "--batch-size", "32", "--out", str(model)]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(argv) == 0
+    return folder, data, model, out.getvalue()
+
+
+def test_train_prints_the_detected_schema(trained):
+    _, _, path, stdout = trained
+    lines = stdout.splitlines()
+    assert lines[0].startswith("data      people.csv: 320 train / 80 test rows, 6 features, 2 classes")
+    assert lines[1].startswith("features  6 columns -> 17 inputs: 2 numeric (robust scaling, 2 with a")
+    described = "\n".join(lines[2:8])
+    assert "home             categorical, 3 values + missing, one-hot, 4 columns" in described
+    assert "student          categorical, 2 values + missing, one-hot, 3 columns" in described
+    assert "zip              categorical, 3 values, one-hot, 3 columns" in described
+    assert "age              numeric" in described and "missing -> median + indicator" in described
+    assert lines[8].startswith("network   17-16-1, relu hidden, sigmoid output (binary)")
+    model = load(path)
+    assert model.features.columns == ["age", "home", "income", "student", "city", "zip"]
+    assert model.features.features[5].categories == ("01000", "13000", "75001")  # zip read as text
+    assert model.metrics["test_accuracy"] > 0.7
+
+
+def test_evaluate_is_the_test_split_scored_by_scikit_learn(trained, capsys):
+    _, data, path, _ = trained
+    assert main(["evaluate", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    model = load(path)
+    split = load_dataset(data, target="label", categorical=["zip"], seed=0, test_fraction=0.2)
+    assert report["rows"] == 80
+    assert report["accuracy"] == pytest.approx(accuracy_score(split.y_test, model.predict(split.X_test)))
+    assert report["accuracy"] == pytest.approx(model.metrics["test_accuracy"])
+
+
+def test_predict_matches_columns_by_name_in_any_order(trained, tmp_path, capsys):
+    _, _, path, _ = trained
+    rows = people(50, 1)
+    order = [5, 3, 0, 4, 2, 1]  # zip, student, age, city, income, home; no label
+    shuffled = tmp_path / "new.csv"
+    write_rows(shuffled, [COLUMNS[i] for i in order], [[row[i] for i in order] for row in rows])
+    assert main(["predict", str(path), str(shuffled), "--proba"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    # the same rows read by pandas, in the training order, through the Python API
+    frame = pd.read_csv(shuffled, dtype={"zip": str}, keep_default_na=False, na_values=["", "NA", "NaN"])[
+        COLUMNS[:-1]
+    ]
+    model = load(path)
+    assert [line["prediction"] for line in table] == model.predict(frame).tolist()
+    probabilities = np.array([[float(line["proba_no"]), float(line["proba_yes"])] for line in table])
+    np.testing.assert_allclose(probabilities, model.predict_proba(frame), rtol=1e-5)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_info_shows_the_schema(trained, capsys):
+    _, _, path, _ = trained
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format_version"] == 2 and info["preprocessing"] is None
+    assert info["features"][0].startswith("6 columns -> 17 inputs")
+    assert info["config"]["categorical"] == ["zip"] and info["config"]["table_scaling"] == "robust"
+    assert main(["info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "format         mlpkit-model version 2" in text and "features       6 columns -> 17 inputs" in text
+
+
+def test_a_table_model_file_round_trips_and_its_schema_is_checked(tmp_path):
+    frame = pd.DataFrame({"x": [1.0, np.nan, 3.0, 4.0], "c": ["a", "b", None, "a"]})
+    schema = FeatureSchema.fit(frame, encoding="onehot")
+    net = DNN([schema.dense_width, 3, 1], output_activation="sigmoid", seed=0)
+    model = Model(net, task="binary", features=schema)
+    path = save(model, tmp_path / "m.npz")
+    again = load(path)
+    assert again.features == schema
+    np.testing.assert_array_equal(again.predict_proba(frame), model.predict_proba(frame))
+    meta_text = _meta(path)
+    bad = json.loads(meta_text)
+    bad["features"]["columns"][0]["scale"] = -1
+    _write_meta(path, tmp_path / "bad.npz", bad)
+    with pytest.raises(ValueError, match=r"bad.npz: features.columns\[0\].scale must be > 0"):
+        load(tmp_path / "bad.npz")
+    wider = json.loads(meta_text)
+    wider["features"]["columns"][1]["categories"] = ["a", "b", "z"]
+    _write_meta(path, tmp_path / "wider.npz", wider)
+    with pytest.raises(ValueError, match=r"wider.npz: the feature schema makes 6 inputs but the network"):
+        load(tmp_path / "wider.npz")
+
+
+def test_a_model_refuses_an_embedding_schema_and_a_scaler_with_a_schema():
+    frame = {"c": [f"v{i}" for i in range(20)]}
+    embedded = FeatureSchema.fit(frame)
+    with pytest.raises(ValueError, match=r"embeds column\(s\) \['c'\], which a Model cannot feed"):
+        Model(DNN([1, 1], output_activation="sigmoid"), task="binary", features=embedded)
+    onehot = FeatureSchema.fit(frame, encoding="onehot")
+    scaler = mlpkit.preprocessing.AffineScaler().fit(np.zeros((2, 20)))
+    with pytest.raises(ValueError, match="a scaler or a feature schema, not both"):
+        Model(DNN([20, 1], output_activation="sigmoid"), scaler, task="binary", features=onehot)
+
+
+def _meta(path) -> str:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read("mlpkit.json").decode()
+
+
+def _write_meta(source, target, meta: dict) -> None:
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = json.dumps(meta).encode() if info.filename == "mlpkit.json" else old.read(info)
+            new.writestr(info.filename, data)
+
+
+def test_the_confusion_plot_reads_the_table(trained, tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="plots need the plot extra")
+    _, _, path, _ = trained
+    out = tmp_path / "confusion.png"
+    assert main(["plot", str(path), "--kind", "confusion", "--out", str(out)]) == 0
+    assert "(test split, 80 rows)" in capsys.readouterr().out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_table_of_raw_columns_is_an_array_only_when_all_numbers_are_there():
+    from mlpkit.tables import as_table
+
+    np.testing.assert_array_equal(np.asarray(as_table({"a": [1.0, 2.0], "b": [3, 4]})), [[1, 3], [2, 4]])
+    with pytest.raises(ValueError, match=r"row 1, column 'a': missing value"):
+        np.asarray(as_table({"a": [1.0, np.nan]}))
+    with pytest.raises(ValueError, match=r"column 'c' holds text \('x', ...\); this model takes numbers"):
+        np.asarray(as_table({"c": ["x", "y"]}))
