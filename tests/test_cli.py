@@ -146,7 +146,9 @@ def test_train_flags_are_the_config_settings_with_their_defaults():
     args = parse_train()
     for setting in TrainConfig.settings():
         assert getattr(args, setting.name) == setting.metadata.get("cli", setting.default)
-    assert train_config(args) == TrainConfig(validation_fraction=0.1)
+    # the command line's own defaults: a validation share, early stopping, sizes from the data
+    expected = TrainConfig(validation_fraction=0.1, early_stopping=True, batch_size=None, epochs=None)
+    assert train_config(args) == expected
     parser = build_parser()._subparsers._group_actions[0].choices["train"]
     choices = {action.dest: action.choices for action in parser._actions if action.choices}
     assert choices == {name: CHOICES[name] for name in choices} and set(choices) == set(CHOICES)

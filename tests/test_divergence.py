@@ -114,7 +114,7 @@ def big_targets(tmp_path):
     return tmp_path / "big.npz"
 
 
-DIVERGING = ["--optimizer", "sgd", "--lr", "1000", "--epochs", "5", "--quiet"]
+DIVERGING = ["--optimizer", "sgd", "--lr", "1000", "--epochs", "5", "--batch-size", "128", "--quiet"]
 
 
 def run(argv, capsys) -> tuple[int, str, str]:

@@ -85,7 +85,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: {error}") from None
     plot_curves = _check_plot_path(args.plot)
     _check_checkpoint_flags(args)
-    dataset, model, X, Y = _training_data(args, config)
+    config, dataset, model, X, Y = _training_data(args, config)
     _say_data(args, dataset, model)
     say(args, f"network   {_describe_network(model)}")
     say(args, f"training  {_describe_training(config)}")
@@ -249,7 +249,8 @@ def _training_data(args: argparse.Namespace, config):
             seed=config.seed,
             test_fraction=config.test_fraction,
         )
-    return (dataset, *build_model(dataset, config))
+    config = config.settled(len(dataset.y_train))  # the data-size defaults, now that m is known
+    return (config, dataset, *build_model(dataset, config))
 
 
 def _print_train_summary(args: argparse.Namespace, model, report: dict, out: Path) -> None:

@@ -96,6 +96,9 @@ CHOICES = {
     "table_scaling": TABLE_SCALINGS,
 }
 FLAGS = ("shuffle", "early_stopping")
+# None in these fields: chosen from the number of training rows m by TrainConfig.settled
+SIZED = ("batch_size", "epochs")
+SIZED_STEPS = 4000  # mini-batch steps the data-size defaults aim at
 
 
 def _setting(default: Any, help: str, **metadata: Any) -> Any:
@@ -124,14 +127,14 @@ class TrainConfig:
     dtype: str = _setting("float32", "parameter and batch dtype")
     optimizer: str = _setting("adam", "optimizer")
     lr: float = _setting(1e-3, "learning rate")
-    batch_size: int = _setting(128, "samples per mini-batch")
-    epochs: int = _setting(10, "passes over the training rows")
+    batch_size: int | None = _setting(128, "samples per mini-batch (default: from the data size)", cli=None)
+    epochs: int | None = _setting(10, "passes over the training rows (default: from the data size)", cli=None)
     l2: float = _setting(0.0, "L2 penalty lambda")
     dropout: float = _setting(0.0, "hidden-unit drop probability")
     shuffle: bool = _setting(True, "shuffle the rows every epoch")
     seed: int | None = _setting(0, "seed of every random draw")
     validation_fraction: float = _setting(0.0, "held-out share of training", cli=0.1)
-    early_stopping: bool = _setting(False, "stop on a validation plateau, keep best")
+    early_stopping: bool = _setting(False, "stop on a validation plateau, keep the best epoch", cli=True)
     patience: int = _setting(DEFAULT_PATIENCE, "epochs without improvement before early stopping")
     tol: float = _setting(0.0, "smallest improvement of the monitored loss that counts")
     data: str = _setting(
@@ -150,7 +153,9 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ConfigError(name, getattr(self, name), str(list(allowed)), CHOICE_MESSAGE)
         for name, allowed in RANGES.items():
-            if not allowed.contains(getattr(self, name)):
+            if not allowed.contains(getattr(self, name)) and not (
+                name in SIZED and getattr(self, name) is None
+            ):
                 raise ConfigError(name, getattr(self, name), allowed.describe())
         for name in FLAGS:
             if not isinstance(getattr(self, name), bool):
@@ -189,6 +194,18 @@ class TrainConfig:
     def settings(cls) -> tuple:
         """The fields that are also command-line flags (those with a help line), in order."""
         return tuple(f for f in fields(cls) if "help" in f.metadata)
+
+    def settled(self, rows: int) -> TrainConfig:
+        """The data-size defaults filled in for ``rows`` training rows where a field is None.
+
+        ``batch_size = clip(2^round(log2(m/32)), 16, 128)``: a few dozen batches an epoch on small
+        tables, 128 from about 4,000 rows; ``epochs = clip(ceil(4000 B / m), 10, 300)``: about 4,000
+        mini-batch steps in all (10 epochs from about 50,000 rows, 300 on a hundred). Early
+        stopping (the command line's default) ends a run sooner once the validation loss stalls.
+        """
+        batch = self.batch_size or int(min(128, max(16, 2 ** round(math.log2(max(rows, 1) / 32)))))
+        epochs = self.epochs or int(min(300, max(10, math.ceil(SIZED_STEPS * batch / max(rows, 1)))))
+        return self.replace(batch_size=batch, epochs=epochs)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``, checked like any new configuration."""

@@ -109,6 +109,7 @@ class TrainingRun:
         :class:`TrainingInterrupted` carries its path as ``checkpoint`` (None without a folder).
         """
         trainer = self.trainer
+        trainer.settle(X.shape[1])
         epochs = trainer.epochs_left()
         if epochs == 0:
             if trainer.config.early_stopping:

@@ -175,6 +175,7 @@ class Trainer:
         validation-loss (or training-loss) improvement greater than ``tol`` and restores the
         best weights.
         """
+        self.settle(X.shape[1])
         epochs = self.config.epochs if epochs is None else epochs
         if not POSITIVE_INTEGER.contains(epochs):
             raise ConfigError("epochs", epochs, POSITIVE_INTEGER.describe())
@@ -213,6 +214,11 @@ class Trainer:
         self.interrupt_requested = False
         for callback in self.callbacks:
             callback.on_train_end(self)
+
+    def settle(self, rows: int) -> None:
+        """Fill in the config's data-size defaults (a None batch size or epochs) for ``rows`` columns."""
+        if self.config.batch_size is None or self.config.epochs is None:
+            self.config = self.config.settled(rows)
 
     @property
     def samples_done(self) -> int:
