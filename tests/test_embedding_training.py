@@ -262,3 +262,55 @@ def test_mismatched_inputs_codes_and_optimizers_are_named():
         trainer.fit(X, Y, 1, codes=codes, validation_data=(X[:, :10], Y[:, :10]))
     with pytest.raises(ValueError, match="codes were given, but the trainer has no embeddings"):
         Trainer(DNN([3, 3], seed=0)).fit(X, Y, 1, codes=codes)
+
+
+# ---------------------------------------------------------------------- other data paths
+def test_mapped_dense_rows_train_and_evaluate_in_chunks_as_in_memory(tmp_path, monkeypatch):
+    from mlpkit.datasets import open_memmap
+    from mlpkit.training import loop
+
+    monkeypatch.setattr(loop, "PREDICT_CHUNK", 7)  # validation A0 built chunk by chunk, codes alike
+    inputs, net, X, Y, codes = embedded_problem(m=90, dtype="float32")
+    np.save(tmp_path / "X.npy", X.T.astype(np.float32))
+    np.save(tmp_path / "y.npy", Y.argmax(axis=0))
+    mapped = open_memmap(tmp_path / "X.npy", tmp_path / "y.npy").X.T  # (n_dense, m), never loaded whole
+    runs = []
+    for dense in (mapped, X.astype(np.float32)):
+        inputs_run, net_run = copy.deepcopy((inputs, net))
+        trainer = Trainer(net_run, "adam", 0.02, batch_size=16, seed=1, inputs=inputs_run)
+        runs.append(trainer.fit(dense, Y, 2, codes=codes, validation_fraction=0.3))
+        runs.append(inputs_run.phi)
+    assert runs[0].val_loss == pytest.approx(runs[2].val_loss, rel=1e-6)
+    np.testing.assert_array_equal(runs[1], runs[3])
+
+
+def test_a_diverging_run_keeps_the_embeddings_of_the_epochs_start():
+    from mlpkit.training import TrainingDiverged
+
+    X, Y, codes = categorical_table(m=64)
+    inputs = EmbeddingInput(2, (10,), (3,), seed=1)
+    net = DNN([inputs.n_x, 8, 1], "relu", "identity", seed=0)
+    starts = [inputs.phi.copy()]  # the embeddings at the start of each epoch
+
+    class EpochStart(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            starts.append(trainer.inputs.phi.copy())
+
+    trainer = Trainer(net, "sgd", 0.3, batch_size=16, seed=0, inputs=inputs, callbacks=[EpochStart()])
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(TrainingDiverged):
+        trainer.fit(X, Y * 3, 50, codes=codes)  # diverges in epoch 3, batch 4
+    assert len(starts) == trainer.epoch + 1 and not np.array_equal(starts[-1], starts[0])
+    np.testing.assert_array_equal(inputs.phi, starts[-1])
+
+
+def test_a_batch_of_zero_weights_takes_no_step_and_counts_its_hits():
+    from mlpkit.losses import accuracy
+
+    inputs, net, X, Y, codes = embedded_problem(m=32)
+    AL = net.predict_proba(inputs.forward(X, codes))  # both batches see these weights: one step, after
+    expected = accuracy("softmax", AL, Y)
+    weight = np.r_[np.zeros(16), np.ones(16)]  # the first batch (unshuffled) has nothing to learn
+    trainer = Trainer(net, "adam", 0.05, batch_size=16, shuffle=False, seed=0, inputs=inputs)
+    history = trainer.fit(X, Y, 1, codes=codes, sample_weight=weight)
+    assert trainer.optimizer.t == 1
+    assert history.accuracy == [pytest.approx(expected, rel=1e-12)]
