@@ -51,11 +51,12 @@ def notes_step(net, inputs, X, Y, codes, sample_weight=None, dropout=0.0, rng=No
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_the_fast_step_equals_the_notes_step(output, activation, dropout, weighted, use_kernels):
+@pytest.mark.parametrize("m", [17, 3])  # 3: a batch smaller than the vocabularies
+def test_the_fast_step_equals_the_notes_step(output, activation, dropout, weighted, use_kernels, m):
     inputs, net, X, Y, codes = embedded_problem(output, activation=activation)
     rng = np.random.default_rng(4)
-    index = rng.permutation(60)[:17]
-    weight = rng.uniform(0.0, 2.0, 17) if weighted else None
+    index = rng.permutation(60)[:m]
+    weight = rng.uniform(0.0, 2.0, m) if weighted else None
     batch = (X[:, index], Y[:, index], codes[:, index])
     expected = notes_step(net, inputs, *batch, weight, dropout, np.random.default_rng(7))
 

@@ -20,9 +20,9 @@ M = 9
 CODES = np.array([[2, 1, 2, 3, 2, 1, 3, 1, 3], [1, 0, 1, 2, 1, 2, 0, 1, 2]])
 
 
-def problem(output="softmax", hidden="tanh", seed=0):
+def problem(output="softmax", hidden="tanh", seed=0, vocabulary=VOCABULARY):
     rng = np.random.default_rng(seed)
-    inputs = EmbeddingInput(N_DENSE, VOCABULARY, DIMENSIONS, seed=1, dtype="float64")
+    inputs = EmbeddingInput(N_DENSE, vocabulary, DIMENSIONS, seed=1, dtype="float64")
     net = DNN([inputs.n_x, 5, 3], hidden, output, seed=2, dtype="float64")
     net.theta[net.n_weights :] = rng.normal(0.0, 0.1, net.n_parameters - net.n_weights)
     X = rng.standard_normal((N_DENSE, M))
@@ -67,21 +67,27 @@ def test_the_tables_are_views_into_phi():
         inputs.phi = np.zeros(7)
 
 
-def test_hand_computed_gradient_of_repeated_and_absent_codes():
+@pytest.mark.parametrize("n_c", [4, 9], ids=["vocabulary within the batch", "larger than the batch"])
+def test_hand_computed_gradient_of_repeated_and_absent_codes(n_c):
     dA = np.array([[1.0, 2.0, 4.0, 8.0], [-1.0, 0.5, 0.25, 3.0]])  # (d_c = 2, m = 4)
     codes = np.array([1, 3, 1, 0])  # code 1 twice, code 2 never
-    dE = embedding_backward(dA, codes, 4)
-    expected = np.array([[8.0, 1.0 + 4.0, 0.0, 2.0], [3.0, -1.0 + 0.25, 0.0, 0.5]]) / 4
+    dE = embedding_backward(dA, codes, n_c)
+    expected = np.zeros((2, n_c))
+    expected[:, :4] = np.array([[8.0, 1.0 + 4.0, 0.0, 2.0], [3.0, -1.0 + 0.25, 0.0, 0.5]]) / 4
     np.testing.assert_array_equal(dE, expected)
-    out = np.full((2, 4), np.nan)
-    assert embedding_backward(dA, codes, 4, scale=1.0, out=out) is out
+    out = np.full((2, n_c), np.nan)
+    assert embedding_backward(dA, codes, n_c, scale=1.0, out=out) is out
     np.testing.assert_array_equal(out, expected * 4)
 
 
+LARGE = (40, 4)  # column 0's vocabulary is larger than the batch: summed over the values present
+
+
+@pytest.mark.parametrize("vocabulary", [VOCABULARY, LARGE], ids=["small", "large"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["mean", "weighted mean"])
 @pytest.mark.parametrize("output", ["sigmoid", "softmax", "identity"])
-def test_dE_equals_centered_finite_differences_of_J(output, weighted):
-    inputs, net, X, Y = problem(output)
+def test_dE_equals_centered_finite_differences_of_J(output, weighted, vocabulary):
+    inputs, net, X, Y = problem(output, vocabulary=vocabulary)
     weight = np.random.default_rng(3).uniform(0.1, 2.0, M) if weighted else None
     dphi = backprop(inputs, net, X, Y, CODES, weight)
     h = 1e-6
@@ -96,7 +102,7 @@ def test_dE_equals_centered_finite_differences_of_J(output, weighted):
         numeric[j] = (plus - minus) / (2 * h)
     np.testing.assert_allclose(dphi, numeric, rtol=1e-6, atol=1e-9)
     dE1, dE2 = inputs.views(dphi).values()
-    assert not dE1[:, [0, 4, 5]].any() and not dE2[:, 3].any()  # values absent from the batch
+    assert not dE1[:, [0, 4, 5, -1]].any() and not dE2[:, 3].any()  # values absent from the batch
     assert np.abs(dE1[:, 2]).min() > 0  # the value that occurs three times
 
 
@@ -122,16 +128,17 @@ def torch_cost(torch, output, ZL, Y, weight):
     return (per_sample * weight).sum() / weight.sum()
 
 
+@pytest.mark.parametrize("vocabulary", [VOCABULARY, LARGE], ids=["small", "large"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["mean", "weighted mean"])
 @pytest.mark.parametrize("output", ["sigmoid", "softmax", "identity"])
 @pytest.mark.parametrize("hidden", ["relu", "tanh"])
-def test_dE_equals_torch_embedding_autograd(hidden, output, weighted):
+def test_dE_equals_torch_embedding_autograd(hidden, output, weighted, vocabulary):
     torch = pytest.importorskip("torch")  # a test-only oracle (torch==2.13.0)
-    inputs, net, X, Y = problem(output, hidden, seed=4)
+    inputs, net, X, Y = problem(output, hidden, seed=4, vocabulary=vocabulary)
     weight = np.random.default_rng(5).uniform(0.1, 2.0, M) if weighted else np.ones(M)
     dphi = backprop(inputs, net, X, Y, CODES, weight if weighted else None)
 
-    sizes = zip(VOCABULARY, DIMENSIONS, strict=True)
+    sizes = zip(vocabulary, DIMENSIONS, strict=True)
     tables = [torch.nn.Embedding(n_c, d_c, dtype=torch.float64) for n_c, d_c in sizes]
     with torch.no_grad():
         for table, E in zip(tables, inputs.tables, strict=True):

@@ -48,17 +48,23 @@ def embedding_backward(
 
     ``dA`` ``(d_c, m)`` holds column ``c``'s rows of ``dA0``; ``scale`` is ``1/m`` by default (the
     mean cost), 1.0 when ``dA`` already carries it. The sums run in float64 in sample order (the
-    same numbers in any run), then are written into ``out`` (a new array by default).
+    same numbers in any run), then are written into ``out`` (a new array by default). A vocabulary
+    larger than the batch is summed over the values the batch holds only, then scattered.
     """
     d_c, m = dA.shape
-    # every (row j, code k) pair as one index j * n_c + k, so that one bincount sums them all
-    index = (np.arange(d_c)[:, None] * n_c + codes).reshape(-1)  # (d_c * m,)
-    sums = np.bincount(index, weights=dA.reshape(-1), minlength=d_c * n_c)  # (d_c * n_c,) float64
+    dE = np.zeros((d_c, n_c), dtype=dA.dtype) if out is None else out
+    values, k = (None, codes) if n_c <= m else np.unique(codes, return_inverse=True)
+    n_k = n_c if values is None else values.size  # the columns summed: every value, or those present
+    # every (row j, value k) pair as one index j * n_k + k, so that one bincount sums them all
+    index = (np.arange(d_c)[:, None] * n_k + k.reshape(-1)).reshape(-1)  # (d_c * m,)
+    sums = np.bincount(index, weights=dA.reshape(-1), minlength=d_c * n_k).reshape(d_c, n_k)  # float64
     sums *= 1.0 / max(m, 1) if scale is None else scale  # dE_c = (1/m) sum dA0[rows of c, i]
-    if out is None:
-        return sums.reshape(d_c, n_c).astype(dA.dtype)
-    out[...] = sums.reshape(d_c, n_c)  # (d_c, n_c)
-    return out
+    if values is None:
+        dE[...] = sums  # (d_c, n_c)
+    else:
+        dE.fill(0.0)  # the values absent from the batch
+        dE[:, values] = sums  # (d_c, number of values present)
+    return dE
 
 
 def embedding_views(
