@@ -129,6 +129,57 @@ def _interrupt_resume(communicator, checkpoint: str) -> tuple[int, np.ndarray, n
     return stopped_at, straight.net.theta, resumed.net.theta, straight.history.loss, resumed.history.loss
 
 
+def embedding_training(communicator=None, checkpoint: str | None = None):
+    """A network on dense rows and two learned embeddings, weighted, with a validation split.
+
+    With a ``checkpoint`` path, an interrupt is asked on the last rank alone in epoch 2; rank 0
+    then saves and restores the checkpoint, and a new trainer finishes the run.
+    """
+    from mlpkit.embeddings import EmbeddingInput
+    from mlpkit.io import load_checkpoint, save_checkpoint
+    from mlpkit.training import Callback, TrainingInterrupted
+
+    X, Y, weights = make_data("softmax", 3, 3)
+    codes = np.stack([np.arange(M) % 7, (np.arange(M) * 5) % 4])
+
+    class InterruptOnOneRank(Callback):
+        def on_batch_end(self, trainer, batch, loss):
+            if (trainer.epoch, batch) == (1, 1) and communicator.rank == communicator.size - 1:
+                trainer.request_interrupt()
+
+    def trainer(callbacks=()):
+        inputs = EmbeddingInput(3, (7, 4), (3, 2), seed=3, dtype="float64")
+        net = DNN([inputs.n_x, 6, 3], "tanh", "softmax", seed=4, dtype="float64")
+        return Trainer(
+            net,
+            "adam",
+            0.05,
+            batch_size=BATCH,
+            seed=6,
+            communicator=communicator,
+            inputs=inputs,
+            callbacks=callbacks,
+        )
+
+    fit = dict(codes=codes, sample_weight=weights, validation_fraction=0.2)
+    if checkpoint is None:
+        straight = trainer()
+        straight.fit(X, Y, EPOCHS, **fit)
+        return straight
+    first = trainer([InterruptOnOneRank()])
+    try:
+        first.fit(X, Y, EPOCHS, **fit)
+    except TrainingInterrupted:
+        pass
+    communicator.settle_epoch_progress(first)
+    resumed = trainer()
+    if communicator.is_root:
+        save_checkpoint(checkpoint, first)
+        load_checkpoint(checkpoint).restore(resumed)
+    resumed.fit(X, Y, EPOCHS - 1, **fit)
+    return resumed
+
+
 def _stop_votes(communicator) -> tuple[bool, bool]:
     """A stop asked on the last rank only, then on none: what every rank hears."""
     gradient = np.zeros(3)
@@ -220,6 +271,20 @@ def mpi_worker(out: str, folder: str) -> None:
     message = _mismatch_error(communicator)
     messages = communicator.comm.gather(message, root=0)
     results["estimator.proba"] = estimator_proba(distributed=True)
+    embedded = embedding_training(communicator)
+    embedded_resumed = embedding_training(communicator, out + ".embeddings.npz")
+    vectors = communicator.comm.gather(np.concatenate([embedded.net.theta, embedded.inputs.phi]), root=0)
+    if communicator.is_root:
+        results["embedding.theta"], results["embedding.phi"] = embedded.net.theta, embedded.inputs.phi
+        results["embedding.loss"] = np.array(embedded.history.loss)
+        results["embedding.val_loss"] = np.array(embedded.history.val_loss)
+        results["embedding.rank_spread"] = np.array(max(np.abs(v - vectors[0]).max() for v in vectors))
+        results["embedding.resume_gap"] = np.array(
+            max(
+                np.abs(embedded_resumed.inputs.phi - embedded.inputs.phi).max(),
+                np.abs(embedded_resumed.net.theta - embedded.net.theta).max(),
+            )
+        )
     net, reads = mapped_training(folder, communicator)
     all_reads = communicator.comm.gather(np.concatenate(reads), root=0)
     if communicator.is_root:
@@ -289,7 +354,12 @@ def test_k_ranks_give_the_single_process_model(tmp_path, single_process, shards,
         assert float(results[f"{name}.rank_spread"]) == 0.0, f"{name}: ranks hold different weights"
     assert float(results["dropout.rank_spread"]) == 0.0
     assert float(results["dropout.resume_gap"]) == 0.0
-    written = ["results.npz", "results.npz.checkpoint.npz", "results.npz.interrupted.npz"]
+    written = [
+        "results.npz",
+        "results.npz.checkpoint.npz",
+        "results.npz.embeddings.npz",
+        "results.npz.interrupted.npz",
+    ]
     assert sorted(path.name for path in tmp_path.iterdir()) == written
     np.testing.assert_array_equal(results["stop.votes"], [[True, False]] * n_ranks)
     # asked on the last rank after batch 2 of epoch 2, voted with batch 3: all ranks stop after 48 rows
@@ -302,6 +372,13 @@ def test_k_ranks_give_the_single_process_model(tmp_path, single_process, shards,
         assert "rank 1: m=21" in message
     assert float(results["allreduce_seconds"]) > 0.0
     np.testing.assert_allclose(results["estimator.proba"], estimator_proba(distributed=False), atol=1e-8)
+    alone = embedding_training()  # the gradients of theta and phi, reduced in one buffer
+    np.testing.assert_allclose(results["embedding.theta"], alone.net.theta, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(results["embedding.phi"], alone.inputs.phi, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(results["embedding.loss"], alone.history.loss, rtol=1e-10)
+    np.testing.assert_allclose(results["embedding.val_loss"], alone.history.val_loss, rtol=1e-10)
+    assert float(results["embedding.rank_spread"]) == 0.0
+    assert float(results["embedding.resume_gap"]) == 0.0
 
     net, reads = mapped_training(str(shards))
     np.testing.assert_allclose(results["mapped.proba"], probe(net), rtol=0, atol=1e-8)

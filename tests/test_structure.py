@@ -22,6 +22,7 @@ ENGINE = (
     "schedules",
     "gradcheck",
     "regularization",
+    "embeddings",
     "sparse",
 )
 LIMITS = {"module": 400, "class": 250, "function": 60}

@@ -7,7 +7,8 @@ Where to start:
   gradient-descent step; :mod:`mlpkit.layers` holds the same formulas one layer at a time.
   In the engine, columns are samples: ``X`` is ``(n_x, m)``.
 - :func:`train` runs mini-batch training with an optimizer (:class:`Adam`, ...), validation,
-  early stopping and checkpoints; its settings are one :class:`TrainConfig`.
+  early stopping and checkpoints; its settings are one :class:`TrainConfig`. With
+  :class:`EmbeddingInput` it learns embeddings of categorical columns as part of ``A0``.
 - :class:`MLPClassifier` and :class:`MLPRegressor` are scikit-learn estimators on the same
   engine (rows are samples there); :func:`save` and :func:`load` write and read model files.
 - :class:`FeatureSchema` turns a table's raw columns (numbers, text, missing values) into
@@ -17,6 +18,7 @@ Where to start:
 docs/architecture.md shows how the modules fit together.
 """
 
+from mlpkit.embeddings import EmbeddingInput
 from mlpkit.export import export_onnx
 from mlpkit.features import FeatureSchema
 from mlpkit.gradcheck import gradient_check
@@ -58,6 +60,7 @@ __all__ = [
     "AdamW",
     "AffineScaler",
     "Callback",
+    "EmbeddingInput",
     "FeatureSchema",
     "History",
     "Model",

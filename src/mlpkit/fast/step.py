@@ -10,6 +10,10 @@ element-wise work between the products (ReLU layers, the softmax + cross-entropy
 one compiled pass per layer; the numpy lines beside each call are the reference it equals.
 Sparse rows (scipy CSR) are sliced instead of gathered, and the first layer's two products,
 ``W_1 A_0`` and ``dZ_1 A_0^T``, run sparse times dense (:func:`mlpkit.sparse.matmul`).
+
+With learned inputs (:class:`~mlpkit.embeddings.EmbeddingInput`) a mini-batch gathers the dense
+rows and the codes, builds ``A0`` from them, and the backward pass goes on to ``dA0 = W_1^T dZ_1``
+(its embedded rows only: one more product) and ``dE_c``; without them, none of this runs.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from functools import cached_property
 
 import numpy as np
 
+from mlpkit.embeddings import EmbeddingInput
 from mlpkit.fast.kernels import SoftmaxCrossEntropy, StepKernels
 from mlpkit.losses import accuracy, mean_loss, output_gradient
 from mlpkit.network import DNN
@@ -45,6 +50,11 @@ class _BatchBuffers:
         net = step.net
         sizes, dtype = net.layer_sizes, net.dtype
         self.row_shape = (m, sizes[0])  # of the gathered X, see rows
+        inputs = step.inputs
+        if inputs is not None:
+            self.dense_rows = np.empty((m, inputs.n_dense), dtype=dtype)  # the gathered dense rows
+            self.code_rows = np.empty((m, inputs.n_columns), dtype=np.int64)  # the gathered codes, as rows
+            self.dA_embedded = np.empty((sizes[0] - inputs.n_dense, m), dtype=dtype)  # dA0's embedded rows
         self.target_rows = np.empty((m, sizes[-1]), dtype=dtype)  # the gathered Y, as rows
         self.layers = [self._layer(net, l, m, dropout) for l in range(1, net.L + 1)]
         self.dZ_output = np.empty((sizes[-1], m), dtype=dtype)  # dZ_L, kept apart from A_L
@@ -121,12 +131,24 @@ class FastStep:
     Same results as ``forward`` + ``loss`` + ``compute_gradients`` (to float rounding), with
     the same random draws for dropout; the returned ``A_L`` and ``Y`` live in buffers that the
     next call overwrites. ``use_kernels=False`` keeps to numpy (the reference the kernels equal).
+    With ``inputs``, ``A0`` is built from dense rows and codes, and ``dphi`` (the gradient of
+    every ``E_c``, as :meth:`EmbeddingInput.backward` gives it) is written into ``input_gradient``.
     """
 
-    def __init__(self, net: DNN, gradient: np.ndarray, use_kernels: bool = True) -> None:
+    def __init__(
+        self,
+        net: DNN,
+        gradient: np.ndarray,
+        use_kernels: bool = True,
+        inputs: EmbeddingInput | None = None,
+        input_gradient: np.ndarray | None = None,
+    ) -> None:
         self.net = net
         self.gradient = gradient
         self.use_kernels = use_kernels
+        self.inputs, self.input_gradient = inputs, input_gradient
+        if inputs is not None and (input_gradient is None or input_gradient.shape != inputs.phi.shape):
+            raise ValueError(f"input_gradient must be a phi-sized vector ({inputs.n_parameters} entries)")
         self.kernels = StepKernels.for_dtype(net.dtype) if use_kernels else None
         self.weights = [(net.params[f"W{l}"], net.params[f"b{l}"]) for l in range(1, net.L + 1)]
         gradient_views = net.views(gradient, prefix="d")
@@ -135,10 +157,22 @@ class FastStep:
 
     def __getstate__(self) -> dict:
         """Pickle (and deepcopy) the network and the gradient vector; views and buffers are rebuilt."""
-        return {"net": self.net, "gradient": self.gradient, "use_kernels": self.use_kernels}
+        return {
+            "net": self.net,
+            "gradient": self.gradient,
+            "use_kernels": self.use_kernels,
+            "inputs": self.inputs,
+            "input_gradient": self.input_gradient,
+        }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["net"], state["gradient"], state.get("use_kernels", True))
+        self.__init__(
+            state["net"],
+            state["gradient"],
+            state.get("use_kernels", True),
+            state.get("inputs"),
+            state.get("input_gradient"),
+        )
 
     def __call__(
         self,
@@ -148,18 +182,26 @@ class FastStep:
         sample_weight: np.ndarray | None = None,
         dropout: float = 0.0,
         rng: np.random.Generator | None = None,
+        code_rows: np.ndarray | None = None,
     ) -> tuple[float, float, np.ndarray, np.ndarray]:
-        """Gather the rows ``index`` of ``X.T`` and ``Y.T``, run forward and backward.
+        """Gather the rows ``index`` of ``X.T`` and ``Y.T`` (and of ``codes.T``), run forward and backward.
 
         Returns (J, hits, A_L, Y): hits counts the samples predicted right (NaN for regression).
         """
         buffers = self._batch_buffers(index.shape[0], dropout > 0.0)
-        # X (n_x, m): one gather, or for scipy sparse rows a CSR row slice (never densified)
-        X = sparse_columns(rows, index) if is_sparse(rows) else gather_columns(rows, index, buffers.rows)
+        if self.inputs is None:
+            # X (n_x, m): one gather, or for scipy sparse rows a CSR row slice (never densified)
+            X = sparse_columns(rows, index) if is_sparse(rows) else gather_columns(rows, index, buffers.rows)
+        else:
+            X_dense = gather_columns(rows, index, buffers.dense_rows)  # (n_dense, m)
+            codes = gather_columns(code_rows, index, buffers.code_rows)  # (C, m)
+            X = self.inputs.forward(X_dense, codes, out=buffers.rows.T)  # A0 (n_x, m)
         Y = gather_columns(target_rows, index, buffers.target_rows)  # (n_L, m)
         A = self._forward_hidden(X, buffers, dropout, rng)
         loss, hits, AL = self._output_layer(A, Y, buffers, sample_weight)
-        self._backward(X, buffers)
+        dZ = self._backward(X, buffers)
+        if self.inputs is not None:
+            self._input_gradient(dZ, codes, buffers)
         return loss, hits, AL, Y
 
     def _batch_buffers(self, m: int, dropout: bool) -> _BatchBuffers:
@@ -207,14 +249,23 @@ class FastStep:
         np.add.reduce(dZ, axis=1, keepdims=True, out=self.gradients[-1][1])  # db_L
         return loss, accuracy(net.output_activation, AL, Y) * m, AL
 
-    def _backward(self, X: np.ndarray, buffers: _BatchBuffers) -> None:
-        """``dW_l = dZ_l A_{l-1}^T`` and ``dZ_{l-1} = W_l^T dZ_l * g'`` (and ``db_{l-1}``) down to layer 1."""
+    def _backward(self, X: np.ndarray, buffers: _BatchBuffers) -> np.ndarray:
+        """``dW_l = dZ_l A_{l-1}^T`` and ``dZ_{l-1} = W_l^T dZ_l * g'`` (and ``db_{l-1}``) down to layer 1;
+        returns ``dZ_1``."""
         dZ = buffers.dZ_output
         for l in range(self.net.L, 0, -1):
             A_prev = buffers.layers[l - 2].A if l > 1 else X
             matmul(dZ, A_prev.T, out=self.gradients[l - 1][0])  # dW_l (n_l, n_{l-1}); A_0 may be sparse
             if l > 1:
                 dZ = self._hidden_dZ(l - 1, dZ, buffers)
+        return dZ
+
+    def _input_gradient(self, dZ: np.ndarray, codes: np.ndarray, buffers: _BatchBuffers) -> None:
+        """``dA0 = W_1^T dZ_1`` over the embedded rows of ``A0`` only, then every ``dE_c`` into ``dphi``."""
+        W_embedded = self.weights[0][0][:, self.inputs.n_dense :]  # W_1's columns reading E_c  (n_1, sum d_c)
+        dA = np.matmul(W_embedded.T, dZ, out=buffers.dA_embedded)  # dA0's embedded rows  (sum d_c, m)
+        # dZ_1 already carries the 1/m (or the weighted mean's scale), so dE_c is a plain sum here
+        self.inputs.backward(dA, codes, scale=1.0, out=self.input_gradient)  # dE_c  (d_c, n_c) each
 
     def _hidden_dZ(self, l: int, dZ_next: np.ndarray, buffers: _BatchBuffers) -> np.ndarray:
         """``dA_l = W_{l+1}^T dZ_{l+1}``, ``dZ_l = dA_l * D_l * g'(Z_l)`` in the same buffer, and ``db_l``."""

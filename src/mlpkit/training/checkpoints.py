@@ -27,12 +27,13 @@ KEEP = 2
 SETTINGS_KEY = "run_settings"
 
 
-def data_digest(X: np.ndarray, Y: np.ndarray) -> str | None:
-    """SHA-256 of the training arrays, or None for memory-mapped data (too large to read again)."""
+def data_digest(X: np.ndarray, Y: np.ndarray, codes: np.ndarray | None = None) -> str | None:
+    """SHA-256 of the training arrays (and the codes, with learned inputs), or None for memory-mapped
+    data (too large to read again)."""
     if is_mapped(X) or is_mapped(Y):
         return None
     digest = hashlib.sha256()
-    for array in (X, Y):
+    for array in (X, Y) if codes is None else (X, Y, np.asarray(codes, dtype=np.int64)):
         digest.update(str((array.shape, array.dtype.str)).encode())
         digest.update(np.ascontiguousarray(array.T).data)  # rows: no copy for a transposed view
     return digest.hexdigest()

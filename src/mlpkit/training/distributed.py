@@ -10,7 +10,8 @@ ranks; dividing by the global count gives exactly the single-process mean gradie
 floating-point reordering, even for uneven or empty shards. Every rank then takes the same
 optimizer step. Each step reduces ``n_parameters + 4`` numbers of the network's dtype (the
 gradient, then the loss, weight and sample sums and a stop vote, so that an interrupt on one
-rank stops all ranks after the same batch).
+rank stops all ranks after the same batch). With learned inputs the gradient vector is
+``dtheta`` then ``dphi`` (every ``dE_c``): the embeddings' gradient rides in the same all-reduce.
 
 mpi4py is imported here only (the ``mpi`` extra); rank 0 alone should print and write files.
 """
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mlpkit.losses import accuracy
+from mlpkit.training.inputs import first_layer_input
 
 MPI_EXTRA_HINT = (
     'distributed training needs mpi4py and an MPI library: pip install "mlpkit[mpi]" '
@@ -72,8 +74,7 @@ class MPICommunicator:
     # ------------------------------------------------------------------ start of fit
     def synchronize(self, trainer: Any, m: int) -> None:
         """Check that all ranks train the same setup on ``m`` samples; copy rank 0's state to all ranks."""
-        net = trainer.net
-        setup = (int(m), net.n_parameters, net.dtype.name, trainer.batch_size)
+        setup = (int(m), trainer.gradients.size, trainer.net.dtype.name, trainer.batch_size)
         setups = self.comm.allgather(setup)
         if any(other != setups[0] for other in setups):
             described = ", ".join(
@@ -119,38 +120,56 @@ class MPICommunicator:
         return index[n * self.rank // self.size : n * (self.rank + 1) // self.size]
 
     def forward_backward(
-        self, trainer: Any, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None
+        self,
+        trainer: Any,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        codes: np.ndarray | None = None,
     ) -> tuple[float, np.ndarray, int]:
         """Forward and backward on this rank's shard, then the global batch's mean gradient.
 
-        Leaves the averaged gradient in ``trainer.gradient``; returns the global batch's mean
-        loss, this shard's ``A_L`` and the global batch size ``m``.
+        Leaves the averaged gradients in ``trainer.gradients`` (``dtheta``, then ``dphi`` when
+        the trainer learns embeddings: then ``X`` holds the dense rows and ``codes`` their codes);
+        returns the global batch's mean loss, this shard's ``A_L`` and the global batch size ``m``.
         """
-        net, gradient = trainer.net, trainer.gradient
+        net, inputs = trainer.net, trainer.inputs
         m = X.shape[1]
         weight = float(m if sample_weight is None else np.sum(sample_weight))
-        AL, cache = net.forward(X, dropout=trainer.dropout, rng=self._dropout_generator(trainer))
+        A0 = first_layer_input(inputs, X, codes)
+        AL, cache = net.forward(A0, dropout=trainer.dropout, rng=self._dropout_generator(trainer))
         if weight > 0:
             loss = net.loss(AL, Y, sample_weight)
-            net.compute_gradients(AL, Y, cache, sample_weight=sample_weight, out=gradient)
+            grads = net.compute_gradients(
+                AL, Y, cache, inputs is not None, sample_weight=sample_weight, out=trainer.gradient
+            )
+            if inputs is not None:
+                inputs.backward(grads["dA0"], codes, out=trainer.input_gradient)  # dE_c (d_c, n_c) each
         else:  # an empty (or zero-weight) shard still joins the all-reduce, adding nothing
             loss = 0.0
-            gradient.fill(0.0)
-        loss, m_global, stop_anywhere = self.average(gradient, loss, weight, m, self._stop_requested)
+            trainer.gradients.fill(0.0)
+        loss, m_global, stop_anywhere = self.average(trainer.gradients, loss, weight, m, self._stop_requested)
         if stop_anywhere:  # an interrupt on any rank stops every rank after this same batch
             trainer.interrupt_requested = True
             self._stop_requested = False
         return loss, AL, m_global
 
     def step(
-        self, trainer: Any, rows: np.ndarray, targets: np.ndarray, index: np.ndarray, weight
+        self,
+        trainer: Any,
+        rows: np.ndarray,
+        targets: np.ndarray,
+        index: np.ndarray,
+        weight,
+        code_rows: np.ndarray | None = None,
     ) -> tuple[float, float, int]:
         """This rank's shard ``index`` forward and backward, then the global mean gradient.
 
         Returns the global batch's mean loss, this shard's hits and the global batch size.
         """
         Xb, Yb = rows[index].T, targets[index].T
-        loss, AL, m = self.forward_backward(trainer, Xb, Yb, weight)
+        codes = code_rows[index].T if code_rows is not None else None
+        loss, AL, m = self.forward_backward(trainer, Xb, Yb, weight, codes)
         hits = accuracy(trainer.net.output_activation, AL, Yb) * index.shape[0] if index.shape[0] else 0.0
         return loss, hits, m
 

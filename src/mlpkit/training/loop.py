@@ -3,24 +3,27 @@
 Data here is in the engine's layout, columns are samples: ``X`` is ``(n_x, m)`` and ``Y`` is
 ``(n_L, m)``. Passing ``rows.T`` (a transposed view of row-major data) makes each
 mini-batch one contiguous gather. The :class:`~mlpkit.training.trainer.Trainer` runs one
-epoch with :func:`run_epoch`.
+epoch with :func:`run_epoch`. With learned inputs, ``X`` holds the dense rows and each mini-batch
+gathers the rows of the codes too.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from mlpkit.datasets.source import Columns, column_chunks
+from mlpkit.embeddings import EmbeddingInput
 from mlpkit.losses import accuracy
 from mlpkit.network import DNN, PREDICT_CHUNK
 from mlpkit.schedules import ReduceOnPlateau
 from mlpkit.sparse import is_sparse
 from mlpkit.training.callbacks import ProgressBar
-from mlpkit.training.data import generator_at
+from mlpkit.training.data import TrainingData, generator_at
+from mlpkit.training.inputs import first_layer_input
 from mlpkit.training.state import EpochProgress
 
 if TYPE_CHECKING:
@@ -41,21 +44,54 @@ def interrupted(trainer: Trainer, message: str) -> TrainingInterrupted:
     return TrainingInterrupted(message)
 
 
-def run_epoch(trainer: Trainer, X, Y, sample_weight, validation_data) -> dict[str, float]:
-    m = X.shape[1]
+class _Rows(NamedTuple):
+    """The training data as rows (transposed views of the columns), what mini-batches gather from."""
+
+    X: Columns  # (m, n_x), or the dense rows (m, n_dense)
+    Y: Columns  # (m, n_L)
+    codes: np.ndarray | None  # (m, C), with learned inputs
+    sample_weight: np.ndarray | None  # (m,)
+
+
+def run_epochs(trainer: Trainer, data: TrainingData, epochs: int) -> None:
+    """Run ``epochs`` epochs with the callbacks; early stopping puts the best weights back at the end."""
+    trainer.stop_training = False
+    for callback in trainer.callbacks:
+        callback.on_train_begin(trainer)
+    for _ in range(epochs):
+        if trainer.interrupt_requested:
+            raise interrupted(trainer, f"Training interrupted after epoch {trainer.epoch}")
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow surfaces as TrainingDiverged
+            logs = run_epoch(trainer, data)
+        track_best(trainer, logs)
+        for callback in trainer.callbacks:
+            callback.on_epoch_end(trainer, trainer.epoch - 1, logs)
+        if trainer.stop_training:
+            break
+    if trainer.config.early_stopping:
+        trainer.restore_best_weights()
+    trainer.interrupt_requested = False
+    for callback in trainer.callbacks:
+        callback.on_train_end(trainer)
+
+
+def run_epoch(trainer: Trainer, data: TrainingData) -> dict[str, float]:
+    m = data.X.shape[1]
     learning_rate = trainer.schedule(trainer.initial_learning_rate, trainer.epoch)
     trainer.optimizer.learning_rate = learning_rate
     progress = _start_epoch(trainer, m)
     started = time.perf_counter()
     bar = ProgressBar(trainer.progress, m, progress.samples_done, trainer.epoch + 1)
+    codes = data.codes.T if data.codes is not None else None
+    rows = _Rows(data.X.T, data.Y.T, codes, data.sample_weight)
     try:  # gather whole rows: one contiguous copy per mini-batch
-        _run_batches(trainer, X.T, Y.T, sample_weight, progress, learning_rate, bar)
+        _run_batches(trainer, rows, progress, learning_rate, bar)
     finally:
         bar.close()
     total_loss, correct = trainer._parallel.sum_over_ranks(progress.total_loss, progress.correct)
     logs = {"loss": total_loss / m, "accuracy": correct / m, "learning_rate": learning_rate}
-    if validation_data is not None:
-        logs["val_loss"], logs["val_accuracy"] = trainer.evaluate(*validation_data)
+    if data.validation is not None:
+        logs["val_loss"], logs["val_accuracy"] = trainer.evaluate(*data.validation)
     logs["seconds"] = time.perf_counter() - started
     trainer.epoch += 1
     trainer.history.record(logs)
@@ -70,7 +106,8 @@ def _start_epoch(trainer: Trainer, m: int) -> EpochProgress:
     if progress is None:
         rng_state = trainer.rng.bit_generator.state
         order = trainer._epoch_order(m)
-        return EpochProgress(rng_state, order, 0, 0.0, 0.0, trainer.net.theta.copy(), m)
+        start_phi = trainer.inputs.phi.copy() if trainer.inputs is not None else None
+        return EpochProgress(rng_state, order, 0, 0.0, 0.0, trainer.net.theta.copy(), m, start_phi)
     if progress.rows != m:
         raise ValueError(
             f"the interrupted epoch ran over {progress.rows} samples, but this fit has {m}; "
@@ -83,6 +120,8 @@ def _start_epoch(trainer: Trainer, m: int) -> EpochProgress:
 
 def _diverged(trainer: Trainer, progress: EpochProgress, what: str, batch: int, learning_rate: float):
     trainer.net.theta[...] = progress.start_theta
+    if progress.start_phi is not None:
+        trainer.inputs.phi[...] = progress.start_phi
     return TrainingDiverged(
         f"Training diverged: {what} at epoch {trainer.epoch + 1}, batch {batch}; the weights "
         f"from the start of that epoch were kept. Try a smaller learning rate (it was "
@@ -90,40 +129,38 @@ def _diverged(trainer: Trainer, progress: EpochProgress, what: str, batch: int, 
     )
 
 
-def _batch(trainer: Trainer, rows, targets, sample_weight, index: np.ndarray) -> tuple[float, float, int]:
+def _batch(trainer: Trainer, rows: _Rows, index: np.ndarray) -> tuple[float, float, int]:
     """One mini-batch (this rank's shard of it): its loss, hits and size after the step.
 
     Every rank sees the whole mini-batch's weights, so all of them skip the same batches:
     a batch whose weights are all zero gives J nothing to learn, so it takes no step.
     """
+    sample_weight = rows.sample_weight
     weight = sample_weight[index] if sample_weight is not None else None
     learnable = weight is None or bool(weight.any())
     index = trainer._parallel.shard(index)  # this rank's rows of the global mini-batch
     weight = sample_weight[index] if sample_weight is not None else None
     if not learnable:
-        return 0.0, _hits(trainer, rows[index].T, targets[index].T), index.shape[0]
-    loss, hits, m = trainer._parallel.step(trainer, rows, targets, index, weight)
+        return 0.0, _hits(trainer, rows, index), index.shape[0]
+    loss, hits, m = trainer._parallel.step(trainer, rows.X, rows.Y, index, weight, rows.codes)
     return trainer._regularize_and_step(loss, m), hits, index.shape[0]
 
 
-def _hits(trainer: Trainer, X: np.ndarray, Y: np.ndarray) -> float:
-    """How many columns of ``X`` the network predicts right (NaN for regression, 0 for none)."""
-    if X.shape[1] == 0:
+def _hits(trainer: Trainer, rows: _Rows, index: np.ndarray) -> float:
+    """How many of the rows ``index`` the network predicts right (NaN for regression, 0 for none)."""
+    if index.shape[0] == 0:
         return 0.0
-    AL, _ = trainer.net.forward(X)
-    return accuracy(trainer.net.output_activation, AL, Y) * X.shape[1]
+    codes = rows.codes[index].T if rows.codes is not None else None
+    AL, _ = trainer.net.forward(first_layer_input(trainer.inputs, rows.X[index].T, codes))
+    return accuracy(trainer.net.output_activation, AL, rows.Y[index].T) * index.shape[0]
 
 
-def _run_batches(
-    trainer: Trainer, rows, targets, sample_weight, progress: EpochProgress, learning_rate, bar
-) -> None:
+def _run_batches(trainer: Trainer, rows: _Rows, progress: EpochProgress, learning_rate, bar) -> None:
     """The epoch's remaining mini-batches; raises on divergence, or on an interrupt between batches."""
     m, batch_size = progress.rows, trainer.batch_size
     for start in range(progress.samples_done, m, batch_size):
         batch = start // batch_size + 1
-        loss, hits, size = _batch(
-            trainer, rows, targets, sample_weight, progress.order[start : start + batch_size]
-        )
+        loss, hits, size = _batch(trainer, rows, progress.order[start : start + batch_size])
         if not math.isfinite(loss):
             raise _diverged(trainer, progress, f"the loss became {loss}", batch, learning_rate)
         progress.total_loss += loss * size
@@ -134,13 +171,13 @@ def _run_batches(
         bar.update(size, progress.total_loss)
         if trainer.interrupt_requested and progress.samples_done < m:
             _pause(trainer, progress, batch, learning_rate)
-    if not _all_finite(trainer.net.theta):  # the last step overflowed: no later loss would show it
+    if not _all_finite(trainer):  # the last step overflowed: no later loss would show it
         raise _diverged(trainer, progress, "the weights became NaN or infinite", batch, learning_rate)
 
 
 def _pause(trainer: Trainer, progress: EpochProgress, batch: int, learning_rate: float) -> None:
     """Keep the epoch's position for :meth:`state_dict` and raise :class:`TrainingInterrupted`."""
-    if not _all_finite(trainer.net.theta):
+    if not _all_finite(trainer):
         raise _diverged(trainer, progress, "the weights became NaN or infinite", batch, learning_rate)
     trainer.epoch_progress = progress
     n_batches = -(-progress.rows // trainer.batch_size)
@@ -149,12 +186,20 @@ def _pause(trainer: Trainer, progress: EpochProgress, batch: int, learning_rate:
     )
 
 
-def evaluate_columns(net: DNN, X: Columns, Y: Columns) -> tuple[float, float]:
-    """Mean loss and accuracy of ``net`` on column data (no dropout); mapped data a chunk at a time."""
+def evaluate_columns(
+    net: DNN, X: Columns, Y: Columns, inputs: EmbeddingInput | None = None, codes: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Mean loss and accuracy of ``net`` on column data (no dropout); mapped data a chunk at a time.
+
+    With learned ``inputs``, ``X`` holds the dense rows and ``A0`` is built with ``codes`` ``(C, m)``.
+    """
     totals = []  # (loss, accuracy, samples) per chunk: arrays come whole, as one chunk
+    start = 0
     chunks = [(X, np.asarray(Y))] if is_sparse(X) else column_chunks(X, Y, PREDICT_CHUNK)
     for Xc, Yc in chunks:
-        AL = net.predict_proba(Xc)
+        chunk_codes = codes[:, start : start + Xc.shape[1]] if codes is not None else None
+        start += Xc.shape[1]
+        AL = net.predict_proba(first_layer_input(inputs, Xc, chunk_codes))
         Yc = Yc.astype(AL.dtype, copy=False)
         totals.append((net.loss(AL, Yc), accuracy(net.output_activation, AL, Yc), AL.shape[1]))
     if len(totals) == 1:
@@ -163,6 +208,26 @@ def evaluate_columns(net: DNN, X: Columns, Y: Columns) -> tuple[float, float]:
     return sum(loss * size for loss, _, size in totals) / m, sum(hits * size for _, hits, size in totals) / m
 
 
-def _all_finite(array: np.ndarray) -> bool:
+def _all_finite(trainer: Trainer) -> bool:
+    """Whether every trained number (``theta``, and ``phi`` with learned inputs) is finite."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(array.sum()) or np.isfinite(array).all())
+        return all(
+            bool(np.isfinite(vector.sum()) or np.isfinite(vector).all())
+            for vector in trainer.parameters.values()
+        )
+
+
+def track_best(trainer: Trainer, logs: dict[str, float]) -> None:
+    """Count epochs without improvement of the monitored loss; keep the best weights for early stopping."""
+    monitored, config = logs.get("val_loss", logs["loss"]), trainer.config
+    if monitored < trainer.best_loss - config.tol:
+        trainer.best_loss = monitored
+        trainer.epochs_without_improvement = 0
+        if config.early_stopping:
+            trainer.best_theta = trainer.net.theta.copy()
+            if trainer.inputs is not None:
+                trainer.best_phi = trainer.inputs.phi.copy()
+    else:
+        trainer.epochs_without_improvement += 1
+        if config.early_stopping and trainer.epochs_without_improvement >= config.patience:
+            trainer.stop_training = True

@@ -23,8 +23,8 @@ from mlpkit.training.checkpoints import CheckpointFolder, EpochCheckpoints, data
 from mlpkit.training.loop import TrainingInterrupted
 from mlpkit.training.trainer import Trainer
 
-TRAINER_OPTIONS = ("progress", "callbacks", "communicator")
-FIT_OPTIONS = ("validation_data", "sample_weight")
+TRAINER_OPTIONS = ("progress", "callbacks", "communicator", "inputs")
+FIT_OPTIONS = ("validation_data", "sample_weight", "codes")
 
 
 class CheckpointError(ValueError):
@@ -67,11 +67,15 @@ class TrainingRun:
         communicator = self.trainer.communicator
         return self.folder is not None and (communicator is None or communicator.is_root)
 
-    def start(self, X: np.ndarray, Y: np.ndarray) -> None:
-        """Create the folder, restore the newest checkpoint when resuming, share the state over ranks."""
+    def start(self, X: np.ndarray, Y: np.ndarray, codes: np.ndarray | None = None) -> None:
+        """Create the folder, restore the newest checkpoint when resuming, share the state over ranks.
+
+        With learned inputs, ``codes`` are part of the training data the checkpoints' digest covers.
+        """
         trainer = self.trainer
         if self._writes_checkpoints:
-            settings = {**trainer.config.to_dict(), **self.settings, "data_digest": data_digest(X, Y)}
+            digest = data_digest(X, Y, codes)
+            settings = {**trainer.config.to_dict(), **self.settings, "data_digest": digest}
             self.folder = CheckpointFolder(self.folder.folder, settings)
             try:
                 self.folder.create()
@@ -183,14 +187,16 @@ def train(
 
     ``options`` are settings of :class:`~mlpkit.training.config.TrainConfig` (``l2``,
     ``dropout``, ``schedule``, ``validation_fraction``, ``early_stopping``, ``patience``...),
-    the trainer's ``progress``, ``callbacks`` and ``communicator``, or the data's
-    ``validation_data`` and ``sample_weight``. With ``checkpoint_dir`` a checkpoint is written
-    every epoch and on Ctrl-C; ``resume=True`` continues from the newest one there.
+    the trainer's ``progress``, ``callbacks``, ``communicator`` and ``inputs``, or the data's
+    ``validation_data``, ``sample_weight`` and ``codes``. With ``checkpoint_dir`` a checkpoint is
+    written every epoch and on Ctrl-C; ``resume=True`` continues from the newest one there.
+    With ``inputs=EmbeddingInput(...)`` the embeddings are learned too: ``X`` is then the dense
+    rows ``(n_dense, m)`` and ``codes`` the codes ``(C, m)``.
     """
     trainer_options = {k: options.pop(k) for k in TRAINER_OPTIONS if k in options}
     fit_options = {k: options.pop(k) for k in FIT_OPTIONS if k in options}
     settings = dict(batch_size=batch_size, seed=seed, epochs=epochs, **options)
     trainer = Trainer(net, optimizer, learning_rate, **settings, **trainer_options)
     run = TrainingRun(trainer, checkpoint_dir, resume=resume)
-    run.start(X, Y)
+    run.start(X, Y, fit_options.get("codes"))
     return run.fit(X, Y, **fit_options)

@@ -30,9 +30,10 @@ class EpochProgress:
     correct: float
     start_theta: np.ndarray  # the weights divergence falls back to
     rows: int  # m, the number of training columns
+    start_phi: np.ndarray | None = None  # with learned inputs, the embeddings divergence falls back to
 
     def to_meta(self) -> dict:
-        """The JSON part of an interrupted epoch's position (``start_theta`` is stored as an array)."""
+        """The JSON part of an interrupted epoch's position (``start_theta``, ``start_phi`` are arrays)."""
         return {
             "rng": self.rng_state,
             "rows": self.rows,
@@ -43,8 +44,12 @@ class EpochProgress:
 
 
 def state_dict(trainer: Trainer) -> tuple[dict[str, np.ndarray], dict]:
-    """Arrays (parameters, optimizer state, best weights) and JSON metadata for an exact resume."""
-    arrays: dict[str, np.ndarray] = {"theta": trainer.net.theta.copy()}
+    """Arrays (parameters, optimizer state, best weights) and JSON metadata for an exact resume.
+
+    With learned inputs the embeddings come too: ``phi``, ``best_phi``, ``epoch_start_phi`` and the
+    optimizer's state for ``phi`` (``optimizer.m.phi`` ...).
+    """
+    arrays: dict[str, np.ndarray] = {name: vector.copy() for name, vector in trainer.parameters.items()}
     meta: dict = {
         "epoch": trainer.epoch,
         "rng": trainer.rng.bit_generator.state,
@@ -63,12 +68,16 @@ def state_dict(trainer: Trainer) -> tuple[dict[str, np.ndarray], dict]:
         meta["plateau"] = {"scale": schedule.scale, "best": schedule.best, "wait": schedule.wait}
     if trainer.best_theta is not None:
         arrays["best_theta"] = trainer.best_theta.copy()
+    if trainer.best_phi is not None:
+        arrays["best_phi"] = trainer.best_phi.copy()
     if trainer.validation_split.state is not None:
         meta["validation_split"] = dict(trainer.validation_split.state)
     progress = trainer.epoch_progress
     if progress is not None:  # interrupted inside an epoch: where it stands
         meta["epoch_progress"] = progress.to_meta()
         arrays["epoch_start_theta"] = progress.start_theta.copy()
+        if progress.start_phi is not None:
+            arrays["epoch_start_phi"] = progress.start_phi.copy()
     return arrays, meta
 
 
@@ -79,6 +88,7 @@ def load_state_dict(trainer: Trainer, arrays: dict[str, np.ndarray], meta: dict)
     if theta.shape != net.theta.shape:
         raise ValueError(f"checkpoint has {theta.size} parameters, the network has {net.theta.size}")
     net.theta[...] = theta
+    _load_phi(trainer, arrays)
     optimizer_state = dict(meta["optimizer"])
     optimizer_state.update(
         {k[len("optimizer.") :]: v for k, v in arrays.items() if k.startswith("optimizer.")}
@@ -94,8 +104,36 @@ def load_state_dict(trainer: Trainer, arrays: dict[str, np.ndarray], meta: dict)
         trainer.schedule.scale, trainer.schedule.best = float(plateau["scale"]), float(plateau["best"])
         trainer.schedule.wait = int(plateau["wait"])
     trainer.best_theta = np.asarray(arrays["best_theta"]).copy() if "best_theta" in arrays else None
+    trainer.best_phi = _phi_like(trainer, arrays, "best_phi")
     trainer.validation_split = ValidationSplit(meta.get("validation_split"))
-    trainer.epoch_progress = _progress_from_state(net.theta, arrays, meta.get("epoch_progress"))
+    progress = _progress_from_state(net.theta, arrays, meta.get("epoch_progress"))
+    if progress is not None and trainer.inputs is not None:
+        if "epoch_start_phi" not in arrays:
+            raise ValueError("an interrupted epoch with embeddings needs its array 'epoch_start_phi'")
+        progress.start_phi = _phi_like(trainer, arrays, "epoch_start_phi")
+    trainer.epoch_progress = progress
+
+
+def _load_phi(trainer: Trainer, arrays: dict[str, np.ndarray]) -> None:
+    """The embeddings ``phi`` into the trainer's inputs; ValueError when the two sides disagree."""
+    if trainer.inputs is None:
+        if "phi" in arrays:
+            raise ValueError("the state holds embeddings (phi), but the trainer has no inputs for them")
+        return
+    if "phi" not in arrays:
+        raise ValueError("the trainer learns embeddings, but the state holds none (no array 'phi')")
+    trainer.inputs.phi = _phi_like(trainer, arrays, "phi")
+
+
+def _phi_like(trainer: Trainer, arrays: dict[str, np.ndarray], name: str) -> np.ndarray | None:
+    """A copy of ``arrays[name]``, checked to be ``phi``-sized (None when absent or without inputs)."""
+    if name not in arrays or trainer.inputs is None:
+        return None
+    phi = trainer.inputs.phi
+    value = np.asarray(arrays[name], dtype=phi.dtype)
+    if value.shape != phi.shape:
+        raise ValueError(f"{name} has {value.size} entries, the embeddings have {phi.size}")
+    return value.copy()
 
 
 def _progress_from_state(theta: np.ndarray, arrays: dict[str, np.ndarray], progress: dict | None):

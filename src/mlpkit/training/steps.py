@@ -3,8 +3,8 @@
 The trainer asks its step source for the same few things whether it runs alone or with other
 ranks (see :class:`mlpkit.training.distributed.MPICommunicator`, which answers the same calls):
 ``synchronize`` at the start of ``fit``, ``shard`` a mini-batch, ``step`` (forward and backward,
-leaving the mean gradient in ``trainer.gradient``), ``sum_over_ranks`` at the end of an epoch
-and ``request_stop``.
+leaving the mean gradient in ``trainer.gradients``: ``dtheta``, then ``dphi`` with learned
+inputs), ``sum_over_ranks`` at the end of an epoch and ``request_stop``.
 """
 
 from __future__ import annotations
@@ -35,10 +35,18 @@ class SingleProcess:
         return index
 
     def step(
-        self, trainer: Trainer, rows: np.ndarray, targets: np.ndarray, index: np.ndarray, weight
+        self,
+        trainer: Trainer,
+        rows: np.ndarray,
+        targets: np.ndarray,
+        index: np.ndarray,
+        weight,
+        code_rows: np.ndarray | None = None,
     ) -> tuple[float, float, int]:
-        """Forward and backward on rows ``index``; returns (J, hits, m) with the gradient in place."""
-        loss, hits, _, _ = self.fast_step(rows, targets, index, weight, trainer.dropout, trainer.rng)
+        """Forward and backward on rows ``index`` (and their codes, with learned inputs); returns
+        (J, hits, m) with the gradients in place."""
+        step = self.fast_step
+        loss, hits, _, _ = step(rows, targets, index, weight, trainer.dropout, trainer.rng, code_rows)
         return loss, hits, index.shape[0]
 
     def sum_over_ranks(self, *values: float) -> tuple[float, ...]:

@@ -3,7 +3,9 @@
 It owns what a run carries from epoch to epoch (optimizer state, generator, history, early
 stopping, an interrupted epoch's position); the epochs themselves run in
 :mod:`mlpkit.training.loop`, the state is written and read in :mod:`mlpkit.training.state`.
-Data is in the engine's layout, columns are samples: ``X`` ``(n_x, m)``, ``Y`` ``(n_L, m)``.
+Data is in the engine's layout, columns are samples: ``X`` ``(n_x, m)``, ``Y`` ``(n_L, m)``; with
+learned inputs (``inputs=EmbeddingInput(...)``), ``X`` holds the dense rows ``(n_dense, m)`` and
+``codes`` ``(C, m)`` the categorical columns looked up in the embeddings.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mlpkit.embeddings import EmbeddingInput
 from mlpkit.fast.adam import OptimizerStep
 from mlpkit.fast.step import FastStep
 from mlpkit.network import DNN
 from mlpkit.optimizers import OPTIMIZERS, Optimizer, make_optimizer
 from mlpkit.regularization import l2_cost, l2_scale
 from mlpkit.schedules import Constant
+from mlpkit.training import inputs as learned
 from mlpkit.training import state
 from mlpkit.training.callbacks import Callback, History
 from mlpkit.training.config import POSITIVE_INTEGER, ConfigError, TrainConfig
-from mlpkit.training.data import ValidationSplit, check_columns, check_sample_weight
-from mlpkit.training.loop import evaluate_columns, interrupted, run_epoch
+from mlpkit.training.data import ValidationSplit, check_codes, training_data
+from mlpkit.training.loop import evaluate_columns, run_epochs
 from mlpkit.training.state import EpochProgress
 from mlpkit.training.steps import SingleProcess
 
@@ -38,6 +42,7 @@ class Trainer:
     (``Trainer(net, "adam", 1e-3, batch_size=64, l2=1e-4)``). The trainer owns the optimizer
     state and the random generator, so calling :meth:`fit` again continues where it stopped
     (warm start), and :meth:`state_dict` captures everything an exact resume needs.
+    ``inputs=EmbeddingInput(...)`` learns embeddings too: ``fit(X_dense, Y, codes=codes)``.
     """
 
     def __init__(
@@ -50,9 +55,11 @@ class Trainer:
         progress: bool | None = None,
         callbacks: Sequence[Callback] = (),
         communicator=None,
+        inputs: EmbeddingInput | None = None,
         **settings,
     ) -> None:
         self.net = net
+        self.inputs = learned.check_inputs(net, inputs)
         if config is None and isinstance(optimizer, Optimizer):  # the instance's own kind and rate
             config = build_config(optimizer=optimizer_name(optimizer), lr=optimizer.learning_rate, **settings)
         elif config is None:
@@ -61,12 +68,14 @@ class Trainer:
         self.progress = progress
         self.callbacks = list(callbacks)
         self.rng = np.random.default_rng(config.seed)
-        self.gradient = np.zeros_like(net.theta)
+        # one flat vector: dtheta, then dphi with learned inputs; gradient and input_gradient view it
+        self.gradients, self.gradient, self.input_gradient = learned.new_gradients(net, self.inputs)
         self._weights = {"theta": slice(0, net.n_weights)}  # theta holds every W_l, then every b_l
-        self._local = SingleProcess(FastStep(net, self.gradient))
+        self._local = SingleProcess(self._fast_step())
         self.communicator = communicator  # None, or a data-parallel hook such as an MPICommunicator
         self.schedule = config.schedule if config.schedule is not None else Constant()
         self.optimizer = optimizer if isinstance(optimizer, Optimizer) else self._new_optimizer(config)
+        learned.check_optimizer_vectors(self.optimizer.params, self.inputs)
         self._optimizer_step = OptimizerStep()  # optimizer.step, with Adam's update compiled where built
         self.initial_learning_rate = self.optimizer.learning_rate
         self.history = History()
@@ -74,6 +83,7 @@ class Trainer:
         self.stop_training = False
         self.best_loss = math.inf
         self.best_theta: np.ndarray | None = None
+        self.best_phi: np.ndarray | None = None  # with learned inputs, the embeddings of the best epoch
         self.epochs_without_improvement = 0
         self.interrupt_requested = False
         self.epoch_progress: EpochProgress | None = None  # set while an interrupted epoch waits
@@ -81,9 +91,17 @@ class Trainer:
 
     def _new_optimizer(self, config: TrainConfig) -> Optimizer:
         options = dict(config.optimizer_options)
-        if config.optimizer == "adamw":
-            options.setdefault("decay_slices", dict(self._weights))
-        return make_optimizer(config.optimizer, {"theta": self.net.theta}, config.lr, **options)
+        if config.optimizer == "adamw":  # the weights decay; the biases and embeddings do not
+            options.setdefault("decay_slices", learned.decay_slices(self._weights, self.inputs))
+        return make_optimizer(config.optimizer, self.parameters, config.lr, **options)
+
+    def _fast_step(self) -> FastStep:
+        return FastStep(self.net, self.gradient, inputs=self.inputs, input_gradient=self.input_gradient)
+
+    @property
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The flat vectors the optimizer steps: ``{"theta": net.theta}``, plus ``"phi"`` with inputs."""
+        return learned.trained_vectors(self.net, self.inputs)
 
     def configure(self, config: TrainConfig) -> None:
         """Continue with new settings: a new optimizer if its kind changed, else new hyper-parameters."""
@@ -133,13 +151,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def train_batch(
-        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+        self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None, codes=None
     ) -> tuple[float, np.ndarray]:
-        """The notes' step on a column batch: forward, backward, one optimizer step; returns (J, A_L)."""
-        net = self.net
-        AL, cache = net.forward(X, dropout=self.dropout, rng=self.rng)
+        """The notes' step on a column batch: forward, backward, one optimizer step; returns (J, A_L).
+        With learned inputs, ``A0`` is built from ``X`` and ``codes`` and ``dA0`` goes on into ``dE_c``."""
+        net, inputs = self.net, self.inputs
+        codes = check_codes(inputs, codes, X.shape[1], "codes")
+        A0 = learned.first_layer_input(inputs, X, codes)  # (n_x, m)
+        AL, cache = net.forward(A0, dropout=self.dropout, rng=self.rng)
         loss = net.loss(AL, Y, sample_weight)
-        net.compute_gradients(AL, Y, cache, sample_weight=sample_weight, out=self.gradient)
+        grads = net.compute_gradients(
+            AL, Y, cache, inputs is not None, sample_weight=sample_weight, out=self.gradient
+        )
+        if inputs is not None:
+            inputs.backward(grads["dA0"], codes, out=self.input_gradient)  # dE_c  (d_c, n_c) each
         return self._regularize_and_step(loss, X.shape[1]), AL
 
     def _regularize_and_step(self, loss: float, m: int) -> float:
@@ -147,7 +172,7 @@ class Trainer:
         its gradient ``(lambda/m) W`` is added to ``dW`` and its cost to the returned loss."""
         if not math.isfinite(loss):
             return loss
-        grads = {"dtheta": self.gradient}
+        grads = learned.gradient_mapping(self.gradient, self.input_gradient)
         if self.l2 == 0.0:
             self._optimizer_step(self.optimizer, grads)
             return loss
@@ -163,11 +188,15 @@ class Trainer:
         Y: np.ndarray,
         epochs: int | None = None,
         *,
-        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        validation_data: tuple[np.ndarray, ...] | None = None,
         sample_weight: np.ndarray | None = None,
+        codes: np.ndarray | None = None,
         **settings,
     ) -> History:
         """Train ``epochs`` more epochs (default: the config's); returns the whole :class:`History`.
+
+        With learned inputs, ``X`` is the dense rows ``(n_dense, m)``, ``codes`` the integer codes
+        ``(C, m)``, and ``validation_data`` is ``(X_val, Y_val, codes_val)``.
 
         ``settings`` override the config's ``validation_fraction`` (a seeded random share of
         the columns held out when no ``validation_data`` is given), ``early_stopping``,
@@ -181,39 +210,8 @@ class Trainer:
             raise ConfigError("epochs", epochs, POSITIVE_INTEGER.describe())
         if settings:
             self.config = _replaced(self.config, **settings)
-        config = self.config
-        X, Y = check_columns(self.net, X, Y, "X", "Y")
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X.shape[1])
-        self._parallel.synchronize(self, X.shape[1])
-        if validation_data is None and config.validation_fraction:
-            X, Y, validation_data, sample_weight = self.validation_split.split(
-                X, Y, config.validation_fraction, sample_weight, self.rng
-            )
-        elif validation_data is not None:
-            validation_data = check_columns(self.net, *validation_data, "validation X", "validation Y")
-        self._run_epochs(X, Y, sample_weight, validation_data, epochs)
+        run_epochs(self, training_data(self, X, Y, codes, sample_weight, validation_data), epochs)
         return self.history
-
-    def _run_epochs(self, X, Y, sample_weight, validation_data, epochs: int) -> None:
-        self.stop_training = False
-        for callback in self.callbacks:
-            callback.on_train_begin(self)
-        for _ in range(epochs):
-            if self.interrupt_requested:
-                raise interrupted(self, f"Training interrupted after epoch {self.epoch}")
-            with np.errstate(over="ignore", invalid="ignore"):  # overflow surfaces as TrainingDiverged
-                logs = run_epoch(self, X, Y, sample_weight, validation_data)
-            self._track_best(logs)
-            for callback in self.callbacks:
-                callback.on_epoch_end(self, self.epoch - 1, logs)
-            if self.stop_training:
-                break
-        if self.config.early_stopping:
-            self.restore_best_weights()
-        self.interrupt_requested = False
-        for callback in self.callbacks:
-            callback.on_train_end(self)
 
     def settle(self, rows: int) -> None:
         """Fill in the config's data-size defaults (a None batch size or epochs) for ``rows`` columns."""
@@ -229,6 +227,8 @@ class Trainer:
         """Put back the weights of the best epoch, when early stopping kept them."""
         if self.best_theta is not None:
             self.net.theta[...] = self.best_theta
+        if self.best_phi is not None:
+            self.inputs.phi[...] = self.best_phi
 
     def epochs_left(
         self, epochs: int | None = None, *, early_stopping: bool | None = None, patience: int | None = None
@@ -250,21 +250,10 @@ class Trainer:
         for start in range(0, m, self.batch_size):
             yield order[start : start + self.batch_size]
 
-    def _track_best(self, logs: dict[str, float]) -> None:
-        monitored, config = logs.get("val_loss", logs["loss"]), self.config
-        if monitored < self.best_loss - config.tol:
-            self.best_loss = monitored
-            self.epochs_without_improvement = 0
-            if config.early_stopping:
-                self.best_theta = self.net.theta.copy()
-        else:
-            self.epochs_without_improvement += 1
-            if config.early_stopping and self.epochs_without_improvement >= config.patience:
-                self.stop_training = True
-
-    def evaluate(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+    def evaluate(self, X: np.ndarray, Y: np.ndarray, codes: np.ndarray | None = None) -> tuple[float, float]:
         """Mean loss and accuracy of the current weights on a column batch (no dropout)."""
-        return evaluate_columns(self.net, X, Y)
+        codes = check_codes(self.inputs, codes, X.shape[1], "codes")
+        return evaluate_columns(self.net, X, Y, self.inputs, codes)
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
@@ -278,8 +267,10 @@ class Trainer:
     def __setstate__(self, saved: dict) -> None:
         """Unpickling (pickle, deepcopy, joblib): the optimizer and the fast step use this ``net`` again."""
         self.__dict__.update(saved)
-        self.optimizer.params["theta"] = self.net.theta
-        self._local.fast_step = FastStep(self.net, self.gradient)
+        self.gradient, self.input_gradient = learned.gradient_views(self.gradients, self.net, self.inputs)
+        for name, vector in self.parameters.items():
+            self.optimizer.params[name] = vector
+        self._local.fast_step = self._fast_step()
 
 
 def build_config(**settings) -> TrainConfig:
