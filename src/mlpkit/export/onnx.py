@@ -83,6 +83,17 @@ def _check_scaler(scaler: Any, n_x: int) -> None:
         )
 
 
+def _refuse_tables(model: Any) -> None:
+    """A model with a feature schema takes raw table columns, which this graph's input ``X`` is not."""
+    schema = getattr(model, "features", None)
+    if schema is not None:
+        raise ValueError(
+            f"the model takes a table ({schema!r}); exporting its column schema (imputation, "
+            "scaling, vocabularies) to ONNX is not supported, and the graph's input X would "
+            "silently be the already-transformed block"
+        )
+
+
 def export_source(model: Any) -> ExportSource:
     """Read the network, preprocessing and label names from a Model, a DNN, or an object with to_model()."""
     if isinstance(model, DNN):
@@ -95,6 +106,7 @@ def export_source(model: Any) -> ExportSource:
             f"export_onnx expects an mlpkit Model, a DNN, or an object with to_model() (a fitted "
             f"estimator); got {type(model).__name__}"
         )
+    _refuse_tables(model)
     scaler = getattr(model, "scaler", None)
     if scaler is not None:
         _check_scaler(scaler, net.layer_sizes[0])
