@@ -1,6 +1,7 @@
 """ONNX export: a trained network as standard ONNX operators, its preprocessing folded into W1 and b1.
 
-The file takes raw feature rows: one float32 input ``X`` of shape ``[N, n_x]`` (``N`` free).
+The file takes raw feature rows: one float32 input ``X`` of shape ``[N, n_x]`` (``N`` free);
+a model with a feature schema takes one input per training column instead (:mod:`mlpkit.export.table`).
 Each layer is one ``Gemm`` (``Z_l = A_{l-1} W_l^T + b_l^T``, rows are samples, ``W_l`` kept in
 the notes' ``(n_l, n_{l-1})`` orientation with ``transB=1``) followed by its activation.
 Outputs follow scikit-learn's ONNX converter:
@@ -31,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from mlpkit.activations import LEAKY_RELU_SLOPE
+from mlpkit.export.graph import GraphBuilder
+from mlpkit.export.table import MISSING_TEXT, add_table, check_table
 from mlpkit.io import atomic_write, check_writable
 from mlpkit.network import DNN
 from mlpkit.tasks import infer_task
@@ -52,6 +55,8 @@ class ExportSource:
     labels: list | None
     label_names: list[str] | None
     task: str
+    features: Any = None
+    inputs: Any = None
 
 
 def _import_onnx():
@@ -96,41 +101,25 @@ def export_source(model: Any) -> ExportSource:
             f"estimator); got {type(model).__name__}"
         )
     scaler = getattr(model, "scaler", None)
+    features, inputs = getattr(model, "features", None), getattr(model, "inputs", None)
+    if features is not None:
+        check_table(features, inputs, net.layer_sizes[0])
+    elif inputs is not None:
+        raise ValueError("the model has learned embeddings but no feature schema to read its columns")
     if scaler is not None:
         _check_scaler(scaler, net.layer_sizes[0])
     labels, label_names = getattr(model, "labels", None), getattr(model, "label_names", None)
     task = getattr(model, "task", None) or infer_task(net)
+    labels = list(labels) if labels else None
     return ExportSource(
-        net, scaler, list(labels) if labels else None, list(label_names) if label_names else None, task
+        net, scaler, labels, list(label_names) if label_names else None, task, features, inputs
     )
 
 
-class _GraphBuilder:
-    """Collects nodes, initializers and outputs of one ONNX graph."""
-
-    def __init__(self, onnx_module) -> None:
-        self.onnx = onnx_module
-        self.helper = onnx_module.helper
-        self.nodes: list = []
-        self.initializers: list = []
-        self.outputs: list = []
-
-    def constant(self, name: str, values: np.ndarray) -> str:
-        self.initializers.append(self.onnx.numpy_helper.from_array(values, name=name))
-        return name
-
-    def node(self, op: str, inputs: list[str], output: str, **attributes) -> str:
-        self.nodes.append(self.helper.make_node(op, inputs, [output], name=f"{op}_{output}", **attributes))
-        return output
-
-    def output(self, name: str, element_type: int, shape: list) -> None:
-        self.outputs.append(self.helper.make_tensor_value_info(name, element_type, shape))
-
-
-def _add_layers(builder: _GraphBuilder, source: ExportSource) -> str:
+def _add_layers(builder: GraphBuilder, source: ExportSource, A0: str) -> str:
     """One Gemm per layer plus each hidden activation; returns the name of ``Z_L``."""
     net = source.net
-    A_prev = INPUT_NAME
+    A_prev = A0
     for l in range(1, net.L + 1):
         W, b = net.params[f"W{l}"], net.params[f"b{l}"]
         if l == 1 and source.scaler is not None:
@@ -144,7 +133,7 @@ def _add_layers(builder: _GraphBuilder, source: ExportSource) -> str:
     return Z
 
 
-def _add_hidden_activation(builder: _GraphBuilder, name: str, Z: str, A: str) -> str:
+def _add_hidden_activation(builder: GraphBuilder, name: str, Z: str, A: str) -> str:
     if name == "identity":
         return Z
     if name == "leaky_relu":
@@ -152,7 +141,7 @@ def _add_hidden_activation(builder: _GraphBuilder, name: str, Z: str, A: str) ->
     return builder.node(HIDDEN_OPERATORS[name], [Z], A)
 
 
-def _add_head(builder: _GraphBuilder, net: DNN, Z: str, labels: list | None) -> None:
+def _add_head(builder: GraphBuilder, net: DNN, Z: str, labels: list | None) -> None:
     """The output activation and the scikit-learn style outputs (label/probabilities or variable)."""
     FLOAT, INT64 = builder.onnx.TensorProto.FLOAT, builder.onnx.TensorProto.INT64
     n_L = net.layer_sizes[-1]
@@ -175,7 +164,7 @@ def _add_head(builder: _GraphBuilder, net: DNN, Z: str, labels: list | None) -> 
         builder.output("probabilities", FLOAT, [BATCH_DIM, n_L])
         return
     one = builder.constant("one", np.array(1.0, dtype=np.float32))
-    squeeze_axes = builder.constant("squeeze_axes", np.array([1], dtype=np.int64))
+    squeeze_axes = builder.shared("squeeze_axes", np.array([1], dtype=np.int64))
     builder.node("Sigmoid", [Z], "p")  # (N, 1)
     builder.node("Sub", [one, "p"], "q")
     builder.node("Concat", ["q", "p"], "probabilities", axis=1)  # (N, 2) = [1 - p, p]
@@ -186,7 +175,7 @@ def _add_head(builder: _GraphBuilder, net: DNN, Z: str, labels: list | None) -> 
     builder.output("probabilities", FLOAT, [BATCH_DIM, 2])
 
 
-def _add_label(builder: _GraphBuilder, index: str, labels: list | None) -> None:
+def _add_label(builder: GraphBuilder, index: str, labels: list | None) -> None:
     """``label``: the class labels at ``index`` (Gather from a constant), or the index itself."""
     if labels is None:
         builder.node("Identity", [index], "label")
@@ -213,18 +202,36 @@ def _any_bool(labels: list) -> bool:
 
 def _metadata(source: ExportSource) -> dict[str, str]:
     net = source.net
+    preprocessing = "folded into W1, b1" if source.scaler is not None else "none"
     metadata = {
         "task": source.task,
         "layer_sizes": json.dumps(list(net.layer_sizes)),
         "hidden_activation": json.dumps(list(net.hidden_activations)),
         "output_activation": net.output_activation,
-        "preprocessing": "folded into W1, b1" if source.scaler is not None else "none",
+        "preprocessing": "feature schema in the graph" if source.features is not None else preprocessing,
     }
+    if source.features is not None:
+        metadata["inputs"] = json.dumps(source.features.kinds())
+        metadata["missing_text"] = MISSING_TEXT
     if source.labels is not None:
         metadata["labels"] = json.dumps(source.labels)
     if source.label_names is not None:
         metadata["label_names"] = json.dumps(source.label_names)
     return metadata
+
+
+def _add_inputs(builder: GraphBuilder, source: ExportSource) -> tuple[str, str]:
+    """The graph inputs; returns the name of ``A0`` and a description of the inputs."""
+    if source.features is not None:
+        schema = source.features
+        A0 = add_table(builder, schema, source.inputs)
+        return A0, (
+            f"one input per column, [N, 1]: {len(schema.columns)} columns, numeric ones float32 "
+            f"(NaN missing), categorical ones strings ({MISSING_TEXT!r} missing)"
+        )
+    n_x = source.net.layer_sizes[0]
+    X = builder.input(INPUT_NAME, builder.onnx.TensorProto.FLOAT, [BATCH_DIM, n_x])
+    return X, f"input {INPUT_NAME} = raw feature rows [N, {n_x}] float32"
 
 
 def to_onnx(model: Any):
@@ -233,26 +240,20 @@ def to_onnx(model: Any):
     from mlpkit import __version__
 
     source = export_source(model)
-    builder = _GraphBuilder(onnx)
-    Z_L = _add_layers(builder, source)
+    builder = GraphBuilder(onnx)
+    A0, described = _add_inputs(builder, source)
+    Z_L = _add_layers(builder, source, A0)
     _add_head(builder, source.net, Z_L, source.labels if source.task != "multilabel" else None)
-    n_x = source.net.layer_sizes[0]
     graph = onnx.helper.make_graph(
-        builder.nodes,
-        "mlpkit_dnn",
-        [onnx.helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, [BATCH_DIM, n_x])],
-        builder.outputs,
-        initializer=builder.initializers,
+        builder.nodes, "mlpkit_dnn", builder.inputs, builder.outputs, initializer=builder.initializers
     )
+    opsets = {"": OPSET_VERSION, **builder.domains}
     proto = onnx.helper.make_model(
         graph,
-        opset_imports=[onnx.helper.make_opsetid("", OPSET_VERSION)],
+        opset_imports=[onnx.helper.make_opsetid(domain, version) for domain, version in opsets.items()],
         producer_name="mlpkit",
         producer_version=__version__,
-        doc_string=(
-            f"{source.net!r}; input {INPUT_NAME} = raw feature rows [N, {n_x}] float32; "
-            "label holds the class labels (indices for a bare network)"
-        ),
+        doc_string=f"{source.net!r}; {described}; label holds the class labels (indices for a bare network)",
     )
     proto.ir_version = IR_VERSION
     onnx.helper.set_model_props(proto, _metadata(source))
