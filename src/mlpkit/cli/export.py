@@ -14,7 +14,8 @@ def add_export_parser(subparsers) -> None:
         help="write a model file as ONNX (needs the onnx extra)",
         description=(
             "Export a model to ONNX: standard operators, the preprocessing folded into W1 and b1, "
-            "one float32 input X [N, n_x]; outputs label and probabilities (classifiers) or variable."
+            "one float32 input X [N, n_x] (a table: one input per column); outputs label and probabilities "
+            "(classifiers) or variable."
         ),
     )
     parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
@@ -34,8 +35,12 @@ def run_export(args: argparse.Namespace) -> int:
     model = load(args.model)
     path = export_onnx(model, args.onnx)
     outputs = "variable" if model.task == "regression" else "label, probabilities"
+    if model.features is None:
+        inputs = f"input X [N, {model.n_features}] float32"
+    else:  # a table: one input per training column, named after it
+        inputs = f"inputs one per column ({len(model.features.columns)}: {', '.join(model.features.columns)})"
     print(
         f"{args.model} exported to {path}: ONNX opset {OPSET_VERSION}, IR version {IR_VERSION}, "
-        f"input X [N, {model.n_features}] float32, outputs {outputs}"
+        f"{inputs}, outputs {outputs}"
     )
     return EXIT_OK
