@@ -148,10 +148,10 @@ def test_a_table_model_file_round_trips_and_its_schema_is_checked(tmp_path):
         load(tmp_path / "wider.npz")
 
 
-def test_a_model_refuses_an_embedding_schema_and_a_scaler_with_a_schema():
+def test_a_model_refuses_an_embedding_schema_without_embeddings_and_a_scaler_with_a_schema():
     frame = {"c": [f"v{i}" for i in range(20)]}
     embedded = FeatureSchema.fit(frame)
-    with pytest.raises(ValueError, match=r"embeds column\(s\) \['c'\], which a Model cannot feed"):
+    with pytest.raises(ValueError, match=r"embeds column\(s\) \['c'\]; the model needs their embeddings"):
         Model(DNN([1, 1], output_activation="sigmoid"), task="binary", features=embedded)
     onehot = FeatureSchema.fit(frame, encoding="onehot")
     scaler = mlpkit.preprocessing.AffineScaler().fit(np.zeros((2, 20)))

@@ -1,7 +1,8 @@
 """The :class:`Model`: a trained network with its preprocessing and labels, rows in and labels out.
 
 The preprocessing is an affine scaler of numeric rows, or a column schema
-(:class:`~mlpkit.features.FeatureSchema`) that turns a table's raw columns into ``A0``.
+(:class:`~mlpkit.features.FeatureSchema`) that turns a table's raw columns into ``A0``, with
+learned embeddings (:class:`~mlpkit.embeddings.EmbeddingInput`) for the columns it embeds.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlpkit.columns import ColumnTable
+from mlpkit.embeddings import EmbeddingInput
 from mlpkit.features import FeatureSchema
 from mlpkit.losses import decide
 from mlpkit.network import DNN
@@ -25,7 +27,9 @@ class Model:
     their display strings. Tasks: ``"binary"``, ``"multiclass"``, ``"multilabel"``,
     ``"regression"``. ``features`` (a fitted :class:`~mlpkit.features.FeatureSchema`, instead
     of a scaler) makes the model take tables: a DataFrame, a pyarrow Table, a dict of columns,
-    columns matched by name.
+    columns matched by name. When the schema embeds columns, ``inputs`` (an
+    :class:`~mlpkit.embeddings.EmbeddingInput` matching it) holds their learned ``E_c``, and
+    ``A0 = [dense ; E_c[:, codes_c] ...]``.
     """
 
     def __init__(
@@ -40,6 +44,7 @@ class Model:
         *,
         labels: Sequence | None = None,
         features: FeatureSchema | None = None,
+        inputs: EmbeddingInput | None = None,
     ) -> None:
         if not isinstance(net, DNN):
             raise ValueError(f"net must be an mlpkit.DNN, got {type(net).__name__}")
@@ -47,6 +52,7 @@ class Model:
         self.task = check_task(task, net)
         self.scaler = self._check_scaler(scaler)
         self.features = self._check_features(features)
+        self.inputs = self._check_inputs(inputs)
         self.labels, self.label_names = self._resolve_labels(labels, label_names)
         self.config = dict(config or {})
         self.history = dict(history or {})
@@ -67,18 +73,44 @@ class Model:
             raise ValueError(f"features must be an mlpkit FeatureSchema, got {type(features).__name__}")
         if self.scaler is not None:
             raise ValueError("a model takes a scaler or a feature schema, not both")
-        if features.embedded:
-            names = [name for name, _, _ in features.embedded]
-            raise ValueError(
-                f"the feature schema embeds column(s) {names}, which a Model cannot feed its network yet; "
-                "fit it with encoding='onehot'"
-            )
-        if features.dense_width != self.n_features:
-            raise ValueError(
-                f"the feature schema makes {features.dense_width} inputs "
-                f"but the network takes {self.n_features}"
-            )
         return features
+
+    def _check_inputs(self, inputs: EmbeddingInput | None) -> EmbeddingInput | None:
+        """The embeddings must be those the schema calls for: same columns, sizes and dtype as the network."""
+        features = self.features
+        embedded = features.embedded if features is not None else []
+        if inputs is None:
+            if embedded:
+                names = [name for name, _, _ in embedded]
+                raise ValueError(
+                    f"the feature schema embeds column(s) {names}; the model needs their embeddings "
+                    "(inputs=EmbeddingInput(...))"
+                )
+            if features is not None and features.dense_width != self.n_features:
+                raise ValueError(
+                    f"the feature schema makes {features.dense_width} inputs "
+                    f"but the network takes {self.n_features}"
+                )
+            return None
+        if not isinstance(inputs, EmbeddingInput):
+            raise ValueError(f"inputs must be an mlpkit EmbeddingInput, got {type(inputs).__name__}")
+        if features is None:
+            raise ValueError(
+                "embeddings (inputs=) need the feature schema that gives their codes (features=)"
+            )
+        expected = (features.dense_width, [n_c for _, n_c, _ in embedded], [d_c for _, _, d_c in embedded])
+        found = (inputs.n_dense, list(inputs.vocabulary_sizes), list(inputs.dimensions))
+        if found != expected:
+            raise ValueError(
+                "the embeddings (n_dense, vocabulary sizes, dimensions) = "
+                f"{found} do not match the feature schema's {expected}"
+            )
+        if inputs.n_x != self.n_features or inputs.dtype != self.net.dtype:
+            raise ValueError(
+                f"the embeddings make {inputs.n_x} {inputs.dtype.name} inputs "
+                f"but the network takes {self.n_features} {self.net.dtype.name}"
+            )
+        return inputs
 
     def _resolve_labels(
         self, labels: Sequence | None, label_names: Sequence[str] | None
@@ -114,7 +146,11 @@ class Model:
         """Raw rows ``(m, n_x)`` (or a table, for a model with a feature schema) -> the rows ``A0.T`` the
         network was trained on, in its dtype."""
         if self.features is not None:
-            return self.features.transform(rows, self.net.dtype).dense
+            table = self.features.transform(rows, self.net.dtype)
+            if self.inputs is None:
+                return table.dense
+            codes = self.inputs.check_codes(table.codes.T)  # (C, m)
+            return self.inputs.forward(table.dense.T, codes).T  # A0.T  (m, n_x)
         if isinstance(rows, ColumnTable):
             rows = rows.numeric_rows()
         rows = check_rows(rows, n_features=self.n_features)
@@ -163,8 +199,10 @@ class Model:
         (JSON-ready)."""
         return {
             "features": self.features.describe() if self.features is not None else None,
+            "embeddings": self.embeddings(),
             "architecture": self.net.config(),
             "parameters": self.net.n_parameters,
+            "embedding_parameters": self.inputs.n_parameters if self.inputs is not None else 0,
             "dtype": self.net.dtype.name,
             "task": self.task,
             "labels": self.label_names,
@@ -172,6 +210,12 @@ class Model:
             "metrics": self.metrics,
             "epochs_trained": len(self.history.get("loss", [])),
         }
+
+    def embeddings(self) -> list[dict]:
+        """One entry per embedded column: ``{"column", "n_c", "d_c"}`` (empty without embeddings)."""
+        if self.inputs is None:
+            return []
+        return [{"column": name, "n_c": n_c, "d_c": d_c} for name, n_c, d_c in self.features.embedded]
 
     def __repr__(self) -> str:
         inputs = f"features={self.features!r}" if self.features is not None else f"scaler={self.scaler!r}"

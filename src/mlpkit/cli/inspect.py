@@ -37,6 +37,8 @@ def model_info(path: str) -> dict:
         **{key: facts[key] for key in ("architecture", "parameters", "dtype", "task", "labels")},
         "preprocessing": meta.get("preprocessing"),
         "features": facts["features"],
+        "embeddings": facts["embeddings"],
+        "embedding_parameters": facts["embedding_parameters"],
         **{key: facts[key] for key in ("config", "metrics", "epochs_trained")},
     }
 
@@ -56,7 +58,8 @@ def run_info(args: argparse.Namespace) -> int:
         f"format         {info['format']} version {info['format_version']} (mlpkit {info['mlpkit_version']})"
     )
     print(f"architecture   {sizes} ({activations})")
-    print(f"parameters     {info['parameters']:,}")
+    embedded = info["embedding_parameters"]
+    print(f"parameters     {info['parameters']:,}" + (f" + {embedded:,} in embeddings" if embedded else ""))
     print(f"dtype          {info['dtype']}")
     print(f"task           {info['task']}" + (f", labels {info['labels']}" if info["labels"] else ""))
     if info["features"]:
@@ -64,6 +67,8 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"features       {first}")
         for line in rest:
             print(f"               {line}")
+        for entry in info["embeddings"]:
+            print(f"embedding      {entry['column']}: E ({entry['d_c']} x {entry['n_c']}), learned")
     else:
         print(f"preprocessing  {preprocessing['method'] + ' scaling' if preprocessing else 'none'}")
     print(f"epochs trained {info['epochs_trained']}")

@@ -85,7 +85,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: {error}") from None
     plot_curves = _check_plot_path(args.plot)
     _check_checkpoint_flags(args)
-    config, dataset, model, X, Y = _training_data(args, config)
+    config, dataset, data = _training_data(args, config)
+    model = data.model
     _say_data(args, dataset, model)
     say(args, f"network   {_describe_network(model)}")
     say(args, f"training  {_describe_training(config)}")
@@ -96,11 +97,11 @@ def run_train(args: argparse.Namespace) -> int:
         run = TrainingRun(
             trainer, args.checkpoint_dir, resume=args.resume, settings={"labels": args.labels}, warn=_warn
         )
-        run.start(X, Y)
+        run.start(data.X, data.Y, data.codes)
     _say_resumed(args, run)
     started = time.perf_counter()
     try:
-        history = run.fit(X, Y)
+        history = run.fit(data.X, data.Y, **data.fit_options)
     except TrainingInterrupted as interruption:
         if not is_root:
             return EXIT_INTERRUPTED
@@ -150,9 +151,10 @@ def _describe_network(model) -> str:
     net = model.net
     sizes = "-".join(str(size) for size in net.layer_sizes)
     hidden = ",".join(sorted(set(net.hidden_activations))) or "no"
+    embedded = f" + {model.inputs.n_parameters:,} in embeddings" if model.inputs is not None else ""
     return (
         f"{sizes}, {hidden} hidden, {net.output_activation} output ({model.task}), "
-        f"{net.dtype.name}, {net.n_parameters:,} parameters"
+        f"{net.dtype.name}, {net.n_parameters:,} parameters{embedded}"
     )
 
 
@@ -230,9 +232,10 @@ def _communicator(args: argparse.Namespace):
 
 
 def _training_data(args: argparse.Namespace, config):
-    """The dataset, an untrained model and its ``X``, ``Y``: memory-mapped for .npy data, else loaded."""
+    """The dataset, and an untrained model with its ``X``, ``Y`` (and codes of embedded columns):
+    memory-mapped for .npy data, else loaded."""
     from mlpkit.datasets import is_mapped_source, load_dataset, load_mapped
-    from mlpkit.training.pipeline import build_model
+    from mlpkit.training.pipeline import build_training
 
     if is_mapped_source(config.data, args.labels):
         if config.target is not None or config.categorical:
@@ -250,7 +253,7 @@ def _training_data(args: argparse.Namespace, config):
             test_fraction=config.test_fraction,
         )
     config = config.settled(len(dataset.y_train))  # the data-size defaults, now that m is known
-    return (config, dataset, *build_model(dataset, config))
+    return config, dataset, build_training(dataset, config)
 
 
 def _print_train_summary(args: argparse.Namespace, model, report: dict, out: Path) -> None:

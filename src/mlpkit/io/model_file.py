@@ -3,12 +3,14 @@
 A model file holds one ``.npy`` member per parameter (``W1``, ``b1``, ...), the scaler's
 ``scaler_offset`` and ``scaler_scale`` when the model scales its inputs, and a JSON entry with
 the architecture, task, labels, preprocessing, feature schema (a model trained on a table;
-format version 2), training config, history and metrics. Names read from a file map to code
+format version 2), its embeddings' sizes (``E1``, ``E2``, ... are arrays; format version 3),
+training config, history and metrics. Names read from a file map to code
 only through the activation and output-layer allowlists.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mlpkit.activations import ACTIVATIONS
+from mlpkit.embeddings import EmbeddingInput
 from mlpkit.features import FeatureSchema
 from mlpkit.io.archive import _Archive, _open_archive, _save_archive
 from mlpkit.losses import OUTPUT_LAYERS
@@ -30,6 +33,8 @@ MAX_PARAMETERS = 1 << 28
 LABEL_TYPES = (str, int, float, bool)
 SCALER_ARRAYS = ("scaler_offset", "scaler_scale")
 FEATURES_VERSION = 2  # the format version of a file that holds a feature schema
+EMBEDDINGS_VERSION = 3  # ... and of one whose schema embeds columns (E1, E2, ... and "embeddings")
+EMBEDDING_KEYS = ("n_dense", "vocabulary_sizes", "dimensions", "dtype")
 
 
 # ---------------------------------------------------------------------- writing
@@ -43,6 +48,7 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
         "label_names": list(model.label_names),
         "preprocessing": None,
         "features": None,
+        "embeddings": None,
         "config": model.config,
         "history": model.history,
         "metrics": model.metrics,
@@ -60,6 +66,10 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
     if model.features is not None:
         meta["features"] = model.features.to_dict()
         version = FEATURES_VERSION
+    if model.inputs is not None:
+        meta["embeddings"] = model.inputs.config()
+        arrays.update(model.inputs.views(model.inputs.phi))  # E1 (d_1, n_1), E2, ...
+        version = EMBEDDINGS_VERSION
     return _save_archive(path, "model", meta, arrays, finite=arrays, strict_json=True, version=version)
 
 
@@ -79,10 +89,12 @@ def load(path: str | os.PathLike) -> Model:
     archive = _open_archive(path, "model")
     try:
         architecture = _architecture(archive)
-        _check_array_names(archive, architecture)
+        features = _features(archive)
+        embeddings = _embedding_sizes(archive, architecture, features)
+        _check_array_names(archive, architecture, embeddings)
         net = _build_network(archive, architecture)
         scaler = _scaler(archive, net.layer_sizes[0])
-        features = _features(archive)
+        inputs = _embeddings(archive, embeddings)
         labels, names = _labels(archive)
         try:
             return Model(
@@ -95,6 +107,7 @@ def load(path: str | os.PathLike) -> Model:
                 archive.json_object("metrics"),
                 labels=labels or None,
                 features=features,
+                inputs=inputs,
             )
         except (ValueError, TypeError) as error:
             raise archive.error(str(error)) from None
@@ -173,12 +186,15 @@ def _check_names(archive: _Archive, where: str, names: list, allowed: dict) -> N
             raise archive.error(f"{where} holds {name!r:.40}; expected one of {sorted(allowed)}")
 
 
-def _check_array_names(archive: _Archive, architecture: dict) -> None:
-    """Refuse arrays the architecture and preprocessing do not call for (missing ones fail on reading)."""
+def _check_array_names(archive: _Archive, architecture: dict, embeddings: dict | None) -> None:
+    """Refuse arrays the architecture, preprocessing and embeddings do not call for (missing ones fail on
+    reading)."""
     n_layers = len(architecture["layer_sizes"]) - 1
     expected = {f"{kind}{l}" for kind in ("W", "b") for l in range(1, n_layers + 1)}
     if archive.meta.get("preprocessing") is not None:
         expected |= set(SCALER_ARRAYS)
+    if embeddings is not None:
+        expected |= {f"E{c}" for c in range(1, len(embeddings["dimensions"]) + 1)}
     unexpected = archive.array_names() - expected
     if unexpected:
         raise archive.error(f"unexpected arrays {sorted(unexpected)}")
@@ -219,6 +235,55 @@ def _features(archive: _Archive) -> FeatureSchema | None:
         return FeatureSchema.from_dict(data)
     except ValueError as error:
         raise archive.error(str(error)) from None
+
+
+def _embedding_sizes(archive: _Archive, architecture: dict, features: FeatureSchema | None) -> dict | None:
+    """The ``embeddings`` entry, checked against the schema's embedded columns, the network's ``n_x`` and
+    dtype, and the parameter limit, before anything is allocated (None when the schema embeds nothing)."""
+    entry = archive.meta.get("embeddings")
+    embedded = features.embedded if features is not None else []
+    if entry is None:
+        if embedded:
+            names = [name for name, _, _ in embedded]
+            raise archive.error(f"the feature schema embeds column(s) {names} but the file has no embeddings")
+        return None
+    if not isinstance(entry, dict) or set(entry) != set(EMBEDDING_KEYS):
+        raise archive.error(f"embeddings must be null or an object with keys {list(EMBEDDING_KEYS)}")
+    if not embedded:
+        raise archive.error("the file has embeddings but its feature schema embeds no column")
+    expected = {
+        "n_dense": features.dense_width if features is not None else None,
+        "vocabulary_sizes": [n_c for _, n_c, _ in embedded],
+        "dimensions": [d_c for _, _, d_c in embedded],
+        "dtype": architecture["dtype"],
+    }
+    for key in EMBEDDING_KEYS:
+        if json.dumps(entry[key]) != json.dumps(expected[key]):  # exact: true is not 1
+            raise archive.error(
+                f"embeddings.{key} is {entry[key]!r:.80}; the feature schema and architecture "
+                f"call for {expected[key]!r:.80}"
+            )
+    n_x = expected["n_dense"] + sum(expected["dimensions"])
+    if n_x != architecture["layer_sizes"][0]:
+        raise archive.error(
+            f"the feature schema and its embeddings make {n_x} inputs "
+            f"but the network takes {architecture['layer_sizes'][0]}"
+        )
+    n_phi = sum(n_c * d_c for _, n_c, d_c in embedded)
+    if n_phi > MAX_PARAMETERS:
+        raise archive.error(f"embeddings hold {n_phi} parameters, above the {MAX_PARAMETERS} limit")
+    return entry
+
+
+def _embeddings(archive: _Archive, entry: dict | None) -> EmbeddingInput | None:
+    """The :class:`EmbeddingInput` the checked entry describes, its ``E_c`` read from ``E1``, ``E2``, ..."""
+    if entry is None:
+        return None
+    sizes = (entry["n_dense"], entry["vocabulary_sizes"], entry["dimensions"])
+    inputs = EmbeddingInput(*sizes, dtype=entry["dtype"])  # sizes checked, bounded and equal to the schema's
+    for name, view in inputs.views(inputs.phi).items():
+        view[...] = archive.read_array(name, view.shape, inputs.dtype)
+    return inputs
 
 
 def _labels(archive: _Archive) -> tuple[list, list[str]]:

@@ -12,8 +12,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from mlpkit.datasets import Dataset
 from mlpkit.datasets.source import Columns, Source, engine_columns, fit_scaler, read_all, row_chunks
+from mlpkit.embeddings import EmbeddingInput
 from mlpkit.features import FeatureSchema
 from mlpkit.metrics import evaluate_model
 from mlpkit.model import Model
@@ -30,12 +33,12 @@ from mlpkit.training.trainer import Trainer
 # ---------------------------------------------------------------------- building and training
 def fit_inputs(dataset: Source, config: TrainConfig) -> AffineScaler | FeatureSchema:
     """The inputs' preprocessing fitted on the training rows: a :class:`FeatureSchema` for a table's raw
-    columns (``config.categorical`` named as categories, ``config.table_scaling``; one-hot encoding until
-    the trainer feeds embeddings), else the scaler that
-    suits the source, fitted in one pass, chunk by chunk."""
+    columns (``config.categorical`` named as categories, ``config.table_scaling``; ``encoding="auto"``:
+    one-hot for small vocabularies, learned embeddings for larger ones), else the scaler that suits the
+    source, fitted in one pass, chunk by chunk."""
     if is_table(dataset.X_train):
         return FeatureSchema.fit(
-            dataset.X_train, config.categorical, encoding="onehot", scaling=config.table_scaling
+            dataset.X_train, config.categorical, encoding="auto", scaling=config.table_scaling
         )
     if config.categorical:
         raise ValueError(
@@ -45,18 +48,38 @@ def fit_inputs(dataset: Source, config: TrainConfig) -> AffineScaler | FeatureSc
     return fit_scaler(dataset.X_train, dataset.scaling)
 
 
-def build_model(dataset: Source, config: TrainConfig) -> tuple[Model, Columns, Columns]:
-    """An untrained :class:`Model` (network, fitted preprocessing, labels) and the engine-layout ``X``, ``Y``.
+@dataclass
+class TrainingData:
+    """An untrained :class:`Model` and its training data in the engine's layout: ``X`` ``(n_dense, m)``,
+    ``Y`` ``(n_L, m)`` and, when the model embeds columns, their ``codes`` ``(C, m)`` (else None)."""
+
+    model: Model
+    X: Columns
+    Y: Columns
+    codes: np.ndarray | None = None
+
+    @property
+    def fit_options(self) -> dict:
+        """What ``Trainer.fit`` / ``TrainingRun.fit`` take besides ``X`` and ``Y``: the codes, if any."""
+        return {} if self.codes is None else {"codes": self.codes}
+
+
+def build_training(dataset: Source, config: TrainConfig) -> TrainingData:
+    """An untrained :class:`Model` (network, fitted preprocessing, embeddings, labels) and its data.
 
     Any source serves, in memory or memory-mapped: the targets decide the task and labels,
     :func:`fit_inputs` the preprocessing; ``X`` and ``Y`` are arrays, or mapped columns read
-    (scaled, encoded) a mini-batch at a time.
+    (scaled, encoded) a mini-batch at a time. A table whose schema embeds columns gives an
+    :class:`EmbeddingInput` (seeded from ``config.seed``, in the network's dtype): the network takes
+    ``n_dense + sum d_c`` inputs, ``X`` holds the dense rows and ``codes`` the embedded columns.
     """
     values = dataset.label_values(dataset.y_train)
     targets = scan_targets(row_chunks(values, "labels"), config.output, dataset.class_names)
-    inputs = fit_inputs(dataset, config)
-    schema = inputs if isinstance(inputs, FeatureSchema) else None
-    n_x = schema.dense_width if schema is not None else dataset.n_features
+    preprocessing = fit_inputs(dataset, config)
+    schema = preprocessing if isinstance(preprocessing, FeatureSchema) else None
+    inputs = _embedding_input(schema, config)
+    n_dense = schema.dense_width if schema is not None else dataset.n_features
+    n_x = inputs.n_x if inputs is not None else n_dense
     sizes = [n_x, *config.hidden, targets.n_outputs]
     net = DNN(sizes, config.activation, targets.output_activation, seed=config.seed, dtype=config.dtype)
     stored = {
@@ -64,22 +87,50 @@ def build_model(dataset: Source, config: TrainConfig) -> tuple[Model, Columns, C
         "feature_names": dataset.feature_names,
         "target_name": dataset.target_name,
     }
-    scaler = None if schema is not None else inputs
-    model = Model(net, scaler, None, targets.task, stored, labels=targets.labels, features=schema)
+    scaler = None if schema is not None else preprocessing
+    model = Model(
+        net, scaler, None, targets.task, stored, labels=targets.labels, features=schema, inputs=inputs
+    )
     dtype = net.dtype
-    if schema is not None:
-        X = engine_columns(dataset.X_train, lambda table: schema.transform(table, dtype).dense, n_x, dtype)
-    else:
-        X = engine_columns(dataset.X_train, lambda rows: scaler.transform(rows, dtype), n_x, dtype)
     Y = engine_columns(values, lambda raw: targets.matrix(raw, dtype).T, targets.n_outputs, dtype)
-    return model, X, Y  # (n_x, m), (n_L, m)
+    if schema is None:
+        X = engine_columns(dataset.X_train, lambda rows: scaler.transform(rows, dtype), n_x, dtype)
+        return TrainingData(model, X, Y)
+    table = schema.transform(dataset.X_train, dtype)  # a table is held in memory, never mapped
+    codes = inputs.check_codes(table.codes.T) if inputs is not None else None  # (C, m)
+    return TrainingData(model, table.dense.T, Y, codes)  # (n_dense, m), (n_L, m)
+
+
+def _embedding_input(schema: FeatureSchema | None, config: TrainConfig) -> EmbeddingInput | None:
+    """The learned embeddings of the columns ``schema`` embeds (None when it embeds none)."""
+    if schema is None or not schema.embedded:
+        return None
+    vocabulary_sizes = [n_c for _, n_c, _ in schema.embedded]
+    dimensions = [d_c for _, _, d_c in schema.embedded]
+    # a stream of its own, derived from config.seed (None: fresh entropy), apart from the network's draws
+    rng = np.random.default_rng(None if config.seed is None else [config.seed, 1])
+    return EmbeddingInput(schema.dense_width, vocabulary_sizes, dimensions, seed=rng, dtype=config.dtype)
+
+
+def build_model(dataset: Source, config: TrainConfig) -> tuple[Model, Columns, Columns]:
+    """:func:`build_training` as ``(model, X, Y)``, for sources without embedded columns (numeric rows,
+    tables whose categorical columns are all one-hot); a model that embeds columns also needs its codes,
+    so it is refused here: use :func:`build_training`."""
+    data = build_training(dataset, config)
+    if data.codes is not None:
+        names = [name for name, _, _ in data.model.features.embedded]
+        raise ValueError(
+            f"the table's column(s) {names} are learned as embeddings, whose codes build_model cannot "
+            "return; use build_training, whose fit_options carry them"
+        )
+    return data.model, data.X, data.Y  # (n_x, m), (n_L, m)
 
 
 def make_trainer(
     model: Model, config: TrainConfig, callbacks: Sequence[Callback] = (), progress: bool | None = None
 ) -> Trainer:
     """The :class:`Trainer` of ``model``'s network for ``config``."""
-    return Trainer(model.net, config=config, progress=progress, callbacks=callbacks)
+    return Trainer(model.net, config=config, progress=progress, callbacks=callbacks, inputs=model.inputs)
 
 
 @dataclass
@@ -95,12 +146,12 @@ def train_model(
     dataset: Dataset, config: TrainConfig, callbacks: Sequence[Callback] = (), progress: bool | None = None
 ) -> TrainResult:
     """Build, train and evaluate on the test split; the model's ``history`` and ``metrics`` are filled in."""
-    model, X, Y = build_model(dataset, config)
-    trainer = make_trainer(model, config, callbacks, progress)
+    data = build_training(dataset, config)
+    trainer = make_trainer(data.model, config, callbacks, progress)
     started = time.perf_counter()
-    history = TrainingRun(trainer).fit(X, Y)
+    history = TrainingRun(trainer).fit(data.X, data.Y, **data.fit_options)
     seconds = time.perf_counter() - started
-    return TrainResult(model, finish_model(model, dataset, history, seconds), seconds)
+    return TrainResult(data.model, finish_model(data.model, dataset, history, seconds), seconds)
 
 
 def evaluate_test(model: Model, dataset: Source) -> dict:
