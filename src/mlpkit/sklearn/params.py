@@ -219,14 +219,17 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray | N
     return weight
 
 
-def without_zero_weights(X: np.ndarray, Y: np.ndarray, weight: np.ndarray | None):
-    """Drop the rows of weight 0 (a row of weight 0 is a row absent); all-ones weights become None."""
+def without_zero_weights(X: np.ndarray, Y: np.ndarray, weight: np.ndarray | None, codes=None):
+    """Drop the rows of weight 0 (a row of weight 0 is a row absent); all-ones weights become None.
+
+    ``codes`` (the embedded columns' rows, or None) lose the same rows."""
     if weight is None:
-        return X, Y, None
+        return X, Y, None, codes
     keep = weight > 0
     if not keep.all():
         X, Y, weight = X[keep], Y[keep], weight[keep]
-    return X, Y, (None if np.all(weight == 1.0) else weight)
+        codes = None if codes is None else codes[keep]
+    return X, Y, (None if np.all(weight == 1.0) else weight), codes
 
 
 def json_safe(value: object) -> object:

@@ -6,9 +6,9 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import column_or_1d
 
-from mlpkit.sklearn.base import INPUT, BaseMLP, has_stochastic_solver
+from mlpkit.sklearn.base import BaseMLP, has_stochastic_solver
 from mlpkit.sklearn.params import invalid
 
 
@@ -17,6 +17,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     Single or multi-output targets. Beyond scikit-learn: ``dropout``, ``dtype`` and
     ``validation_loss_curve_``.
+
+    Tables: a DataFrame with text, category or bool columns and missing values (or a pyarrow
+    Table, a dict of columns) is taken directly: a column schema fitted on the first fit
+    (``features_``) imputes and scales the numbers and encodes the categories, one-hot or, with
+    many values, as learned embeddings (``inputs_``); ``categorical_features`` names columns to
+    treat as categories even if they hold numbers. Columns are matched by name when predicting.
     """
 
     def __init__(
@@ -49,6 +55,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         dropout=0.0,
         dtype="float32",
         distributed=False,
+        categorical_features=None,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -77,6 +84,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.dropout = dropout
         self.dtype = dtype
         self.distributed = distributed
+        self.categorical_features = categorical_features
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -86,7 +94,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _validate_training_data(self, X, y, incremental: bool, reset: bool):
         if self.loss != "squared_error":
             raise invalid(self, "loss", "'squared_error'")
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, reset=reset, **INPUT)
+        X, y = self._validated_rows(X, y, reset, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, (y.reshape(-1, 1) if y.ndim == 1 else y), y

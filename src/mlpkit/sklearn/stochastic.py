@@ -13,6 +13,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
+from mlpkit.embeddings import EmbeddingInput
+from mlpkit.sklearn.frames import network_input
 from mlpkit.sklearn.stopping import REDUCED, STOP, NoImprovement, SklearnLearningRate
 from mlpkit.training import Callback, TrainConfig, Trainer, TrainingDiverged
 from mlpkit.training.distributed import make_communicator
@@ -40,23 +42,29 @@ class StochasticSolver:
 
     _trainer: Trainer | None
     _stopping: NoImprovement
+    inputs_: EmbeddingInput | None
 
-    def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, weight, config: TrainConfig, incremental: bool):
+    def _fit_stochastic(
+        self, X: np.ndarray, Y: np.ndarray, weight, config: TrainConfig, incremental: bool, codes=None
+    ):
+        """Epochs over rows ``X`` (with ``codes``, the embedded columns' rows, when ``inputs_`` is set)."""
         if incremental and config.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True; use fit")
         validation = None
         if config.early_stopping and not incremental:
-            X, Y, weight, validation = self._split_validation(X, Y, weight, config.validation_fraction)
+            X, Y, weight, codes, validation = self._split_validation(
+                X, Y, weight, codes, config.validation_fraction
+            )
         trainer = self._prepared_trainer(config, X.shape[0])
         monitor = _EpochEnd(self, X.shape[0], validation, config.tol)
         self.n_iter_ = 0
         try:
-            self._run_epochs(trainer, monitor, X, Y, weight, 1 if incremental else config.epochs)
+            self._run_epochs(trainer, monitor, (X, Y, weight, codes), 1 if incremental else config.epochs)
         finally:
             trainer.callbacks = []
             trainer.communicator = None
         if self._stopping.best_theta is not None:
-            self.net_.theta[...] = self._stopping.best_theta
+            self._set_trained_vector(self._stopping.best_theta)
         if not incremental and not monitor.stopped and self.n_iter_ == config.epochs:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({config.epochs}) reached and the "
@@ -65,43 +73,63 @@ class StochasticSolver:
                 stacklevel=4,
             )
 
-    def _run_epochs(self, trainer: Trainer, monitor: _EpochEnd, X, Y, weight, epochs: int) -> None:
+    def _run_epochs(self, trainer: Trainer, monitor: _EpochEnd, data: tuple, epochs: int) -> None:
+        X, Y, weight, codes = data
         trainer.callbacks = [monitor]
         trainer.communicator = make_communicator(self.distributed)  # MPI data-parallel when distributed
         rows = X.astype(self.net_.dtype, copy=False)
         targets = Y.astype(self.net_.dtype, copy=False)
+        columns = None if self.inputs_ is None else np.ascontiguousarray(codes.T)  # (C, m)
         try:
-            trainer.fit(rows.T, targets.T, epochs, sample_weight=weight)  # columns are samples
+            # columns are samples
+            trainer.fit(rows.T, targets.T, epochs, sample_weight=weight, codes=columns)
         except TrainingDiverged as exc:
             raise ValueError(
                 f"{exc} The input may hold very large values: standardize it (e.g. StandardScaler)."
             ) from exc
 
-    def _split_validation(self, X, Y, weight, fraction: float):
+    def _split_validation(self, X, Y, weight, codes, fraction: float):
         """scikit-learn's early-stopping split (``validation_fraction`` of the rows), stratified by class."""
-        arrays = (X, Y) if weight is None else (X, Y, weight)
+        optional = [array for array in (weight, codes) if array is not None]
+        stratify = self._stratification(Y)
         parts = train_test_split(
-            *arrays, test_size=fraction, random_state=self._split_seed, stratify=self._stratification(Y)
+            X, Y, *optional, test_size=fraction, random_state=self._split_seed, stratify=stratify
         )
         X_train, X_val, Y_train, Y_val = parts[:4]
-        weight_train, weight_val = parts[4:] if weight is not None else (None, None)
+        rest = iter(parts[4:])
+        weight_train, weight_val = (next(rest), next(rest)) if weight is not None else (None, None)
+        codes_train, codes_val = (next(rest), next(rest)) if codes is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError(
                 f"The validation set is too small ({X_val.shape[0]} of {X.shape[0]} rows): increase "
                 "validation_fraction or the number of samples, or set early_stopping=False"
             )
-        return X_train, Y_train, weight_train, (X_val, Y_val, weight_val)
+        return X_train, Y_train, weight_train, codes_train, (X_val, Y_val, weight_val, codes_val)
 
     def _stratification(self, Y: np.ndarray) -> np.ndarray | None:
         """The class of each row, to stratify the validation split by (None: not stratified)."""
         return None
+
+    def _trained_vector(self) -> np.ndarray:
+        """What training changes: ``theta``, followed by ``phi`` (the embeddings) with ``inputs_``."""
+        if self.inputs_ is None:
+            return self.net_.theta
+        return np.concatenate([self.net_.theta, self.inputs_.phi])
+
+    def _set_trained_vector(self, vector: np.ndarray) -> None:
+        """Put back a vector of :meth:`_trained_vector`'s layout."""
+        n = self.net_.theta.size
+        self.net_.theta[...] = vector[:n]
+        if self.inputs_ is not None:
+            self.inputs_.phi[...] = vector[n:]
 
     # ------------------------------------------------------------------ the trainer
     def _prepared_trainer(self, config: TrainConfig, n_train: int) -> Trainer:
         """The kept :class:`Trainer` (optimizer state included), configured with the current parameters."""
         trainer = self._trainer
         if trainer is None or trainer.config.optimizer != config.optimizer:
-            trainer = Trainer(self.net_, config=self._trainer_config(config, n_train, SklearnLearningRate()))
+            settings = self._trainer_config(config, n_train, SklearnLearningRate())
+            trainer = Trainer(self.net_, config=settings, inputs=self.inputs_)
             self._trainer = trainer
         else:
             trainer.configure(self._trainer_config(config, n_train, trainer.schedule))
@@ -145,7 +173,7 @@ class StochasticSolver:
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
         scores = self._validation_loss_and_score(*validation) if validation is not None else None
-        self._stopping.end_epoch(self.loss_, self.net_.theta, tol, scores)
+        self._stopping.end_epoch(self.loss_, self._trained_vector(), tol, scores)
         trainer.schedule.samples_seen = self.t_
         decision = self._stopping.decide(
             self.n_iter_no_change, trainer.schedule, trainer.initial_learning_rate
@@ -159,9 +187,11 @@ class StochasticSolver:
             )
         return decision == STOP
 
-    def _validation_loss_and_score(self, X_val: np.ndarray, Y_val: np.ndarray, weight) -> tuple[float, float]:
+    def _validation_loss_and_score(
+        self, X_val: np.ndarray, Y_val: np.ndarray, weight, codes=None
+    ) -> tuple[float, float]:
         """The loss and scikit-learn's score (accuracy or R^2) on the held-out rows."""
-        AL = self.net_.predict_proba(X_val.T)  # (n_L, m_val)
+        AL = self.net_.predict_proba(network_input(self.inputs_, X_val, codes))  # (n_L, m_val)
         loss = self.net_.loss(AL, Y_val.T.astype(AL.dtype), weight)
         rows = AL.T
         score = self._validation_score(rows, Y_val, weight) if np.isfinite(rows).all() else np.nan

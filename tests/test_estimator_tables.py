@@ -1,0 +1,279 @@
+"""The estimators on DataFrames with text, category and bool columns and missing values.
+
+Independent sources: scikit-learn's own MLP behind SimpleImputer + OneHotEncoder +
+StandardScaler on the same split, finite differences of the lbfgs objective, the same
+estimator without the column that drives the target.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+import mlpkit
+from mlpkit.network import DNN
+from mlpkit.sklearn.frames import embeddings_in
+from mlpkit.sklearn.lbfgs import lbfgs_objective
+
+
+def mixed_frame(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Numbers with gaps, a text column with gaps, a bool and a category column; a class target."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40, 12, rows)
+    income = rng.lognormal(3, 1, rows)
+    home = rng.choice(["own", "rent", "family"], rows)
+    member = rng.random(rows) < 0.4
+    plan = rng.choice(["basic", "plus", "pro", "max"], rows)
+    effect = {"own": 0.8, "rent": -0.6, "family": 0.0}
+    plans = {"basic": -1.0, "plus": 0.0, "pro": 0.7, "max": 1.2}
+    logit = (
+        (age - 40) / 12
+        + 0.8 * np.log(income / 20)
+        + np.vectorize(effect.get)(home)
+        + 1.2 * member
+        + np.vectorize(plans.get)(plan)
+    )
+    y = np.where(logit + rng.logistic(scale=0.3, size=rows) > 0, "yes", "no")
+    frame = pd.DataFrame(
+        {
+            "age": age,
+            "income": income,
+            "home": home.astype(object),
+            "member": member,
+            "plan": pd.Categorical(plan),
+        }
+    )
+    frame.loc[rng.random(rows) < 0.1, "age"] = np.nan
+    frame.loc[rng.random(rows) < 0.1, "income"] = np.nan
+    frame.loc[rng.random(rows) < 0.05, "home"] = None
+    return frame, y
+
+
+def sklearn_pipeline(seed: int):
+    """scikit-learn's MLP behind the usual preparation of a mixed table."""
+    numbers = ["age", "income"]
+    text = ["home", "member", "plan"]
+    prepare = ColumnTransformer(
+        [
+            (
+                "numbers",
+                make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()),
+                numbers,
+            ),
+            (
+                "text",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+                ),
+                text,
+            ),
+        ]
+    )
+    return make_pipeline(prepare, SklearnMLPClassifier(random_state=seed, max_iter=300))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = mixed_frame(600, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = mlpkit.MLPClassifier(random_state=0, max_iter=60).fit(X, y)
+    return estimator, X, y
+
+
+def test_score_at_least_scikit_learns_pipeline():
+    ours, theirs = [], []
+    for seed in range(3):
+        X, y = mixed_frame(1000, seed)
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ours.append(
+                mlpkit.MLPClassifier(random_state=seed, max_iter=300)
+                .fit(X_train, y_train)
+                .score(X_test, y_test)
+            )
+            theirs.append(sklearn_pipeline(seed).fit(X_train, y_train).score(X_test, y_test))
+    # a 300-row test set: one standard error of an accuracy near 0.85 is about 0.02
+    assert np.mean(ours) >= np.mean(theirs) - 0.015, (ours, theirs)
+
+
+def test_fitted_attributes_describe_the_original_columns(fitted):
+    estimator, X, _ = fitted
+    assert estimator.n_features_in_ == 5
+    assert list(estimator.feature_names_in_) == list(X.columns)
+    assert estimator.features_.kinds() == {
+        "age": "numeric",
+        "income": "numeric",
+        "home": "categorical",
+        "member": "categorical",
+        "plan": "categorical",
+    }
+    assert estimator.inputs_ is None  # every category here is one-hot (n_c <= 10)
+    assert set(estimator.classes_) == {"no", "yes"}
+
+
+def test_columns_in_another_order_predict_identically(fitted):
+    estimator, X, _ = fitted
+    shuffled = X[["plan", "member", "income", "home", "age"]]
+    np.testing.assert_array_equal(estimator.predict_proba(shuffled), estimator.predict_proba(X))
+    np.testing.assert_array_equal(estimator.predict(shuffled), estimator.predict(X))
+
+
+def test_joblib_round_trip_predicts_identically(fitted):
+    estimator, X, _ = fitted
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    buffer.seek(0)
+    loaded = joblib.load(buffer)
+    np.testing.assert_array_equal(loaded.predict_proba(X), estimator.predict_proba(X))
+
+
+def test_a_missing_column_is_named(fitted):
+    estimator, X, _ = fitted
+    with pytest.raises(
+        ValueError, match=r"MLPClassifier: the table lacks the training column\(s\) \['plan'\]"
+    ):
+        estimator.predict(X.drop(columns=["plan"]))
+    with pytest.raises(ValueError, match=r"was fitted on a table with the columns \['age', 'income'"):
+        estimator.predict(np.zeros((3, 5)))
+
+
+def test_pyarrow_table_and_dict_of_columns_predict_as_the_frame(fitted):
+    pyarrow = pytest.importorskip("pyarrow")
+    estimator, X, _ = fitted
+    expected = estimator.predict_proba(X)
+    np.testing.assert_array_equal(estimator.predict_proba(pyarrow.Table.from_pandas(X)), expected)
+    columns = {name: X[name] for name in X.columns}
+    np.testing.assert_array_equal(estimator.predict_proba(columns), expected)
+
+
+def test_save_writes_the_schema_and_the_model_predicts_the_same(fitted, tmp_path):
+    estimator, X, _ = fitted
+    path = mlpkit.save(estimator, tmp_path / "table.npz")
+    model = mlpkit.load(path)
+    np.testing.assert_array_equal(model.predict(X), estimator.predict(X))
+    np.testing.assert_allclose(model.predict_proba(X), estimator.predict_proba(X), rtol=1e-6)
+
+
+def city_table(rows: int, seed: int, levels: int = 60) -> tuple[pd.DataFrame, np.ndarray]:
+    """A 60-level text column whose levels drive most of the target, and one weak number."""
+    rng = np.random.default_rng(seed)
+    city = rng.integers(0, levels, rows)
+    effect = np.random.default_rng(100).normal(0, 1, levels)
+    x = rng.normal(size=rows)
+    y = effect[city] + 0.3 * x + 0.1 * rng.normal(size=rows)
+    return pd.DataFrame({"city": [f"city{c:02d}" for c in city], "x": x}), y
+
+
+def test_a_high_cardinality_column_is_embedded_and_learned():
+    X, y = city_table(3000, seed=1)
+    X_test, y_test = city_table(1000, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = mlpkit.MLPRegressor(random_state=0, max_iter=80).fit(X, y)
+        numbers_only = mlpkit.MLPRegressor(random_state=0, max_iter=80).fit(X[["x"]], y)
+    assert full.features_.embedded == [("city", 62, 16)]  # 60 levels + missing + unseen; d_c capped at 16
+    assert full.inputs_.vocabulary_sizes == (62,) and full.net_.layer_sizes[0] == 1 + 16
+    # the city explains ~ 1 / (1 + 0.09 + 0.01) of the variance; x alone ~ 0.08
+    assert numbers_only.score(X_test[["x"]], y_test) < 0.2
+    assert full.score(X_test, y_test) > 0.9
+
+
+def test_lbfgs_trains_the_embeddings_with_the_exact_gradient():
+    X, y = city_table(400, seed=3, levels=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = mlpkit.MLPRegressor(solver="lbfgs", random_state=0, max_iter=200).fit(X, y)
+    assert estimator.inputs_ is not None and estimator.inputs_.dtype == np.float64
+    assert estimator.score(*city_table(400, seed=4, levels=30)) > 0.8
+    # the objective's gradient in phi against central finite differences
+    features = estimator.features_.transform(X)
+    net = DNN(estimator.net_.layer_sizes, "relu", "identity", seed=1, dtype="float64")
+    inputs = embeddings_in(estimator.inputs_, "float64")
+    objective = lbfgs_objective(net, features.dense.T, y.reshape(1, -1), None, 0.1, inputs, features.codes.T)
+    vector = np.concatenate([net.theta, inputs.phi])
+    _, gradient = objective(vector.copy())
+    rng = np.random.default_rng(0)
+    for index in net.theta.size + rng.choice(inputs.n_parameters, 8, replace=False):
+        step = np.zeros_like(vector)
+        step[index] = 1e-6
+        numeric = (objective(vector + step)[0] - objective(vector - step)[0]) / 2e-6
+        assert gradient[index] == pytest.approx(numeric, rel=1e-4, abs=1e-8)
+
+
+def test_early_stopping_keeps_the_best_embeddings():
+    X, y = city_table(1500, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = mlpkit.MLPRegressor(random_state=0, early_stopping=True, max_iter=60).fit(X, y)
+    assert estimator.best_validation_score_ == max(estimator.validation_scores_)
+    # the held-out share scored again with the weights and embeddings kept at the end
+    _, X_val, _, y_val = train_test_split(X, y, test_size=0.1, random_state=estimator._split_seed)
+    assert estimator.score(X_val, y_val) == pytest.approx(estimator.best_validation_score_, abs=1e-5)
+
+
+def test_warm_start_and_partial_fit_keep_the_schema():
+    X, y = city_table(600, seed=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = mlpkit.MLPRegressor(random_state=0, max_iter=5, warm_start=True).fit(X, y)
+        schema, inputs = estimator.features_, estimator.inputs_
+        estimator.fit(X.iloc[:100], y[:100])  # fewer cities: the vocabulary stays that of the first fit
+    assert estimator.features_ is schema and estimator.inputs_ is inputs
+    incremental = mlpkit.MLPRegressor(random_state=0)
+    incremental.partial_fit(X, y)
+    schema = incremental.features_
+    phi = incremental.inputs_.phi.copy()
+    incremental.partial_fit(X.iloc[:50], y[:50])
+    assert incremental.features_ is schema
+    assert not np.array_equal(incremental.inputs_.phi, phi)  # the embeddings keep training
+
+
+def test_saving_embeddings_is_refused_clearly():
+    X, y = city_table(300, seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = mlpkit.MLPRegressor(random_state=0, max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match=r"columns \['city'\] are learned embeddings is not supported yet"):
+        estimator.to_model()
+
+
+def test_categorical_features_names_numeric_columns():
+    rng = np.random.default_rng(8)
+    X = pd.DataFrame({"zone": rng.integers(0, 4, 400), "x": rng.normal(size=400)})
+    y = np.where(X["zone"].isin([1, 3]), 1, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = mlpkit.MLPClassifier(random_state=0, max_iter=50, categorical_features=["zone"]).fit(X, y)
+    assert estimator.categorical_features == ["zone"]  # stored unchanged
+    assert estimator.features_.kinds()["zone"] == "categorical"
+    assert estimator.score(X, y) == 1.0  # 1 and 3 are not the numbers between 0 and 2: one-hot learns it
+    with pytest.raises(ValueError, match=r"categorical names column\(s\) \['nope'\]|\['nope'\]"):
+        mlpkit.MLPClassifier(categorical_features=["nope"]).fit(X, y)
+
+
+def test_a_numeric_frame_keeps_the_array_path():
+    rng = np.random.default_rng(9)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = (X["a"] > 0).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        from_frame = mlpkit.MLPClassifier(random_state=0, max_iter=20).fit(X, y)
+        from_array = mlpkit.MLPClassifier(random_state=0, max_iter=20).fit(X.to_numpy(), y)
+    assert from_frame.features_ is None and from_frame.inputs_ is None
+    np.testing.assert_array_equal(from_frame.net_.theta, from_array.net_.theta)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        from_frame.predict(X.assign(a=np.nan))
