@@ -242,13 +242,16 @@ def test_warm_start_and_partial_fit_keep_the_schema():
     assert not np.array_equal(incremental.inputs_.phi, phi)  # the embeddings keep training
 
 
-def test_saving_embeddings_is_refused_clearly():
+def test_an_estimator_with_embeddings_saves_and_predicts_the_same_after_loading(tmp_path):
     X, y = city_table(300, seed=7)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        estimator = mlpkit.MLPRegressor(random_state=0, max_iter=2).fit(X, y)
-    with pytest.raises(ValueError, match=r"columns \['city'\] are learned embeddings is not supported yet"):
-        estimator.to_model()
+        estimator = mlpkit.MLPRegressor(random_state=0, max_iter=20).fit(X, y)
+    assert estimator.inputs_ is not None
+    mlpkit.save(estimator, tmp_path / "model.npz")
+    model = mlpkit.load(tmp_path / "model.npz")
+    np.testing.assert_array_equal(model.inputs.phi, estimator.inputs_.phi)
+    np.testing.assert_allclose(model.predict(X.iloc[:, ::-1]), estimator.predict(X), rtol=1e-6, atol=1e-6)
 
 
 def test_categorical_features_names_numeric_columns():

@@ -7,6 +7,8 @@ through the Trainer (:mod:`.stochastic`), lbfgs through scipy (:mod:`.lbfgs`).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import _check_y, check_is_fitted, validate_data
@@ -213,13 +215,7 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
             metrics["best_validation_score"] = self.best_validation_score_
         config = {"estimator": type(self).__name__, **json_safe(self.get_params())}
         features = getattr(self, "features_", None)
-        if self.inputs_ is not None:
-            names = [name for name, _, _ in features.embedded]
-            raise ValueError(
-                f"{type(self).__name__}: saving an estimator whose columns {names} are learned "
-                "embeddings is not supported yet; fit it with columns of fewer categories, or "
-                "save it with joblib or pickle"
-            )
+        inputs = copy.deepcopy(self.inputs_)  # the model owns its embeddings, as its network
         return Model(
             _network_copy(self.net_),
             None,
@@ -229,6 +225,7 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
             history=history,
             metrics=metrics,
             features=features,
+            inputs=inputs,
         )
 
     def _output_rows(self, X) -> tuple[np.ndarray, np.dtype]:
