@@ -224,3 +224,14 @@ def test_a_onehot_only_table_trains_as_before(tmp_path):
     np.testing.assert_array_equal(
         load(tmp_path / "m.npz").predict(dataset.X_test), result.model.predict(dataset.X_test)
     )
+
+
+def test_the_library_refuses_per_input_pictures_of_embeddings_as_the_command_does(trained):
+    from mlpkit.plots import check_plottable
+
+    _, _, path, _ = trained
+    model = load(path)
+    for kind in ("weights", "saliency"):
+        with pytest.raises(ValueError, match=r"learned embeddings of \['city'\], which are not pixels"):
+            check_plottable(model, kind)
+    check_plottable(model, "curves")

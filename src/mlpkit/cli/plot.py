@@ -7,8 +7,6 @@ import argparse
 from mlpkit.cli.args import EXIT_OK, UsageError
 from mlpkit.cli.evaluate import data_source, evaluation_rows
 
-PER_INPUT_KINDS = ("weights", "saliency")  # pictures of A0's rows as an image
-
 
 def add_plot_parser(subparsers) -> None:
     """The ``plot`` subcommand."""
@@ -48,12 +46,6 @@ def run_plot(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(f"--out: {error}") from None
     model = load(args.model)
-    if args.kind in PER_INPUT_KINDS and model.inputs is not None:
-        names = [entry["column"] for entry in model.embeddings()]
-        raise UsageError(
-            f"plot kind {args.kind!r} draws one pixel per input, but this model's inputs include the "
-            f"learned embeddings of {names}, which are not pixels; try --kind curves or confusion"
-        )
     check_plottable(model, args.kind)
     rows = values = None
     where = ""

@@ -26,7 +26,18 @@ def check_plottable(model: Any, kind: str) -> None:
     if kind == "boundary":
         require_two_features(network_of(model).layer_sizes[0])
     if kind in ("weights", "saliency"):
+        _require_pixel_inputs(model, kind)
         image_shape_for(model, None, kind)
+
+
+def _require_pixel_inputs(model: Any, kind: str) -> None:
+    """Weights and saliency draw one pixel per input: learned embeddings are not pixels."""
+    if getattr(model, "inputs", None) is not None:
+        names = [entry["column"] for entry in model.embeddings()]
+        raise ValueError(
+            f"plot kind {kind!r} draws one pixel per input, but this model's inputs include the "
+            f"learned embeddings of {names}, which are not pixels; try --kind curves or confusion"
+        )
 
 
 def plot_model(
