@@ -315,9 +315,10 @@ def test_dropout_masks_and_scales_hidden_layers():
         (([3, 2.5, 1],), {}, r"layer_sizes\[1\] must be an integer"),
         (([3, 4, 1], "swish"), {}, r"Unknown activation 'swish'; expected one of"),
         (
-            ([3, 4, 1], "relu", "tanh"),
+            ([3, 4, 1], "relu", "swish"),
             {},
-            r"Unknown output_activation 'tanh'; expected one of \['identity', 'sigmoid', 'softmax'\]",
+            r"Unknown output_activation 'swish'; expected one of \['identity', 'leaky_relu', 'relu', "
+            r"'sigmoid', 'softmax', 'tanh'\]",
         ),
         (([3, 4, 4, 1], ["relu"]), {}, r"hidden_activation has 1 names but the network has 2 hidden layers"),
         (([3, 4, 1],), {"dtype": "int8"}, r"Unknown dtype 'int8'; expected one of \['float32', 'float64'\]"),
