@@ -60,14 +60,16 @@ def _check_targets(AL: np.ndarray, Y: np.ndarray, name: str = "Y") -> np.ndarray
     return Y.astype(AL.dtype, copy=False)
 
 
-def _no_loss(output_activation: str, what: str) -> str:
-    """Why an output activation with no paired loss cannot serve ``what``, and what to do instead."""
-    return (
-        f"output_activation {output_activation!r} has no loss of its own (the pairs are "
-        "sigmoid + binary cross-entropy, softmax + categorical cross-entropy, identity + squared "
-        f"error), so {what} cannot use it. Compute dA_L = dl/dA_L for your loss (one column per "
-        "example) and call net.backward(dA_L, cache)"
-    )
+def _paired_loss(net: DNN, what: str) -> OutputLayer:
+    """The output layer's paired loss, or ValueError saying why ``what`` needs one and what to do instead."""
+    if net._output_layer is None:
+        raise ValueError(
+            f"output_activation {net.output_activation!r} has no loss of its own (the pairs are "
+            "sigmoid + binary cross-entropy, softmax + categorical cross-entropy, identity + squared "
+            f"error), so {what} cannot use it. Compute dA_L = dl/dA_L for your loss (one column per "
+            "example) and call net.backward(dA_L, cache)"
+        )
+    return net._output_layer
 
 
 def _hidden_dZ(l: int, dA: np.ndarray, cache: dict[str, np.ndarray], g: Activation) -> np.ndarray:
@@ -147,9 +149,7 @@ class DNN:
     @property
     def output(self) -> OutputLayer:
         """The output activation and its loss (``dZ_L = A_L - Y``); ValueError when the output has none."""
-        if self._output_layer is None:
-            raise ValueError(_no_loss(self.output_activation, "compute_gradients, loss and training"))
-        return self._output_layer
+        return _paired_loss(self, "compute_gradients, loss and training")
 
     @property
     def params(self) -> Parameters:
@@ -246,10 +246,8 @@ class DNN:
     # ------------------------------------------------------------------ loss and backward
     def loss(self, AL: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         """The cost ``J``: mean over the batch of the output layer's loss."""
-        if self._output_layer is None:
-            raise ValueError(_no_loss(self.output_activation, "loss"))
-        Y = _check_targets(AL, Y)
-        return mean_loss(self._output_layer, AL, Y, sample_weight)
+        output = _paired_loss(self, "loss")
+        return mean_loss(output, AL, _check_targets(AL, Y), sample_weight)
 
     def compute_gradients(
         self,
@@ -270,8 +268,7 @@ class DNN:
         into the weighted mean. ``out``, a flat vector the size of ``theta``, receives every
         ``dW_l``/``db_l`` (same layout as ``theta``).
         """
-        if self._output_layer is None:
-            raise ValueError(_no_loss(self.output_activation, "compute_gradients"))
+        _paired_loss(self, "compute_gradients")
         Y = _check_targets(AL, Y)
         m = AL.shape[1]
         # sigmoid+BCE, softmax+CE and identity+squared error all give dZ_L = A_L - Y
