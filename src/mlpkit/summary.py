@@ -41,13 +41,11 @@ def output_loss(output_activation: str) -> str:
 
 
 def html_table(rows: Sequence[tuple[str, ...]], header: Sequence[str], caption: str) -> str:
-    """A plain HTML table (every cell escaped), numbers right-aligned by the notebook's own style."""
+    """A plain HTML table, every cell escaped; with an empty ``header``, no header row."""
     head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
+    head = f"<thead><tr>{head}</tr></thead>" if header else ""  # no header: a table of facts
     body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-    return (
-        f"<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>"
-        f"<tbody>{body}</tbody></table>"
-    )
+    return f"<table><caption>{escape(caption)}</caption>{head}<tbody>{body}</tbody></table>"
 
 
 def network_html(net: DNN, title: str = "DNN") -> str:
