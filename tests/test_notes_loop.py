@@ -57,3 +57,19 @@ def test_print_every_must_be_a_positive_integer(every):
     net = DNN([2, 3, 1], "tanh", "sigmoid", seed=0)
     with pytest.raises(ValueError, match=rf"print_every must be an integer >= 1, got {every!r}"):
         train(net, X, Y, epochs=1, print_every=every)
+
+
+def test_print_cost_is_a_callback_that_writes_where_asked():
+    import io
+
+    from mlpkit.training import PrintCost, Trainer
+
+    X, Y = planar_batch(m=40)
+    stream = io.StringIO()
+    net = DNN([2, 3, 1], "tanh", "sigmoid", seed=0, dtype="float64")
+    trainer = Trainer(net, "gd", 0.5, batch_size=40, epochs=4, callbacks=[PrintCost(3, stream=stream)])
+    history = trainer.fit(X, Y)
+    assert stream.getvalue().splitlines() == [
+        f"Cost after iteration 0: {history.loss[0]}",
+        f"Cost after iteration 3: {history.loss[3]}",
+    ]

@@ -11,6 +11,8 @@ catch gross errors, which is why the default is float64.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from mlpkit.network import DNN, DTYPES
@@ -37,6 +39,41 @@ def as_dtype(net: DNN, dtype: str) -> DNN:
     return copy
 
 
+def _check_settings(
+    dtype: str, epsilon: float | None, threshold: float | None, max_checks: int | None
+) -> tuple[float, float]:
+    """The step and the threshold (the dtype's unless given), or ValueError naming the bad setting."""
+    if dtype not in CHECK_SETTINGS:
+        raise ValueError(f"Unknown dtype {dtype!r} for the gradient check; expected one of {list(DTYPES)}")
+    default_epsilon, default_threshold = CHECK_SETTINGS[dtype]
+    epsilon = default_epsilon if epsilon is None else epsilon
+    threshold = default_threshold if threshold is None else threshold
+    if not epsilon > 0:
+        raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be > 0, got {threshold!r}")
+    if max_checks is not None and max_checks < 1:
+        raise ValueError(f"max_checks must be >= 1 or None, got {max_checks!r}")
+    return epsilon, threshold
+
+
+def _centered_differences(
+    flat: np.ndarray, indices: np.ndarray, epsilon: float, cost: Callable[[], float]
+) -> np.ndarray:
+    """``(J(p + eps) - J(p - eps)) / 2 eps`` for each entry ``flat[i]``, changed in place and restored."""
+    numeric = np.empty(indices.size)
+    for k, i in enumerate(indices):
+        original = flat[i]
+        flat[i] = original + epsilon
+        plus, upper = cost(), float(flat[i])
+        flat[i] = original - epsilon
+        minus, lower = cost(), float(flat[i])
+        flat[i] = original
+        # the step actually taken: p +/- eps rounded to the dtype (exact in float64 at these sizes)
+        numeric[k] = (plus - minus) / (upper - lower)
+    return numeric
+
+
 def gradient_check(
     net: DNN,
     X: np.ndarray,
@@ -58,17 +95,7 @@ def gradient_check(
     ``input_gradient``). ``max_checks`` caps the entries tried per parameter, drawn at random
     with ``seed``; the errors are over the checked entries.
     """
-    if dtype not in CHECK_SETTINGS:
-        raise ValueError(f"Unknown dtype {dtype!r} for the gradient check; expected one of {list(DTYPES)}")
-    default_epsilon, default_threshold = CHECK_SETTINGS[dtype]
-    epsilon = default_epsilon if epsilon is None else epsilon
-    threshold = default_threshold if threshold is None else threshold
-    if not epsilon > 0:
-        raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
-    if not threshold > 0:
-        raise ValueError(f"threshold must be > 0, got {threshold!r}")
-    if max_checks is not None and max_checks < 1:
-        raise ValueError(f"max_checks must be >= 1 or None, got {max_checks!r}")
+    epsilon, threshold = _check_settings(dtype, epsilon, threshold, max_checks)
     checked_net = as_dtype(net, dtype)
     X = checked_net.check_X(X).copy()
     AL, cache = checked_net.forward(X)
@@ -91,16 +118,7 @@ def gradient_check(
         indices = np.arange(flat.size)
         if max_checks is not None and flat.size > max_checks:
             indices = rng.choice(flat.size, size=max_checks, replace=False)
-        numeric = np.empty(indices.size)
-        for k, i in enumerate(indices):
-            original = flat[i]
-            flat[i] = original + epsilon
-            plus, upper = cost(), float(flat[i])
-            flat[i] = original - epsilon
-            minus, lower = cost(), float(flat[i])
-            flat[i] = original
-            # the step actually taken: p +/- eps rounded to the dtype (exact in float64 at these sizes)
-            numeric[k] = (plus - minus) / (upper - lower)
+        numeric = _centered_differences(flat, indices, epsilon, cost)
         per_parameter[name] = _relative_error(flat_grad[indices], numeric)
         analytic_all.append(flat_grad[indices])
         numeric_all.append(numeric)
