@@ -4,7 +4,9 @@ One layer ``l`` of a batch of ``m`` columns: ``A_prev`` is ``A_{l-1}`` ``(n_{l-1
 ``W_l`` ``(n_l, n_{l-1})``, ``b`` is ``b_l`` ``(n_l, 1)``. Each forward returns the cache its
 backward reads: ``linear_cache = (A_prev, W, b)`` and, with the activation, ``(linear_cache, Z)``.
 ``dZ`` and ``dA`` are per example (no ``1/m``); ``dW`` and ``db`` are the gradients of the mean
-loss ``J``. :class:`mlpkit.network.DNN` chains these functions over layers 1..L.
+loss ``J``. ``activation`` is a name (``"relu"``, ``"tanh"``, ...; ``"softmax"`` for an output
+layer, whose backward is its Jacobian times ``dA``) or a registry entry.
+:class:`mlpkit.network.DNN` chains these functions over layers 1..L.
 """
 
 from __future__ import annotations
