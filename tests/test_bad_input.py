@@ -81,7 +81,10 @@ def test_empty_data_is_named_before_a_validation_split_is_tried(columns):
         ({"dropout": -0.1}, r"dropout must be in \[0, 1\), got -0.1"),
         ({"dropout": float("nan")}, r"dropout must be in \[0, 1\), got nan"),
         ({"patience": 0}, r"patience must be an integer >= 1, got 0"),
-        ({"optimizer": "Adam"}, r"Unknown optimizer 'Adam'; expected one of \['adam', 'adamw', 'momentum'"),
+        (
+            {"optimizer": "Adam"},
+            r"Unknown optimizer 'Adam'; expected one of \['adam', 'adamw', 'gd', 'momentum'",
+        ),
     ],
 )
 def test_bad_training_settings(columns, options, message):

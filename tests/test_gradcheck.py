@@ -89,3 +89,36 @@ def test_cli_gradcheck_bad_activation_exits_2():
     assert done.returncode == 2
     assert "Unknown activation 'swish'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("dtype, epsilon, threshold", [("float64", 1e-7, 1e-7), ("float32", 3e-3, 1e-3)])
+def test_gradient_check_says_pass_with_the_threshold_of_its_dtype(dtype, epsilon, threshold, rng):
+    net = DNN([4, 5, 3], "tanh", "softmax", seed=0)
+    X, Y = rng.standard_normal((4, 6)), make_targets("softmax", 3, 6, rng)
+    result = gradient_check(net, X, Y, dtype=dtype)
+    assert (result["dtype"], result["epsilon"], result["threshold"]) == (dtype, epsilon, threshold)
+    assert result["passed"] and result["error"] <= threshold
+    # the same check, told to expect a gradient far more exact than its dtype can show, fails
+    assert not gradient_check(net, X, Y, dtype=dtype, threshold=result["error"] / 10)["passed"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gradient_check_fails_a_wrong_gradient_in_either_dtype(dtype, rng, monkeypatch):
+    net = DNN([3, 4, 2], "tanh", "sigmoid", seed=0)
+    X, Y = rng.standard_normal((3, 5)), make_targets("sigmoid", 2, 5, rng)
+    original = DNN.compute_gradients
+
+    def off_by_half(self, *args, **kwargs):
+        grads = original(self, *args, **kwargs)
+        grads["db2"] = grads["db2"] * 1.5
+        return grads
+
+    monkeypatch.setattr(DNN, "compute_gradients", off_by_half)
+    result = gradient_check(net, X, Y, dtype=dtype)
+    assert not result["passed"] and result["error"] > result["threshold"]
+
+
+def test_gradient_check_refuses_an_unknown_dtype(rng):
+    net = DNN([3, 2], [], "sigmoid")
+    with pytest.raises(ValueError, match=r"Unknown dtype 'float16' for the gradient check; expected one of"):
+        gradient_check(net, np.ones((3, 2)), np.ones((2, 2)), dtype="float16")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mlpkit.activations import ACTIVATIONS, get_activation
+from mlpkit.activations import ACTIVATIONS, OUTPUT_ACTIVATIONS, get_activation, get_output_activation
 from mlpkit.layers import (
     activation_backward,
     linear_activation_backward,
@@ -88,7 +88,7 @@ def centered_difference(f, x, epsilon=1e-6):
     return gradient
 
 
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("name", sorted(OUTPUT_ACTIVATIONS))
 def test_linear_activation_backward_equals_finite_differences(name):
     # J = (1/m) sum_i c_i . a_i, so the per-example dA is C, and dW, db, dA_prev / m are J's gradients
     rng = np.random.default_rng(1)
@@ -115,3 +115,30 @@ def test_linear_activation_backward_equals_finite_differences(name):
 def test_an_unknown_activation_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"Unknown activation 'swish'; expected one of \['identity'"):
         linear_activation_forward(A_PREV, W, B, "swish")
+
+
+def test_softmax_backward_is_the_jacobian_times_dA():
+    # the Jacobian of a = softmax(z), column by column: da_j / dz_k = a_j (delta_jk - a_k)
+    rng = np.random.default_rng(2)
+    Z, dA = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    A = get_output_activation("softmax").forward(Z, np.empty_like(Z))
+    expected = np.column_stack(
+        [(np.diag(a) - np.outer(a, a)).T @ da for a, da in zip(A.T, dA.T, strict=True)]
+    )
+    np.testing.assert_allclose(activation_backward(dA, Z, "softmax"), expected, rtol=1e-13, atol=1e-15)
+
+
+def test_two_class_softmax_backward_by_hand():
+    # softmax of (z1, z2) is (s, 1 - s) with s = sigmoid(z1 - z2): dz1 = s (1 - s) (da1 - da2) = -dz2
+    Z, dA = np.array([[0.3], [-0.4]]), np.array([[2.0], [0.5]])
+    s = 1.0 / (1.0 + np.exp(-0.7))
+    dZ = activation_backward(dA, Z, "softmax")
+    np.testing.assert_allclose(dZ, [[s * (1 - s) * 1.5], [-s * (1 - s) * 1.5]], rtol=1e-14)
+
+
+def test_softmax_has_no_element_wise_derivative_and_is_no_hidden_activation():
+    Z = np.zeros((2, 1))
+    with pytest.raises(ValueError, match=r"softmax has no element-wise derivative.*Jacobian-vector product"):
+        get_output_activation("softmax").derivative(Z, Z)
+    with pytest.raises(ValueError, match=r"Unknown activation 'softmax'"):
+        get_activation("softmax")

@@ -315,9 +315,10 @@ def test_dropout_masks_and_scales_hidden_layers():
         (([3, 2.5, 1],), {}, r"layer_sizes\[1\] must be an integer"),
         (([3, 4, 1], "swish"), {}, r"Unknown activation 'swish'; expected one of"),
         (
-            ([3, 4, 1], "relu", "tanh"),
+            ([3, 4, 1], "relu", "swish"),
             {},
-            r"Unknown output_activation 'tanh'; expected one of \['identity', 'sigmoid', 'softmax'\]",
+            r"Unknown output_activation 'swish'; expected one of \['identity', 'leaky_relu', 'relu', "
+            r"'sigmoid', 'softmax', 'tanh'\]",
         ),
         (([3, 4, 4, 1], ["relu"]), {}, r"hidden_activation has 1 names but the network has 2 hidden layers"),
         (([3, 4, 1],), {"dtype": "int8"}, r"Unknown dtype 'int8'; expected one of \['float32', 'float64'\]"),
@@ -346,3 +347,105 @@ def test_bad_calls_raise_clear_errors():
         net.update(net.compute_gradients(AL, np.ones((2, 5)), cache), -0.1)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
         net.forward(np.ones((3, 5)), dropout=1.0, rng=np.random.default_rng(0))
+
+
+def test_backward_through_a_tanh_output_by_hand():
+    """1-1-1 network, relu hidden, tanh output, the user's loss l = (a - y)^2: the chain rule on paper."""
+    net = DNN([1, 1, 1], "relu", "tanh", dtype="float64")
+    w1, b1, w2, b2, x, y = 0.5, -0.2, 1.5, 0.3, 2.0, 0.25
+    for name, value in {"W1": w1, "b1": b1, "W2": w2, "b2": b2}.items():
+        net.params[name][...] = value
+    z1 = w1 * x + b1  # 0.8 > 0: relu passes it
+    a1 = z1
+    a2 = math.tanh(w2 * a1 + b2)
+    da2 = 2.0 * (a2 - y)  # dl/da for l = (a - y)^2
+    dz2 = da2 * (1.0 - a2**2)  # tanh'(z) = 1 - a^2
+    da1 = w2 * dz2
+    dz1 = da1 * 1.0  # relu'(z1) = 1
+    AL, cache = net.forward(np.array([[x]]))
+    assert AL.item() == pytest.approx(a2, rel=1e-14)
+    grads = net.backward(2.0 * (AL - y), cache, input_gradient=True)
+    expected = {"dZ2": dz2, "dW2": dz2 * a1, "db2": dz2, "dA1": da1, "dZ1": dz1, "dW1": dz1 * x, "db1": dz1}
+    expected["dA0"] = w1 * dz1
+    for key, value in expected.items():
+        assert grads[key].item() == pytest.approx(value, rel=1e-13), key
+
+
+@pytest.mark.parametrize("output", ["relu", "tanh", "leaky_relu"])
+def test_an_output_with_no_paired_loss_runs_forward_and_backward_and_says_why_it_has_no_loss(output, rng):
+    net = DNN([3, 4, 2], "tanh", output, seed=0, dtype="float64")
+    X = rng.standard_normal((3, 5))
+    AL, cache = net.forward(X)
+    np.testing.assert_allclose(net.predict_proba(X), AL, rtol=1e-14)
+    grads = net.backward(np.ones_like(AL), cache)
+    assert grads["dW1"].shape == (4, 3) and grads["db2"].shape == (2, 1)
+    why = rf"output_activation '{output}' has no loss of its own .* call net.backward\(dA_L, cache\)"
+    with pytest.raises(ValueError, match=why):
+        net.compute_gradients(AL, np.zeros_like(AL), cache)
+    with pytest.raises(ValueError, match=why):
+        net.loss(AL, np.zeros_like(AL))
+    from mlpkit import train
+
+    with pytest.raises(ValueError, match=why):
+        train(net, X, np.zeros_like(AL), epochs=1)
+
+
+def test_backward_checks_dAL_against_the_cache():
+    net = DNN([3, 4, 2], "relu", "softmax", seed=0)
+    AL, cache = net.forward(np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"dAL has shape \(2, 4\) but AL has shape \(2, 5\)"):
+        net.backward(np.ones((2, 4)), cache)
+
+
+def _html_rows(markup):
+    """The cells of each row of the HTML tables in ``markup``, and their captions."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.captions, self.where = [], [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            if tag in ("td", "th", "caption"):
+                self.where = tag
+                (self.rows[-1] if tag != "caption" else self.captions).append("")
+
+        def handle_endtag(self, tag):
+            self.where = None
+
+        def handle_data(self, data):
+            if self.where == "caption":
+                self.captions[-1] += data
+            elif self.where:
+                self.rows[-1][-1] += data
+
+    parser = Cells()
+    parser.feed(markup)
+    return parser.rows, parser.captions
+
+
+def test_repr_html_lists_layers_shapes_activations_and_parameter_counts():
+    net = DNN([784, 256, 128, 10], ["relu", "tanh"], "softmax", seed=0)
+    rows, captions = _html_rows(net._repr_html_())
+    assert rows[0] == ["layer", "units n_l", "W_l", "b_l", "activation g_l", "parameters"]
+    # n_l n_{l-1} + n_l per layer: 200,960, 32,896 and 1,290, 235,146 in all
+    assert rows[2] == ["1 (hidden)", "256", "(256, 784)", "(256, 1)", "relu", "200,960"]
+    assert rows[3] == ["2 (hidden)", "128", "(128, 256)", "(128, 1)", "tanh", "32,896"]
+    assert rows[4] == ["3 (output)", "10", "(10, 128)", "(10, 1)", "softmax", "1,290"]
+    assert rows[5][0] == "total" and rows[5][-1] == f"{net.n_parameters:,}" == "235,146"
+    assert "categorical cross entropy" in captions[0] and "float32" in captions[0]
+    assert "no paired loss" in DNN([2, 3], [], "relu")._repr_html_()
+
+
+def test_model_repr_html_shows_task_labels_and_the_network():
+    from mlpkit import Model
+
+    model = Model(DNN([4, 3, 3], "relu", "softmax", seed=0), labels=["cat", "dog", "<bird>"])
+    rows, captions = _html_rows(model._repr_html_())
+    assert ["task", "multiclass"] in rows and ["labels", "cat, dog, <bird>"] in rows
+    assert captions[0] == "Model: 4 inputs, multiclass" and captions[1].startswith("network 4")
+    assert ["total", "", "", "", "", "27"] in rows  # (3*4 + 3) + (3*3 + 3)
+    assert "&lt;bird&gt;" in model._repr_html_()  # labels are escaped

@@ -18,6 +18,8 @@ ENGINE = (
     "initializers",
     "layers",
     "network",
+    "parameters",
+    "summary",
     "optimizers",
     "schedules",
     "gradcheck",

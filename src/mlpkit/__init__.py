@@ -3,8 +3,10 @@
 Where to start:
 
 - :class:`DNN` is the notes' network: ``forward`` caches ``Z_l`` and ``A_l``,
-  ``compute_gradients`` is the vectorized backward pass (``dZ_L = A_L - Y``), ``update`` the
-  gradient-descent step; :mod:`mlpkit.layers` holds the same formulas one layer at a time.
+  ``compute_gradients`` is the vectorized backward pass (``dZ_L = A_L - Y``), ``backward`` the
+  same from any loss's ``dA_L``, ``update`` the gradient-descent step; :mod:`mlpkit.layers`
+  holds the same formulas one layer at a time. ``train(net, X, Y, optimizer="gd",
+  batch_size=None, print_every=100)`` is the notes' training loop.
   In the engine, columns are samples: ``X`` is ``(n_x, m)``.
 - :func:`train` runs mini-batch training with an optimizer (:class:`Adam`, ...), validation,
   early stopping and checkpoints; its settings are one :class:`TrainConfig`. With

@@ -117,6 +117,21 @@ def softmax(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def _softmax_derivative(Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    raise ValueError(
+        "softmax has no element-wise derivative g'(z): its Jacobian diag(a) - a a^T mixes the units of "
+        "a column; its backward is the Jacobian-vector product dZ = A * (dA - sum(A * dA, axis=0))"
+    )
+
+
+def _softmax_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    # Jacobian-vector product per column: dz_k = sum_j (da_j / dz_k) da_j = a_k (da_k - sum_j a_j da_j)
+    projection = np.add.reduce(A * dA, axis=0, keepdims=True)  # sum(A * dA, axis=0)  (1, m)
+    dA -= projection
+    dA *= A
+    return dA
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, _sigmoid_backward),
     "tanh": Activation("tanh", _tanh, _tanh_derivative, _tanh_backward),
@@ -124,6 +139,11 @@ ACTIVATIONS: dict[str, Activation] = {
     "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_derivative, _leaky_relu_backward),
     "identity": Activation("identity", _identity, _identity_derivative, _identity_backward),
 }
+
+
+# Softmax maps a whole column to probabilities, so it is an output activation only.
+SOFTMAX = Activation("softmax", softmax, _softmax_derivative, _softmax_backward)
+OUTPUT_ACTIVATIONS: dict[str, Activation] = {**ACTIVATIONS, "softmax": SOFTMAX}
 
 
 def get_activation(name: str) -> Activation:
@@ -137,3 +157,14 @@ def get_activation(name: str) -> Activation:
 def sigmoid(Z: np.ndarray) -> np.ndarray:
     """Stable logistic function on a new array."""
     return _sigmoid(Z, np.empty_like(Z))
+
+
+def get_output_activation(name: str, option: str = "output_activation") -> Activation:
+    """Look up an output-layer activation (any hidden one, or softmax); unknown names list the valid ones.
+
+    ``option`` is the name the caller's user knows the argument by, for the error message.
+    """
+    try:
+        return OUTPUT_ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"Unknown {option} {name!r}; expected one of {sorted(OUTPUT_ACTIVATIONS)}") from None

@@ -4,14 +4,16 @@ One layer ``l`` of a batch of ``m`` columns: ``A_prev`` is ``A_{l-1}`` ``(n_{l-1
 ``W_l`` ``(n_l, n_{l-1})``, ``b`` is ``b_l`` ``(n_l, 1)``. Each forward returns the cache its
 backward reads: ``linear_cache = (A_prev, W, b)`` and, with the activation, ``(linear_cache, Z)``.
 ``dZ`` and ``dA`` are per example (no ``1/m``); ``dW`` and ``db`` are the gradients of the mean
-loss ``J``. :class:`mlpkit.network.DNN` chains these functions over layers 1..L.
+loss ``J``. ``activation`` is a name (``"relu"``, ``"tanh"``, ...; ``"softmax"`` for an output
+layer, whose backward is its Jacobian times ``dA``) or a registry entry.
+:class:`mlpkit.network.DNN` chains these functions over layers 1..L.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mlpkit.activations import Activation, get_activation
+from mlpkit.activations import Activation, get_output_activation
 from mlpkit.sparse import matmul
 
 LinearCache = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -19,8 +21,10 @@ ActivationCache = tuple[LinearCache, np.ndarray]
 
 
 def _activation(activation: str | Activation) -> Activation:
-    """An activation given by name (``"relu"``, ``"sigmoid"``...) or as a registry entry."""
-    return activation if isinstance(activation, Activation) else get_activation(activation)
+    """An activation given by name (``"relu"``, ``"sigmoid"``, ``"softmax"``...) or as a registry entry."""
+    if isinstance(activation, Activation):
+        return activation
+    return get_output_activation(activation, "activation")
 
 
 def linear_forward(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, LinearCache]:
@@ -67,10 +71,11 @@ def linear_backward(
 def activation_backward(
     dA: np.ndarray, Z: np.ndarray, activation: str | Activation, A: np.ndarray | None = None
 ) -> np.ndarray:
-    """``dZ = dA * g'(Z)`` element-wise, in a new array (``dA`` is left alone).
+    """``dZ = dA * g'(Z)`` element-wise (softmax: its Jacobian times ``dA``), in a new array.
 
     ``g'`` may read ``A = g(Z)``: pass the forward pass's ``A`` when it was kept (the network
     does); otherwise it is computed again from ``Z``, as the notes' ``sigmoid_backward`` does.
+    ``dA`` is left alone.
     """
     g = _activation(activation)
     if A is None:

@@ -17,7 +17,10 @@ from mlpkit.features import FeatureSchema
 from mlpkit.losses import decide
 from mlpkit.network import DNN
 from mlpkit.preprocessing import AffineScaler, check_rows, encode_labels
+from mlpkit.summary import html_table, network_html
 from mlpkit.tasks import check_task
+
+MAX_SHOWN_LABELS = 12  # a notebook's model view lists this many labels, then their count
 
 
 class Model:
@@ -217,6 +220,27 @@ class Model:
             return []
         return [{"column": name, "n_c": n_c, "d_c": d_c} for name, n_c, d_c in self.features.embedded]
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: task, labels and inputs, then the network layer by layer."""
+        return _model_html(self)
+
     def __repr__(self) -> str:
         inputs = f"features={self.features!r}" if self.features is not None else f"scaler={self.scaler!r}"
         return f"Model({self.net!r}, task={self.task!r}, {inputs})"
+
+
+def _model_html(model: Model) -> str:
+    """What a model is, as HTML: its task, labels and input preprocessing, then its network's table."""
+    labels = ", ".join(model.label_names[:MAX_SHOWN_LABELS])
+    if len(model.label_names) > MAX_SHOWN_LABELS:
+        labels += f", ... ({len(model.label_names)} in all)"
+    if model.features is not None:
+        inputs = f"feature schema: {model.features.dense_width} dense inputs"
+    else:
+        inputs = "affine scaler" if model.scaler is not None else "rows as given (no scaling)"
+    rows = [("task", model.task), ("labels", labels or "-"), ("inputs", inputs)]
+    rows += [(f"embedding {e['column']}", f"{e['n_c']} codes x {e['d_c']} dims") for e in model.embeddings()]
+    if model.inputs is not None:
+        rows.append(("embedding parameters", f"{model.inputs.n_parameters:,}"))
+    facts = html_table(rows, (), f"Model: {model.n_features} inputs, {model.task}")
+    return facts + network_html(model.net, "network")

@@ -8,120 +8,31 @@ assigning one writes into it, so an optimizer updates the whole network in one a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from mlpkit.activations import Activation, get_activation
-from mlpkit.initializers import Initializer, default_initializer, get_initializer
+from mlpkit.activations import Activation, get_activation, get_output_activation
+from mlpkit.initializers import Initializer
 from mlpkit.layers import activation_backward, linear_activation_forward, linear_backward, linear_forward
-from mlpkit.losses import OutputLayer, decide, get_output_layer, mean_loss, output_gradient
-from mlpkit.sparse import first_nonfinite, is_sparse
+from mlpkit.losses import OUTPUT_LAYERS, OutputLayer, decide, mean_loss, output_gradient
+from mlpkit.parameters import (
+    DTYPES,
+    Parameters,
+    check_columns,
+    check_dtype,
+    check_finite,
+    check_layer_sizes,
+    count_weights,
+    initialize_parameters,
+    named_views,
+)
+from mlpkit.summary import network_html
 
-DTYPES = ("float32", "float64")
+__all__ = ["DNN", "DTYPES", "PREDICT_CHUNK", "check_finite", "named_views"]
+
 PREDICT_CHUNK = 8192
 PREDICT_COLUMNS = 2048  # columns per forward pass in predict_proba: each Z_l stays cache-sized
-
-
-def _check_dtype(dtype: str | np.dtype | type) -> np.dtype:
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is None or resolved.name not in DTYPES:
-        raise ValueError(f"Unknown dtype {dtype!r}; expected one of {list(DTYPES)}")
-    return resolved
-
-
-def check_finite(array: np.ndarray, name: str) -> None:
-    """Raise ValueError naming the first non-finite entry (row, column) of a 2-D array (or sparse matrix)."""
-    if np.isfinite(array.sum()):  # a NaN or infinite entry makes the sum NaN or infinite
-        return
-    if (position := first_nonfinite(array)) is not None:  # None: the sum overflowed, entries are finite
-        row, column = position
-        raise ValueError(
-            f"{name} contains NaN or infinity at row {row}, column {column}; clean or impute it first"
-        )
-
-
-def _check_layer_sizes(layer_sizes: Sequence[int]) -> tuple[int, ...]:
-    try:
-        sizes = tuple(layer_sizes)
-    except TypeError:
-        raise ValueError(
-            f"layer_sizes must be a list of positive integers [n_x, n_1, ..., n_L], got {layer_sizes!r}"
-        ) from None
-    if len(sizes) < 2:
-        raise ValueError(
-            f"layer_sizes must hold at least [n_x, n_L] (input and output sizes), got {list(sizes)}"
-        )
-    for index, size in enumerate(sizes):
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-            raise ValueError(f"layer_sizes[{index}] must be an integer >= 1, got {size!r} in {list(sizes)}")
-    return tuple(int(size) for size in sizes)
-
-
-def named_views(flat: np.ndarray, layer_sizes: Sequence[int], prefix: str = "") -> dict[str, np.ndarray]:
-    """Views ``W_l`` ``(n_l, n_{l-1})``, then ``b_l`` ``(n_l, 1)``, into a flat parameter-sized vector."""
-    views: dict[str, np.ndarray] = {}
-    offset, L = 0, len(layer_sizes) - 1
-    for l in range(1, L + 1):
-        n_l, n_prev = layer_sizes[l], layer_sizes[l - 1]
-        views[f"{prefix}W{l}"] = flat[offset : offset + n_l * n_prev].reshape(n_l, n_prev)
-        offset += n_l * n_prev
-    for l in range(1, L + 1):
-        views[f"{prefix}b{l}"] = flat[offset : offset + layer_sizes[l]].reshape(layer_sizes[l], 1)
-        offset += layer_sizes[l]
-    return views
-
-
-class Parameters(MutableMapping):
-    """``params``: the named ``W_l``/``b_l`` views into ``theta``; assigning a name writes into ``theta``.
-
-    ``params["W1"] = W`` copies ``W`` into its view (same shape, real numbers), so the network
-    and an optimizer stepping ``theta`` keep working on the same numbers; the names are fixed.
-    """
-
-    def __init__(self, theta: np.ndarray, layer_sizes: Sequence[int]) -> None:
-        self._theta, self._layer_sizes = theta, tuple(layer_sizes)
-        self._views = named_views(theta, self._layer_sizes)
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._views[name]
-
-    def __setitem__(self, name: str, value: np.ndarray) -> None:
-        view = self._views.get(name) if isinstance(name, str) else None
-        if view is None:
-            raise ValueError(f"Unknown parameter {name!r}; expected one of {list(self._views)}")
-        array = np.asarray(value)
-        if array.shape != view.shape:
-            l = int(name[1:])
-            symbols = f"(n_{l}, n_{l - 1})" if name[0] == "W" else f"(n_{l}, 1)"
-            raise ValueError(
-                f"params[{name!r}] must have shape {symbols} = {view.shape}, got shape {array.shape}"
-            )
-        if not np.can_cast(array.dtype, view.dtype, casting="same_kind"):
-            raise ValueError(
-                f"params[{name!r}] must hold real numbers (the network is {view.dtype.name}), "
-                f"got dtype {array.dtype}"
-            )
-        view[...] = array
-
-    def __delitem__(self, name: str) -> None:
-        raise TypeError(f"params keeps every W_l and b_l: {name!r} cannot be deleted (assign zeros instead)")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._views)
-
-    def __len__(self) -> int:
-        return len(self._views)
-
-    def __reduce__(self) -> tuple:
-        """Pickle the flat vector once; the views are made again from it."""
-        return Parameters, (self._theta, self._layer_sizes)
-
-    def __repr__(self) -> str:
-        return f"Parameters({self._views!r})"
 
 
 def _hidden_activations(hidden_activation: str | Sequence[str], layer_sizes: tuple[int, ...]) -> list[str]:
@@ -138,15 +49,53 @@ def _hidden_activations(hidden_activation: str | Sequence[str], layer_sizes: tup
     return names
 
 
-def _check_targets(AL: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """``Y`` as an array of ``A_L``'s shape ``(n_L, m)`` and dtype, or ValueError."""
+def _check_targets(AL: np.ndarray, Y: np.ndarray, name: str = "Y") -> np.ndarray:
+    """``Y`` (or ``dAL``) as an array of ``A_L``'s shape ``(n_L, m)`` and dtype, or ValueError."""
     Y = np.asarray(Y)
     if Y.shape != AL.shape:
         raise ValueError(
-            f"Y has shape {Y.shape} but AL has shape {AL.shape}; Y must be (n_L, m) = "
+            f"{name} has shape {Y.shape} but AL has shape {AL.shape}; {name} must be (n_L, m) = "
             f"({AL.shape[0]}, m) with the same m as the batch"
         )
     return Y.astype(AL.dtype, copy=False)
+
+
+def _paired_loss(net: DNN, what: str) -> OutputLayer:
+    """The output layer's paired loss, or ValueError saying why ``what`` needs one and what to do instead."""
+    if net._output_layer is None:
+        raise ValueError(
+            f"output_activation {net.output_activation!r} has no loss of its own (the pairs are "
+            "sigmoid + binary cross-entropy, softmax + categorical cross-entropy, identity + squared "
+            f"error), so {what} cannot use it. Compute dA_L = dl/dA_L for your loss (one column per "
+            "example) and call net.backward(dA_L, cache)"
+        )
+    return net._output_layer
+
+
+def _hidden_dZ(l: int, dA: np.ndarray, cache: dict[str, np.ndarray], g: Activation) -> np.ndarray:
+    """``dZ_l = dA_l * g_l'(Z_l)`` for hidden layer ``l``, through dropout's mask ``D_l`` if any."""
+    if f"D{l}" in cache:
+        dA = dA * cache[f"D{l}"]  # dropped units pass no gradient  (n_l, m)
+    A = cache.get(f"G{l}", cache[f"A{l}"])  # g_l(Z_l) as the forward pass computed it
+    return activation_backward(dA, cache[f"Z{l}"], g, A)  # (n_l, m)
+
+
+def _forward_uncached(
+    A: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]], activations: list[Activation]
+) -> np.ndarray:
+    """``A_L`` of a batch of columns ``A = A_0``, each ``A_l`` computed over ``Z_l``: no cache is kept."""
+    for (W, b), g in zip(layers, activations, strict=True):
+        Z, _ = linear_forward(A, W, b)  # Z_l = W_l A_{l-1} + b_l  (n_l, m)
+        A = g.forward(Z, Z)  # A_l = g_l(Z_l), written over Z_l
+    return A
+
+
+def _check_dropout(dropout: float, rng: np.random.Generator | None) -> None:
+    """A drop probability in [0, 1), with a Generator to draw the masks when it is above 0."""
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if dropout > 0.0 and rng is None:
+        raise ValueError("dropout > 0 needs a numpy Generator passed as rng")
 
 
 def _dropout_mask(A: np.ndarray, dropout: float, rng: np.random.Generator) -> np.ndarray:
@@ -158,9 +107,11 @@ def _dropout_mask(A: np.ndarray, dropout: float, rng: np.random.Generator) -> np
 class DNN:
     """A fully connected network ``[n_x, n_1, ..., n_L]`` trained by vectorized backpropagation.
 
-    ``hidden_activation`` is one name or one name per hidden layer; ``output_activation``
-    picks the output/loss pair (sigmoid + binary cross-entropy, softmax + categorical
-    cross-entropy, identity + squared error). With no hidden layer this is logistic regression.
+    ``hidden_activation`` is one name or one name per hidden layer. ``output_activation`` is any
+    activation or softmax; sigmoid, softmax and identity come with their loss (binary
+    cross-entropy, categorical cross-entropy, squared error), which :meth:`loss` and
+    :meth:`compute_gradients` use. Any output trains through :meth:`backward` from the user's
+    own ``dA_L``. With no hidden layer and a sigmoid output this is logistic regression.
     """
 
     def __init__(
@@ -173,12 +124,13 @@ class DNN:
         dtype: str = "float32",
         initializer: str | Initializer | None = None,
     ) -> None:
-        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        self.layer_sizes = check_layer_sizes(layer_sizes)
         self.L = len(self.layer_sizes) - 1
         self.hidden_activations = _hidden_activations(hidden_activation, self.layer_sizes)
+        self._output_g: Activation = get_output_activation(output_activation)  # g_L
         self.output_activation = output_activation
-        self.output: OutputLayer = get_output_layer(output_activation)
-        self.dtype = _check_dtype(dtype)
+        self._output_layer: OutputLayer | None = OUTPUT_LAYERS.get(output_activation)  # None: no loss
+        self.dtype = check_dtype(dtype)
         self._activations: list[Activation] = [get_activation(n) for n in self.hidden_activations]
         self._theta = np.zeros(self.n_parameters, dtype=self.dtype)  # every W_l, then every b_l
         self._params = Parameters(self._theta, self.layer_sizes)
@@ -192,13 +144,12 @@ class DNN:
     @theta.setter
     def theta(self, value: np.ndarray) -> None:
         """``net.theta = vector`` writes into ``theta``, so ``params`` and optimizers keep seeing it."""
-        array = np.asarray(value)
-        if array.shape != self._theta.shape or not np.can_cast(array.dtype, self.dtype, "same_kind"):
-            raise ValueError(
-                f"theta must be {self.n_parameters} real numbers, shape {self._theta.shape}; "
-                f"got shape {array.shape}, dtype {array.dtype}"
-            )
-        self._theta[...] = array
+        self._params.assign_theta(value)
+
+    @property
+    def output(self) -> OutputLayer:
+        """The output activation and its loss (``dZ_L = A_L - Y``); ValueError when the output has none."""
+        return _paired_loss(self, "compute_gradients, loss and training")
 
     @property
     def params(self) -> Parameters:
@@ -213,8 +164,7 @@ class DNN:
     @property
     def n_weights(self) -> int:
         """Number of entries in all ``W_l`` (the leading part of ``theta``)."""
-        sizes = self.layer_sizes
-        return sum(sizes[l] * sizes[l - 1] for l in range(1, self.L + 1))
+        return count_weights(self.layer_sizes)
 
     @property
     def n_parameters(self) -> int:
@@ -227,16 +177,8 @@ class DNN:
         initializer: str | Initializer | None = None,
     ) -> None:
         """Draw every ``W_l`` from the initializer (He for ReLU, Glorot otherwise); ``b_l = 0``."""
-        rng = np.random.default_rng(seed)
-        for l in range(1, self.L + 1):
-            activation = self.hidden_activations[l - 1] if l < self.L else self.output_activation
-            draw = get_initializer(initializer or default_initializer(activation))
-            W = draw(rng, self.layer_sizes[l - 1], self.layer_sizes[l])
-            expected = (self.layer_sizes[l], self.layer_sizes[l - 1])
-            if np.shape(W) != expected:
-                raise ValueError(f"initializer returned shape {np.shape(W)} for W{l}, expected {expected}")
-            self.params[f"W{l}"][...] = W
-            self.params[f"b{l}"][...] = 0.0
+        activations = [*self.hidden_activations, self.output_activation]
+        initialize_parameters(self.params, self.layer_sizes, activations, seed, initializer)
 
     def config(self) -> dict:
         """The constructor arguments that rebuild this architecture (JSON-serializable)."""
@@ -256,6 +198,10 @@ class DNN:
         self.__dict__.update(state)
         self._params = Parameters(self._theta, self.layer_sizes)
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: one row per layer with its shapes, activation and parameter count."""
+        return network_html(self)
+
     def __repr__(self) -> str:
         hidden = ",".join(self.hidden_activations) or "-"
         return (
@@ -265,20 +211,7 @@ class DNN:
 
     def check_X(self, X: np.ndarray, name: str = "X") -> np.ndarray:
         """Return ``X`` as a ``(n_x, m)`` array of the network's dtype (sparse: CSC), or raise ValueError."""
-        X = X.tocsc() if is_sparse(X) else np.asarray(X)  # CSC: each sample, a column, is a slice
-        if X.ndim != 2:
-            raise ValueError(
-                f"{name} must be 2-D with shape (n_x, m) = ({self.layer_sizes[0]}, m), columns "
-                f"are samples; got shape {X.shape}"
-            )
-        if X.shape[0] != self.layer_sizes[0]:
-            raise ValueError(
-                f"{name} has {X.shape[0]} rows but the network expects n_x = {self.layer_sizes[0]} "
-                f"(shape (n_x, m), columns are samples); got shape {X.shape}"
-            )
-        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-            raise ValueError(f"{name} must hold real numbers, got dtype {X.dtype}")
-        return X.astype(self.dtype, copy=False)
+        return check_columns(X, self.layer_sizes[0], self.dtype, name)
 
     # ------------------------------------------------------------------ forward
     def forward(
@@ -295,10 +228,7 @@ class DNN:
         by an inverted-dropout mask ``"D{l}"``, and ``g(Z_l)`` before it is kept as ``"G{l}"`` for ``g'``.
         """
         A = self.check_X(X)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        if dropout > 0.0 and rng is None:
-            raise ValueError("dropout > 0 needs a numpy Generator passed as rng")
+        _check_dropout(dropout, rng)
         cache: dict[str, np.ndarray] = {"A0": A}  # A_0 = X  (n_x, m)
         for l in range(1, self.L):
             W, b = self.params[f"W{l}"], self.params[f"b{l}"]
@@ -308,16 +238,16 @@ class DNN:
                 cache[f"G{l}"], cache[f"D{l}"] = A, D  # g_l(Z_l) before the mask is what g_l' reads
                 A = A * D  # A_l = g_l(Z_l) * D_l  (n_l, m)
             cache[f"Z{l}"], cache[f"A{l}"] = Z, A
-        Z, _ = linear_forward(A, self.params[f"W{self.L}"], self.params[f"b{self.L}"])  # Z_L  (n_L, m)
-        A = self.output.forward(Z, np.empty_like(Z))  # A_L = g_L(Z_L)  (n_L, m)
+        W, b = self.params[f"W{self.L}"], self.params[f"b{self.L}"]
+        A, (_, Z) = linear_activation_forward(A, W, b, self._output_g)  # A_L = g_L(Z_L)  (n_L, m)
         cache[f"Z{self.L}"], cache[f"A{self.L}"] = Z, A
         return A, cache
 
     # ------------------------------------------------------------------ loss and backward
     def loss(self, AL: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         """The cost ``J``: mean over the batch of the output layer's loss."""
-        Y = _check_targets(AL, Y)
-        return mean_loss(self.output, AL, Y, sample_weight)
+        output = _paired_loss(self, "loss")
+        return mean_loss(output, AL, _check_targets(AL, Y), sample_weight)
 
     def compute_gradients(
         self,
@@ -329,22 +259,52 @@ class DNN:
         sample_weight: np.ndarray | None = None,
         out: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Backward propagation over the batch; returns ``dZl``, ``dWl``, ``dbl`` and ``dA(l-1)``.
+        """Backprop of the output layer's own loss; returns ``dZl``, ``dWl``, ``dbl`` and ``dA(l-1)``.
 
-        ``dW_l`` and ``db_l`` are the gradients of the mean loss ``J``; ``dZ`` and ``dA`` are
-        per-example (no ``1/m``). ``dA0`` is computed only when ``input_gradient`` is true.
-        ``sample_weight`` (length m) turns ``J`` into the weighted mean. ``out``, a flat vector
-        the size of ``theta``, receives every ``dW_l``/``db_l`` (same layout as ``theta``).
+        The canonical shortcut: the output activation's paired loss gives ``dZ_L = A_L - Y``
+        directly (:meth:`backward` takes any ``dA_L`` instead). ``dW_l`` and ``db_l`` are the
+        gradients of the mean loss ``J``; ``dZ`` and ``dA`` are per-example (no ``1/m``). ``dA0``
+        is computed only when ``input_gradient`` is true. ``sample_weight`` (length m) turns ``J``
+        into the weighted mean. ``out``, a flat vector the size of ``theta``, receives every
+        ``dW_l``/``db_l`` (same layout as ``theta``).
         """
+        _paired_loss(self, "compute_gradients")
         Y = _check_targets(AL, Y)
         m = AL.shape[1]
-        grads: dict[str, np.ndarray] = {}
-        gradient_views = self.views(out, prefix="d") if out is not None else None
         # sigmoid+BCE, softmax+CE and identity+squared error all give dZ_L = A_L - Y
         dZ = output_gradient(AL, Y)  # dZ_L = A_L - Y  (n_L, m)
         if sample_weight is not None:
             weight = np.asarray(sample_weight, dtype=AL.dtype).reshape(1, m)
             dZ *= weight * (m / weight.sum())  # weighted mean: J = sum w_i loss_i / sum w_i
+        return self._backpropagate(dZ, cache, input_gradient, out)
+
+    def backward(
+        self,
+        dAL: np.ndarray,
+        cache: dict[str, np.ndarray],
+        input_gradient: bool = False,
+        *,
+        out: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Backward propagation from any ``dA_L = dl/dA_L``; returns ``dZl``, ``dWl``, ``dbl``, ``dA(l-1)``.
+
+        ``dAL`` ``(n_L, m)`` holds each example's derivative of its own loss ``l`` (one column per
+        example, no ``1/m``), so that ``dW_l`` and ``db_l`` are the gradients of ``J = (1/m) sum l``.
+        Any output activation works, softmax through its Jacobian. ``input_gradient`` and ``out``
+        are as in :meth:`compute_gradients`.
+        """
+        L = self.L
+        AL = cache[f"A{L}"]
+        dAL = _check_targets(AL, dAL, "dAL")
+        dZ = activation_backward(dAL, cache[f"Z{L}"], self._output_g, AL)  # dZ_L = dA_L * g_L'(Z_L)
+        return self._backpropagate(dZ, cache, input_gradient, out)
+
+    def _backpropagate(
+        self, dZ: np.ndarray, cache: dict[str, np.ndarray], input_gradient: bool, out: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
+        """From ``dZ_L`` down to layer 1: each layer's ``linear_backward``, then ``g'`` of the one below."""
+        grads: dict[str, np.ndarray] = {}
+        gradient_views = self.views(out, prefix="d") if out is not None else None
         for l in range(self.L, 0, -1):
             grads[f"dZ{l}"] = dZ
             linear_cache = (cache[f"A{l - 1}"], self.params[f"W{l}"], self.params[f"b{l}"])
@@ -356,16 +316,9 @@ class DNN:
             if dA_prev is None:
                 break
             grads[f"dA{l - 1}"] = dA_prev
-            if l > 1:
-                dZ = self._hidden_dZ(l - 1, dA_prev, cache)  # dZ_{l-1} = dA_{l-1} * g'(Z_{l-1})
+            if l > 1:  # dZ_{l-1} = dA_{l-1} * g'(Z_{l-1})
+                dZ = _hidden_dZ(l - 1, dA_prev, cache, self._activations[l - 2])
         return grads
-
-    def _hidden_dZ(self, l: int, dA: np.ndarray, cache: dict[str, np.ndarray]) -> np.ndarray:
-        """``dZ_l = dA_l * g_l'(Z_l)`` for hidden layer ``l``, through dropout's mask ``D_l`` if any."""
-        if f"D{l}" in cache:
-            dA = dA * cache[f"D{l}"]  # dropped units pass no gradient  (n_l, m)
-        A = cache.get(f"G{l}", cache[f"A{l}"])  # g_l(Z_l) as the forward pass computed it
-        return activation_backward(dA, cache[f"Z{l}"], self._activations[l - 1], A)  # (n_l, m)
 
     def update(self, grads: dict[str, np.ndarray], learning_rate: float) -> None:
         """The notes' gradient-descent step: ``W_l -= alpha dW_l``, ``b_l -= alpha db_l``."""
@@ -380,15 +333,13 @@ class DNN:
         """Output activations ``A_L`` for column batch ``X``, computed in chunks, no cache kept."""
         X = self.check_X(X)
         check_finite(X.T, "X (as rows x features)")
-        m = X.shape[1]
-        AL = np.empty((self.layer_sizes[-1], m), dtype=self.dtype)
-        for start in range(0, m, PREDICT_COLUMNS):
-            A = X[:, start : start + PREDICT_COLUMNS]
-            for l in range(1, self.L + 1):
-                Z, _ = linear_forward(A, self.params[f"W{l}"], self.params[f"b{l}"])  # Z_l  (n_l, m)
-                forward = self._activations[l - 1].forward if l < self.L else self.output.forward
-                A = forward(Z, Z)  # A_l = g_l(Z_l), over Z_l: no cache is kept
-            AL[:, start : start + PREDICT_COLUMNS] = A
+        layers = [(self.params[f"W{l}"], self.params[f"b{l}"]) for l in range(1, self.L + 1)]
+        activations = [*self._activations, self._output_g]
+        AL = np.empty((self.layer_sizes[-1], X.shape[1]), dtype=self.dtype)
+        for start in range(0, X.shape[1], PREDICT_COLUMNS):
+            AL[:, start : start + PREDICT_COLUMNS] = _forward_uncached(
+                X[:, start : start + PREDICT_COLUMNS], layers, activations
+            )
         return AL
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -284,6 +284,7 @@ class AdamW(Adam):
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
+    "gd": SGD,  # the notes' name: the same step, taken on the full batch with mlpkit.train(batch_size=None)
     "momentum": Momentum,
     "nesterov": Nesterov,
     "rmsprop": RMSprop,

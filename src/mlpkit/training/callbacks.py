@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from mlpkit.training.trainer import Trainer
@@ -60,6 +61,36 @@ class Callback:
 
     def on_train_end(self, trainer: Trainer) -> None:
         """Called once after the last epoch."""
+
+
+class PrintCost(Callback):
+    """The notes' training printout: ``Cost after iteration i: J`` every ``every`` epochs and after the last.
+
+    ``i`` counts from 0 and ``J`` is that epoch's training cost, as the notes compute it before
+    the step. With one full batch an epoch is one iteration of gradient descent; with
+    mini-batches, ``unit="epoch"`` prints ``Cost after epoch i: J``. ``stream`` defaults to stdout.
+    """
+
+    def __init__(self, every: int, unit: str = "iteration", stream: TextIO | None = None) -> None:
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+            raise ValueError(f"print_every must be an integer >= 1, got {every!r}")
+        self.every, self.unit, self.stream = int(every), unit, stream
+        self._printed: int | None = None
+
+    def _print(self, epoch: int, cost: float) -> None:
+        print(f"Cost after {self.unit} {epoch}: {cost}", file=self.stream or sys.stdout)
+        self._printed = epoch
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        """Print every ``every``-th epoch's cost, from epoch 0."""
+        if epoch % self.every == 0:
+            self._print(epoch, logs["loss"])
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        """Print the last epoch's cost too, as the notes do, unless it was just printed."""
+        last = trainer.epoch - 1
+        if trainer.history.loss and self._printed != last:
+            self._print(last, trainer.history.loss[-1])
 
 
 class ProgressBar:

@@ -18,7 +18,7 @@ import numpy as np
 
 from mlpkit.network import DNN
 from mlpkit.optimizers import Optimizer
-from mlpkit.training.callbacks import History
+from mlpkit.training.callbacks import History, PrintCost
 from mlpkit.training.checkpoints import CheckpointFolder, EpochCheckpoints, data_digest
 from mlpkit.training.loop import TrainingInterrupted
 from mlpkit.training.trainer import Trainer
@@ -177,10 +177,11 @@ def train(
     epochs: int = 10,
     optimizer: str | Optimizer = "adam",
     learning_rate: float = 1e-3,
-    batch_size: int = 128,
+    batch_size: int | None = 128,
     seed: int | None = 0,
     checkpoint_dir: str | None = None,
     resume: bool = False,
+    print_every: int | None = None,
     **options,
 ) -> History:
     """Train ``net`` on column data ``X`` ``(n_x, m)``, ``Y`` ``(n_L, m)``; returns the :class:`History`.
@@ -192,7 +193,18 @@ def train(
     written every epoch and on Ctrl-C; ``resume=True`` continues from the newest one there.
     With ``inputs=EmbeddingInput(...)`` the embeddings are learned too: ``X`` is then the dense
     rows ``(n_dense, m)`` and ``codes`` the codes ``(C, m)``.
+
+    The notes' training loop: ``batch_size=None`` takes all ``m`` columns as one batch, one step
+    an epoch (with ``optimizer="gd"``, plain gradient descent), and ``print_every=N`` prints
+    ``Cost after iteration i: J`` every ``N`` epochs and after the last (``epoch`` in place of
+    ``iteration`` with mini-batches).
     """
+    full_batch = batch_size is None
+    if full_batch:
+        batch_size = max(1, np.shape(X)[1] if np.ndim(X) == 2 else 1)  # every column in one batch
+    if print_every is not None:
+        printer = PrintCost(print_every, "iteration" if full_batch else "epoch")
+        options["callbacks"] = [*options.get("callbacks", ()), printer]
     trainer_options = {k: options.pop(k) for k in TRAINER_OPTIONS if k in options}
     fit_options = {k: options.pop(k) for k in FIT_OPTIONS if k in options}
     settings = dict(batch_size=batch_size, seed=seed, epochs=epochs, **options)

@@ -59,6 +59,7 @@ class Trainer:
         **settings,
     ) -> None:
         self.net = net
+        self._loss_layer = net.output  # training needs the output's paired loss: ValueError without one
         self.inputs = learned.check_inputs(net, inputs)
         if config is None and isinstance(optimizer, Optimizer):  # the instance's own kind and rate
             config = build_config(optimizer=optimizer_name(optimizer), lr=optimizer.learning_rate, **settings)
