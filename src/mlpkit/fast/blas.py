@@ -41,7 +41,10 @@ def gemm_addresses() -> dict[np.dtype, int] | None:
     for candidate in _candidates():
         try:
             library = ctypes.CDLL(str(candidate))
-            return {dtype: ctypes.cast(getattr(library, symbol), ctypes.c_void_p).value for dtype, symbol in _SYMBOLS.items()}
+            return {
+                dtype: ctypes.cast(getattr(library, symbol), ctypes.c_void_p).value
+                for dtype, symbol in _SYMBOLS.items()
+            }
         except (OSError, AttributeError):
             continue
     return None

@@ -35,7 +35,9 @@ class SingleProcess:
         net, optimizer = trainer.net, trainer.optimizer
         if trainer.inputs is not None or not serves(net, optimizer, trainer.gradient, trainer.dropout):
             return None
-        return self.fused.bind(net, optimizer, trainer.gradient, rows, targets, sample_weight, trainer.batch_size)
+        return self.fused.bind(
+            net, optimizer, trainer.gradient, rows, targets, sample_weight, trainer.batch_size
+        )
 
     def synchronize(self, trainer: Trainer, m: int) -> None:
         """Nothing to agree on with other ranks."""
