@@ -672,6 +672,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--output", type=Path, default=DOC, help="the Markdown report (default docs/benchmarks.md)"
     )
+    parser.add_argument(
+        "--cpus", type=int, help="run every tool on the first N cores only (default: all usable cores)"
+    )
+    parser.add_argument("--pinned", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory-probe", choices=TOOLS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_probe:
@@ -689,20 +693,27 @@ def main(argv: list[str] | None = None) -> None:
     inference_tools = results.get(128, next(iter(results.values())))["tools"]
     rates = {tool.name: throughput(tool, data[2]) for tool in inference_tools}
     memory = {name: memory_of(name, 128) for name in args.tools}
-    command = COMMAND + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    options = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--pinned"]
+    command = COMMAND + (" " + " ".join(options)).rstrip()
     text = report(machine(), results, floor, memory, data_bytes, rates, args.epochs, command)
     args.output.write_text(text)
     print(text)
 
 
-def without_pinned_blas() -> None:
-    """Start this script again without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE when either is set:
-    numpy's OpenBLAS reads them once, at import, and users do not set them."""
-    if any(name in os.environ for name in PINNED_BLAS_VARIABLES):
+def restart_if_needed(argv: list[str]) -> None:
+    """Start this script again without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE when either is set
+    (numpy's OpenBLAS reads them once, at import, and users do not set them), and with ``--cpus N``
+    on the first N cores only, so that every library sizes its thread pool to them at start."""
+    restart = any(name in os.environ for name in PINNED_BLAS_VARIABLES)
+    if "--cpus" in argv and "--pinned" not in argv:
+        cpus = sorted(os.sched_getaffinity(0))[: int(argv[argv.index("--cpus") + 1])]
+        os.sched_setaffinity(0, cpus)
+        argv, restart = [*argv, "--pinned"], True
+    if restart:
         environment = {k: v for k, v in os.environ.items() if k not in PINNED_BLAS_VARIABLES}
-        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], environment)
+        os.execve(sys.executable, [sys.executable, __file__, *argv], environment)
 
 
 if __name__ == "__main__":
-    without_pinned_blas()
+    restart_if_needed(sys.argv[1:])
     main()
