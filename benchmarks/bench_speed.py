@@ -694,6 +694,8 @@ def main(argv: list[str] | None = None) -> None:
     rates = {tool.name: throughput(tool, data[2]) for tool in inference_tools}
     memory = {name: memory_of(name, 128) for name in args.tools}
     options = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--pinned"]
+    if "--output" in options:  # where the report went is not part of how it was measured
+        del options[options.index("--output") : options.index("--output") + 2]
     command = COMMAND + (" " + " ".join(options)).rstrip()
     text = report(machine(), results, floor, memory, data_bytes, rates, args.epochs, command)
     args.output.write_text(text)
