@@ -171,3 +171,20 @@ def test_numpy_only_turns_the_blas_lookup_off(monkeypatch):
     finally:
         monkeypatch.delenv("MLPKIT_NUMPY_ONLY")
         blas.gemm_addresses.cache_clear()
+
+
+@needs_fused_step
+def test_an_order_or_batch_outside_the_rows_is_refused_before_any_step(rng):
+    X, Y = data(rng, 40, [6, 5, 3], "float32")
+    net = DNN([6, 5, 3], "relu", "softmax", seed=0, dtype="float32")
+    optimizer, gradient = Adam({"theta": net.theta}, 0.01), np.zeros_like(net.theta)
+    step = fused.FusedSteps().bind(net, optimizer, gradient, X.T, np.ascontiguousarray(Y.T), None, 16)
+    start = net.theta.copy()
+    with pytest.raises(ValueError, match="must index the 40 training rows"):
+        step(np.arange(41), 0, 16, 0.0)
+    with pytest.raises(ValueError, match="outside the epoch's order or buffers"):
+        step(np.arange(40), 32, 16, 0.0)  # past the end
+    with pytest.raises(ValueError, match="outside the epoch's order or buffers"):
+        step(np.arange(40), 0, 17, 0.0)  # more columns than the buffers hold
+    np.testing.assert_array_equal(net.theta, start)
+    assert optimizer.t == 0

@@ -182,22 +182,28 @@ class EpochStep:
         self.plan, self.kernel, self.optimizer = plan, kernel, optimizer
         self.plan_address = ctypes.byref(plan)
         self.keep_alive = keep_alive  # the arrays the plan points into
+        self.batch_size = keep_alive[-1].m  # the buffers' columns
         self.order: np.ndarray | None = None
 
     def __call__(self, order: np.ndarray, start: int, size: int, l2: float) -> tuple[float, float] | None:
         plan, optimizer = self.plan, self.optimizer
-        if order is not self.order:  # a new epoch's order: bound once, as int64
-            self.order, self.order_int64 = order, np.ascontiguousarray(order, dtype=np.int64)
-            plan.order = _address(self.order_int64)
-        t = optimizer.t + 1  # Adam's bias corrections for the step about to be taken
-        root_bias_2 = math.sqrt(1.0 - optimizer.beta_2**t)
-        step_size = optimizer.learning_rate * root_bias_2 / (1.0 - optimizer.beta_1**t)
-        eps_hat = optimizer.epsilon * root_bias_2
-        c1, c2 = 1.0 - optimizer.beta_1, 1.0 - optimizer.beta_2
-        if not self.kernel(self.plan_address, start, size, c1, c2, step_size, eps_hat, l2):
-            return None
+        if order is not self.order:  # a new epoch's order: checked and bound once, as int64
+            order_int64 = np.ascontiguousarray(order, dtype=np.int64)
+            rows = self.keep_alive[0].shape[0]
+            if order_int64.ndim != 1 or (
+                order_int64.size and not 0 <= order_int64.min() <= order_int64.max() < rows
+            ):
+                raise ValueError(f"the batch order must index the {rows} training rows")
+            self.order, self.order_int64 = order, order_int64
+            plan.order = _address(order_int64)
+        if not (0 <= start and 0 < size <= self.batch_size and start + size <= self.order_int64.size):
+            raise ValueError(f"batch [{start}, {start + size}) is outside the epoch's order or buffers")
+        optimizer.t += 1  # Adam's bias corrections for the step about to be taken (the reference's own)
+        step_size, eps_hat = optimizer._bias_corrected()
+        c1, c2 = 1.0 - optimizer.beta_1, 1.0 - optimizer.beta_2  # in double, as mlpkit.fast.adam
+        ran = self.kernel(self.plan_address, start, size, c1, c2, step_size, eps_hat, l2)
         loss = plan.loss
-        if not math.isfinite(loss):
-            return loss, float(plan.hits)
-        optimizer.t = t
+        if not ran or not math.isfinite(loss):  # no step taken: not counted
+            optimizer.t -= 1
+            return None if not ran else (loss, float(plan.hits))
         return loss + 0.5 * l2 * plan.squares, float(plan.hits)
