@@ -7,7 +7,8 @@
  * Adam's scalars: the caller forms c1 = 1 - beta_1 and c2 = 1 - beta_2 in double, since
  * 1 - 0.999 rounded to float keeps few digits.
  * Loaded with ctypes (no Python C API); x86-64 builds carry an AVX2 clone of each kernel, picked
- * at load time.
+ * at load time. _fused_step.h builds a whole training step from these kernels and the BLAS that
+ * numpy uses, reached through a function pointer (no BLAS to link against here).
  */
 #include <float.h>
 #include <math.h>
@@ -20,6 +21,31 @@
 #else
 #define MLPKIT_CLONES
 #endif
+
+/* CBLAS's constants: row-major layout, no transpose, transpose */
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+typedef int64_t blas_int; /* numpy's OpenBLAS has 64-bit integers (ILP64) */
+
+/* The arrays of one training step (see _fused_step.h and mlpkit.fast.fused), filled by the caller:
+ * layer l's arrays at index l - 1, each C-contiguous in the step's float type. */
+enum { MAX_LAYERS = 16 };
+struct step_plan {
+    void *gemm; /* cblas_sgemm or cblas_dgemm, with 64-bit integers */
+    ptrdiff_t L;
+    ptrdiff_t sizes[MAX_LAYERS + 1]; /* n_0 .. n_L */
+    void *W[MAX_LAYERS], *b[MAX_LAYERS], *dW[MAX_LAYERS], *db[MAX_LAYERS];
+    void *Z[MAX_LAYERS];  /* Z_l, then A_l over it: (n_l, m) in the first n_l m entries */
+    void *dA[MAX_LAYERS]; /* dA_l, then dZ_l over it, hidden layers */
+    void *dZ_output;      /* dZ_L */
+    const void *X_rows, *Y_rows; /* the epoch's data as rows: (rows, n_0) and (rows, n_L) */
+    const void *weights;         /* the sample weights (rows,) in the step's type, or NULL */
+    const int64_t *order;        /* the epoch's row order */
+    void *X_batch, *Y_batch, *scale, *work; /* (m, n_0), (m, n_L), (m,), (4 m,) */
+    void *theta, *gradient, *m, *v; /* Adam's parameters (every W_l, then every b_l), dtheta, moments */
+    ptrdiff_t n_theta, n_weights;   /* their size, and how many are weights (the L2 term's entries) */
+    double loss, squares;           /* results: J, ||w||^2 before the step */
+    ptrdiff_t hits;                 /* results: right predictions */
+};
 
 /* independent partial sums in a row sum: enough to fill two AVX2 registers of floats */
 enum { LANES = 16 };
@@ -54,6 +80,7 @@ static inline float exp_nonpositive(float x) {
 #define LOG logf
 #define EPSILON FLT_EPSILON
 #include "_fused_kernels.h"
+#include "_fused_step.h"
 #undef real
 #undef KERNEL
 #undef SQRT
@@ -68,3 +95,4 @@ static inline float exp_nonpositive(float x) {
 #define LOG log
 #define EPSILON DBL_EPSILON
 #include "_fused_kernels.h"
+#include "_fused_step.h"

@@ -23,6 +23,8 @@ import numpy as np
 
 _SCALARS = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 _POINTER, _SIZE = ctypes.c_void_p, ctypes.c_ssize_t
+# train_step(plan, start, m, c1, c2, step_size, eps_hat, l2) -> 1 if it ran, 0 if the weights were all 0
+_TRAIN_STEP = ([_POINTER, _SIZE, _SIZE] + [ctypes.c_double] * 5, ctypes.c_int)
 
 
 def _signatures(real: type) -> dict[str, tuple[list, type | None]]:
@@ -53,6 +55,11 @@ def _library() -> dict[tuple[str, np.dtype], ctypes._CFuncPtr] | None:
                     kernels[name, dtype] = function
         except (OSError, AttributeError):  # not loadable, or an older build without every kernel
             continue
+        for dtype in _SCALARS:  # the whole step (mlpkit.fast.fused): absent from older builds
+            function = getattr(library, f"train_step_{dtype.name}", None)
+            if function is not None:
+                function.argtypes, function.restype = _TRAIN_STEP
+                kernels["train_step", dtype] = function
         return kernels
     return None
 

@@ -19,6 +19,7 @@ from mlpkit.datasets.source import Columns, column_chunks
 from mlpkit.embeddings import EmbeddingInput
 from mlpkit.losses import accuracy
 from mlpkit.network import DNN, PREDICT_CHUNK
+from mlpkit.regularization import l2_scale
 from mlpkit.schedules import ReduceOnPlateau
 from mlpkit.sparse import is_sparse
 from mlpkit.training.callbacks import ProgressBar
@@ -159,9 +160,17 @@ def _hits(trainer: Trainer, rows: _Rows, index: np.ndarray) -> float:
 def _run_batches(trainer: Trainer, rows: _Rows, progress: EpochProgress, learning_rate, bar) -> None:
     """The epoch's remaining mini-batches; raises on divergence, or on an interrupt between batches."""
     m, batch_size = progress.rows, trainer.batch_size
+    fused = None  # the whole step as one compiled call, when the trainer's setup allows it
+    if trainer.communicator is None:
+        fused = trainer._local.epoch_step(trainer, rows.X, rows.Y, rows.sample_weight)
     for start in range(progress.samples_done, m, batch_size):
         batch = start // batch_size + 1
-        loss, hits, size = _batch(trainer, rows, progress.order[start : start + batch_size])
+        size = min(batch_size, m - start)
+        result = fused(progress.order, start, size, l2_scale(trainer.l2, size)) if fused else None
+        if result is not None:
+            loss, hits = result
+        else:
+            loss, hits, size = _batch(trainer, rows, progress.order[start : start + batch_size])
         if not math.isfinite(loss):
             raise _diverged(trainer, progress, f"the loss became {loss}", batch, learning_rate)
         progress.total_loss += loss * size

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlpkit.fast.fused import EpochStep, FusedSteps, serves
 from mlpkit.fast.step import FastStep
 
 if TYPE_CHECKING:
@@ -26,6 +27,17 @@ class SingleProcess:
 
     def __init__(self, fast_step: FastStep) -> None:
         self.fast_step = fast_step
+        self.fused = FusedSteps()
+
+    def epoch_step(self, trainer: Trainer, rows, targets, sample_weight) -> EpochStep | None:
+        """This epoch's whole step as one compiled call (:mod:`mlpkit.fast.fused`), or None when the
+        network, optimizer or data need :meth:`step` and the optimizer's own ``step``."""
+        net, optimizer = trainer.net, trainer.optimizer
+        if trainer.inputs is not None or not serves(net, optimizer, trainer.gradient, trainer.dropout):
+            return None
+        return self.fused.bind(
+            net, optimizer, trainer.gradient, rows, targets, sample_weight, trainer.batch_size
+        )
 
     def synchronize(self, trainer: Trainer, m: int) -> None:
         """Nothing to agree on with other ranks."""
