@@ -147,11 +147,39 @@ def test_train_flags_are_the_config_settings_with_their_defaults():
     for setting in TrainConfig.settings():
         assert getattr(args, setting.name) == setting.metadata.get("cli", setting.default)
     # the command line's own defaults: a validation share, early stopping, sizes from the data
-    expected = TrainConfig(validation_fraction=0.1, early_stopping=True, batch_size=None, epochs=None)
+    expected = TrainConfig(
+        validation_fraction=0.1, early_stopping=True, hidden=None, patience=None, batch_size=None, epochs=None
+    )
     assert train_config(args) == expected
     parser = build_parser()._subparsers._group_actions[0].choices["train"]
     choices = {action.dest: action.choices for action in parser._actions if action.choices}
     assert choices == {name: CHOICES[name] for name in choices} and set(choices) == set(CHOICES)
+
+
+@pytest.mark.parametrize(
+    ("rows", "batch", "epochs", "patience", "hidden"),
+    [
+        (120, 16, 300, 60, (100,)),  # iris: 2^round(log2(3.75)) = 4 -> 16; ceil(4000*16/120) -> 300; 300/5
+        (1437, 32, 90, 18, (100,)),  # digits: 2^round(log2(44.9)) = 32; ceil(4000*32/1437) = 90; 90/5
+        (2000, 64, 128, 26, (256, 128)),  # 2^round(log2(62.5)) = 64; ceil(4000*64/2000) = 128; ceil(25.6)
+        (60000, 128, 10, 10, (256, 128)),  # Fashion-MNIST: ceil(4000*128/60000) = 9 -> 10; patience >= 10
+    ],
+)
+def test_data_size_defaults_follow_the_documented_rule(rows, batch, epochs, patience, hidden):
+    settled = train_config(parse_train()).settled(rows)
+    assert (settled.batch_size, settled.epochs, settled.patience, settled.hidden) == (
+        batch,
+        epochs,
+        patience,
+        hidden,
+    )
+    assert (settled.validation_fraction, settled.early_stopping) == (0.1, True)
+
+
+def test_a_setting_given_overrides_the_data_size_rule():
+    small = train_config(parse_train("--hidden", "32", "--patience", "3", "--epochs", "500")).settled(150)
+    assert (small.hidden, small.patience, small.epochs) == ((32,), 3, 500)
+    assert train_config(parse_train("--hidden", "")).settled(150).hidden == ()  # logistic regression stays
 
 
 def test_every_setting_reaches_the_config():

@@ -97,8 +97,9 @@ CHOICES = {
 }
 FLAGS = ("shuffle", "early_stopping")
 # None in these fields: chosen from the number of training rows m by TrainConfig.settled
-SIZED = ("batch_size", "epochs")
+SIZED = ("batch_size", "epochs", "hidden", "patience")
 SIZED_STEPS = 4000  # mini-batch steps the data-size defaults aim at
+SMALL_ROWS = 2000  # below this many training rows: one hidden layer of 100
 
 
 def _setting(default: Any, help: str, **metadata: Any) -> Any:
@@ -121,7 +122,9 @@ class TrainConfig:
 
     # each field with a "help" is also a flag of `mlpkit train` (--batch-size for batch_size),
     # built from this table; "cli" gives the command line's own default where it differs
-    hidden: tuple[int, ...] = _setting((256, 128), "hidden layer sizes, e.g. 256,128")
+    hidden: tuple[int, ...] | None = _setting(
+        (256, 128), "hidden layer sizes, e.g. 256,128 (default: from the data size)", cli=None
+    )
     activation: str = _setting("relu", "hidden activation")
     output: str = _setting("auto", "output layer (auto: from y)")
     dtype: str = _setting("float32", "parameter and batch dtype")
@@ -135,7 +138,11 @@ class TrainConfig:
     seed: int | None = _setting(0, "seed of every random draw")
     validation_fraction: float = _setting(0.0, "held-out share of training", cli=0.1)
     early_stopping: bool = _setting(False, "stop on a validation plateau, keep the best epoch", cli=True)
-    patience: int = _setting(DEFAULT_PATIENCE, "epochs without improvement before early stopping")
+    patience: int | None = _setting(
+        DEFAULT_PATIENCE,
+        "epochs without improvement before early stopping (default: from the epochs)",
+        cli=None,
+    )
     tol: float = _setting(0.0, "smallest improvement of the monitored loss that counts")
     data: str = _setting(
         "fashion-mnist", "dataset name, .csv/.npz, X.npy (with --labels) or a folder of shards"
@@ -167,6 +174,8 @@ class TrainConfig:
 
     def _check_hidden(self) -> None:
         hidden = self.hidden
+        if hidden is None:
+            return
         sizes = [hidden] if isinstance(hidden, numbers.Integral) else hidden
         try:
             sizes = tuple(sizes)
@@ -200,12 +209,17 @@ class TrainConfig:
 
         ``batch_size = clip(2^round(log2(m/32)), 16, 128)``: a few dozen batches an epoch on small
         tables, 128 from about 4,000 rows; ``epochs = clip(ceil(4000 B / m), 10, 300)``: about 4,000
-        mini-batch steps in all (10 epochs from about 50,000 rows, 300 on a hundred). Early
-        stopping (the command line's default) ends a run sooner once the validation loss stalls.
+        mini-batch steps in all (10 epochs from about 50,000 rows, 300 on a hundred);
+        ``patience = max(10, ceil(epochs / 5))``: on small data the validation loss of a few dozen
+        rows is noisy, so a long run waits longer before it stops; hidden layers 256,128, or one
+        of 100 under ``SMALL_ROWS`` rows.
         """
-        batch = self.batch_size or int(min(128, max(16, 2 ** round(math.log2(max(rows, 1) / 32)))))
-        epochs = self.epochs or int(min(300, max(10, math.ceil(SIZED_STEPS * batch / max(rows, 1)))))
-        return self.replace(batch_size=batch, epochs=epochs)
+        m = max(rows, 1)
+        batch = self.batch_size or int(min(128, max(16, 2 ** round(math.log2(m / 32)))))
+        epochs = self.epochs or int(min(300, max(10, math.ceil(SIZED_STEPS * batch / m))))
+        patience = self.patience or max(DEFAULT_PATIENCE, math.ceil(epochs / 5))
+        hidden = self.hidden if self.hidden is not None else ((100,) if m < SMALL_ROWS else (256, 128))
+        return self.replace(batch_size=batch, epochs=epochs, hidden=hidden, patience=patience)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``, checked like any new configuration."""
@@ -214,7 +228,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """The JSON-ready settings (the schedule, an object, is left out)."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "schedule"}
-        values["hidden"] = list(self.hidden)
+        values["hidden"] = None if self.hidden is None else list(self.hidden)
         values["categorical"] = list(self.categorical)
         values["optimizer_options"] = dict(self.optimizer_options)
         return values
