@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from mlpkit.cli.args import EXIT_OK, UsageError, print_json
+from mlpkit.cli.args import EXIT_OK, UsageError, escape, print_json
 
 
 # ---------------------------------------------------------------------- evaluate
@@ -70,14 +70,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _print_report(model_path: str, where: str, report: dict) -> None:
-    print(f"model {model_path} on {where}")
+    print(escape(f"model {model_path} on {where}"))
     scores = [f"loss {report['loss']:.4f}"]
     scores += [f"{key} {report[key]:.4f}" for key in ("accuracy", "mse", "r2") if key in report]
     print("  ".join(scores))
     if "per_class" in report:
-        print(_per_class_table(report["per_class"]))
+        rows = [{**row, "label": escape(row["label"])} for row in report["per_class"]]
+        print(_per_class_table(rows))
     if "confusion_matrix" in report:
-        print(_confusion_table(report["confusion_matrix"], [row["label"] for row in report["per_class"]]))
+        print(_confusion_table(report["confusion_matrix"], [row["label"] for row in rows]))
 
 
 def _per_class_table(rows: list[dict]) -> str:
@@ -114,26 +115,30 @@ def add_predict_parser(subparsers) -> None:
     parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
     parser.add_argument("input", metavar="INPUT", help="feature rows: .csv (header), .parquet, .npz (X)")
     parser.add_argument("--proba", action="store_true", help="add one probability column per class")
-    parser.add_argument("--output", metavar="FILE", help="CSV file to write (default: standard output)")
+    parser.add_argument(
+        "-o",
+        "--out",
+        "--output",
+        dest="out",
+        metavar="FILE",
+        help="CSV file to write, '-' for standard output (default: standard output; --output is an old "
+        "spelling)",
+    )
     parser.set_defaults(run=run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Write the prediction table of INPUT's rows as CSV, to ``--output`` (atomically) or stdout."""
-    from mlpkit.io import atomic_write, check_writable, load
+    """Write the prediction table of INPUT's rows as CSV, to ``--out`` (atomically) or stdout."""
+    from mlpkit.io import atomic_write, check_outputs, load
     from mlpkit.predictions import prediction_csv, read_features
 
+    out = check_outputs({"--out": args.out}, {"MODEL": args.model, "INPUT": args.input}, streams=["--out"])
     model = load(args.model)
     if args.proba and model.task == "regression":
         raise UsageError("--proba: a regression model has no class probabilities")
-    if args.output:
-        try:
-            check_writable(args.output)
-        except ValueError as error:
-            raise UsageError(f"--output: {error}") from None
     text = prediction_csv(model, read_features(model, args.input), args.proba)
-    if args.output:
-        atomic_write(args.output, lambda handle: handle.write(text), text=True)
+    if out["--out"] is not None:
+        atomic_write(out["--out"], lambda handle: handle.write(text), text=True)
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -33,7 +33,7 @@ def add_train_parser(subparsers) -> None:
         action="store_true",
         help="data-parallel over MPI: run under mpiexec -n K (needs the mpi extra)",
     )
-    run_flags.add_argument("--out", default="model.npz", help="model file to write (default: model.npz)")
+    run_flags.add_argument("-o", "--out", default="model.npz", metavar="FILE", help="model file to write")
     run_flags.add_argument("--plot", metavar="FILE", help="write training curves (needs the plot extra)")
     run_flags.add_argument("--json", action="store_true", help="end the output with one JSON summary line")
     run_flags.add_argument("--quiet", action="store_true", help="print only the final summary")
@@ -71,7 +71,7 @@ class EpochPrinter(Callback):
 
 def run_train(args: argparse.Namespace) -> int:
     """Check every flag and output path, read the data, train, then save, plot and summarize."""
-    from mlpkit.io import check_writable, save
+    from mlpkit.io import check_outputs, save
     from mlpkit.training.pipeline import finish_model, make_trainer
     from mlpkit.training.run import TrainingRun
 
@@ -79,10 +79,8 @@ def run_train(args: argparse.Namespace) -> int:
     communicator = _communicator(args)
     is_root = communicator is None or communicator.is_root
     args.quiet = args.quiet or not is_root  # rank 0 alone prints and writes files
-    try:
-        out = check_writable(args.out)
-    except ValueError as error:
-        raise UsageError(f"--out: {error}") from None
+    inputs = {"--data": config.data, "--labels": args.labels}
+    out = check_outputs({"--out": args.out, "--plot": args.plot}, inputs)["--out"]
     plot_curves = _check_plot_path(args.plot)
     _check_checkpoint_flags(args)
     config, dataset, data = _training_data(args, config)
@@ -253,7 +251,17 @@ def _training_data(args: argparse.Namespace, config):
             test_fraction=config.test_fraction,
         )
     config = config.settled(len(dataset.y_train))  # the data-size defaults, now that m is known
+    _check_before_training(args, config, dataset)
     return config, dataset, build_training(dataset, config)
+
+
+def _check_before_training(args: argparse.Namespace, config, dataset) -> None:
+    """What can be known before the first epoch: the network's size (before it is allocated)."""
+    from mlpkit.io.bounds import check_layer_sizes
+
+    width = dataset.n_features
+    if dataset.scaling != "schema":  # a table's width comes from its schema, fitted later
+        check_layer_sizes([width, *config.hidden, 1], "--hidden", config.dtype, n_outputs_known=False)
 
 
 def _print_train_summary(args: argparse.Namespace, model, report: dict, out: Path) -> None:
