@@ -79,6 +79,7 @@ class TrainingRun:
             self.folder = CheckpointFolder(self.folder.folder, settings)
             try:
                 self.folder.create()
+                self.folder.lock.acquire()  # released when fit ends, or when the process does
             except ValueError as error:
                 raise CheckpointError("checkpoint_dir", str(error)) from None
             if self.resume:
@@ -112,6 +113,13 @@ class TrainingRun:
         mini-batch; with a folder, a checkpoint of that point is written, and the raised
         :class:`TrainingInterrupted` carries its path as ``checkpoint`` (None without a folder).
         """
+        try:
+            return self._fit(X, Y, **fit_options)
+        finally:
+            if self.folder is not None:
+                self.folder.lock.release()
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, **fit_options) -> History:
         trainer = self.trainer
         trainer.settle(X.shape[1])
         epochs = trainer.epochs_left()
@@ -141,6 +149,12 @@ def check_checkpoint_folder(checkpoint_dir: str, resume: bool) -> None:
     folder = CheckpointFolder(checkpoint_dir, {})
     if folder.folder.exists() and not folder.folder.is_dir():
         raise CheckpointError("checkpoint_dir", f"{folder.folder} is a file, not a folder")
+    if folder.folder.is_dir():  # fail fast, before the data is read; the run takes the lock in start()
+        try:
+            folder.lock.acquire()
+        except ValueError as error:
+            raise CheckpointError("checkpoint_dir", str(error)) from None
+        folder.lock.release()
     entries = folder.entries()
     if entries and not resume:
         raise CheckpointError(
