@@ -311,6 +311,7 @@ CONFIG_ENTRIES = {  # entry -> (accepts, what it must be): what evaluate, predic
     "data": (lambda v: isinstance(v, str), "a dataset name or path"),
     "target": (lambda v: isinstance(v, str), "a column name"),
     "target_name": (lambda v: isinstance(v, str), "a column name"),
+    "test_rows": (lambda v: isinstance(v, str), "a digest"),
     "seed": (_is_count, "an integer >= 0"),
     "test_fraction": (
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,
