@@ -363,7 +363,7 @@ PREDICT_CASES = {
     "missing model": (["predict", "{dir}/absent.npz", "{dir}/good.csv"], ["absent.npz: no such model file"]),
     "output folder": (
         ["predict", "{model}", "{dir}/good.csv", "--output", "{dir}/none/p.csv"],
-        ["--output: cannot write", "does not exist"],
+        ["--out: cannot write", "does not exist"],
     ),
     "evaluate renamed column": (
         ["evaluate", "{model}", "--data", "{dir}/renamed.csv"],

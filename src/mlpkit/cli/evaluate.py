@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 import numpy as np
 
 from mlpkit.cli.args import EXIT_OK, UsageError, escape, print_json
+
+AT_ROW = re.compile(r"at row (\d+)")
 
 
 # ---------------------------------------------------------------------- evaluate
@@ -60,13 +63,31 @@ def run_evaluate(args: argparse.Namespace) -> int:
     try:
         targets = encode_test_targets(model, values)
     except ValueError as error:
-        raise UsageError(f"{source}: {error}") from None
+        raise UsageError(f"{source}: {_in_file_rows(str(error), source, model.config)}") from None
     report = evaluate_model(model, rows, targets)
     if args.json:
         print_json({"model": args.model, "data": source, **report})
     else:
         _print_report(args.model, where, report)
     return EXIT_OK
+
+
+def _in_file_rows(message: str, source: str, trained_on: dict) -> str:
+    """The message with its ``at row N`` (a position among the rows evaluated) in the file's own rows."""
+    from mlpkit.datasets.catalog import row_words
+
+    match = AT_ROW.search(message)
+    if match is None:
+        return message
+    part = "test split" if "test split" in _part(source, trained_on) else "whole file"
+    words = row_words(source, int(match.group(1)), part, trained_on)
+    return message[: match.start()] + f"at {words}" + message[match.end() :]
+
+
+def _part(source: str, trained_on: dict) -> str:
+    from mlpkit.datasets import is_dataset_name, same_source
+
+    return "test split" if is_dataset_name(source) or same_source(source, trained_on.get("data")) else ""
 
 
 def _print_report(model_path: str, where: str, report: dict) -> None:

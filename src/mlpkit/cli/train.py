@@ -9,11 +9,13 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator
+
+import numpy as np
 from pathlib import Path
 
 from mlpkit.cli.args import EXIT_INTERRUPTED, EXIT_OK, UsageError, print_json, say
 from mlpkit.cli.settings import add_setting_flags, train_config
-from mlpkit.training import Callback, TrainingInterrupted
+from mlpkit.training import Callback, TrainingDiverged, TrainingInterrupted
 
 
 def add_train_parser(subparsers) -> None:
@@ -85,6 +87,7 @@ def run_train(args: argparse.Namespace) -> int:
     _check_checkpoint_flags(args)
     config, dataset, data = _training_data(args, config)
     model = data.model
+    _check_model(model, config)
     _say_data(args, dataset, model)
     say(args, f"network   {_describe_network(model)}")
     say(args, f"training  {_describe_training(config)}")
@@ -100,6 +103,8 @@ def run_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         history = run.fit(data.X, data.Y, **data.fit_options)
+    except TrainingDiverged as error:
+        raise TrainingDiverged(_divergence_hint(str(error), config)) from None
     except TrainingInterrupted as interruption:
         if not is_root:
             return EXIT_INTERRUPTED
@@ -256,12 +261,55 @@ def _training_data(args: argparse.Namespace, config):
 
 
 def _check_before_training(args: argparse.Namespace, config, dataset) -> None:
-    """What can be known before the first epoch: the network's size (before it is allocated)."""
+    """What can be known before the first epoch from the data: the network's size (before it is
+    allocated), and test labels that no training row has (a file with its own split)."""
     from mlpkit.io.bounds import check_layer_sizes
+    from mlpkit.tasks import target_kind
 
     width = dataset.n_features
     if dataset.scaling != "schema":  # a table's width comes from its schema, fitted later
         check_layer_sizes([width, *config.hidden, 1], "--hidden", config.dtype, n_outputs_known=False)
+    y_train, y_test = dataset.y_train, dataset.y_test
+    if isinstance(y_train, np.ndarray) and y_train.ndim == 1 and target_kind(y_train) == "classification":
+        unseen = np.flatnonzero(~np.isin(y_test, y_train))
+        if len(unseen):
+            label = dataset.label_values(y_test[unseen[:1]])[0]
+            raise UsageError(
+                f"{config.data}: y_test[{unseen[0]}] is label {_plain(label)!r}, which no training row has; "
+                "the model could not learn it"
+            )
+
+
+def _check_model(model, config) -> None:
+    """Before the first epoch: the labels can be stored in the model file, and the L2 penalty of the
+    initial weights, ``(lambda/2m) sum_l ||W_l||^2``, is finite in the network's dtype."""
+    from mlpkit.io.model_file import LABEL_TYPES
+
+    for label in model.labels:
+        if not isinstance(_plain(label), LABEL_TYPES):
+            raise UsageError(f"{config.data}: label {label!r} cannot be stored in a model file")
+    net = model.net
+    squares = sum(
+        float(np.sum(np.square(net.params[f"W{l}"], dtype=np.float64))) for l in range(1, net.L + 1)
+    )
+    with np.errstate(over="ignore"):
+        penalty = net.dtype.type(0.5 * config.l2 / config.batch_size * squares)
+    if not np.isfinite(penalty):
+        raise UsageError(
+            f"--l2 {config.l2:g}: the penalty (lambda/2m) sum ||W_l||^2 of the initial weights is already "
+            f"infinite in {net.dtype.name}; choose a smaller --l2"
+        )
+
+
+def _divergence_hint(message: str, config) -> str:
+    """A divergence with an L2 penalty names --l2 too, the learning rate is not the only suspect."""
+    if config.l2 > 0:
+        return f"{message} With --l2 {config.l2:g}, a smaller --l2 may be what is needed."
+    return message
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _print_train_summary(args: argparse.Namespace, model, report: dict, out: Path) -> None:

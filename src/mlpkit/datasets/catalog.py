@@ -153,10 +153,30 @@ def evaluation_data(
             seed=seed,
             test_fraction=trained_on.get("test_fraction", 0.2),
         )
-        _check_test_rows(source, dataset, trained_on.get("test_rows"))
+        if same_source(source, trained_on.get("data")):
+            _check_test_rows(source, dataset, trained_on.get("test_rows"))
         return dataset.X_test, dataset.label_values(dataset.y_test), "test split"
     if _is_table_file(source):
         table = read_table(source, target=trained_on.get("target_name"), categorical=categorical)
     else:
         table = read_table(source)
     return table.X, table.y, "whole file"
+
+
+def row_words(source: str | os.PathLike, position: int, part: str, trained_on: dict) -> str:
+    """Where row ``position`` of what :func:`evaluation_data` returned sits, as the user counts: a table
+    file's data row (from 1), an ``.npz``'s ``y[i]``; for a test split, the row of the file it came from."""
+    if part == "test split":
+        if is_dataset_name(source):
+            return f"test row {position} of {source}"
+        dataset = load_dataset(
+            source,
+            target=trained_on.get("target") if _is_table_file(source) else None,
+            categorical=(trained_on.get("categorical") or ()) if _is_table_file(source) else (),
+            seed=trained_on.get("seed", 0),
+            test_fraction=trained_on.get("test_fraction", 0.2),
+        )
+        if dataset.test_positions is None:
+            return f"row {position} of the test split"
+        position = int(dataset.test_positions[position])
+    return f"row {position + 1}" if _is_table_file(source) else f"y[{position}]"

@@ -33,6 +33,7 @@ class Dataset:
     source: str = ""
     own_split: bool = True
     test_rows: str | None = None  # digest of the held-out rows' content, for evaluate to check
+    test_positions: np.ndarray | None = None  # where the test rows sit in the whole data (0-based)
 
     @property
     def n_features(self) -> int:
@@ -72,6 +73,7 @@ def split_dataset(
     keys = row_keys(X, y, seed)
     train, test = content_split(keys, test_fraction, stratify)
     details.setdefault("test_rows", keys_digest(keys[test]))
+    details.setdefault("test_positions", test)
     if isinstance(X, ColumnTable):
         X_train, X_test = X.split(train, test)  # column by column: never two whole copies
     else:

@@ -5,9 +5,9 @@ A folder holds ``epoch-0003.npz``, written at the end of epoch 3, and after an i
 :func:`~mlpkit.io.save_checkpoint` (a killed run leaves at most a hidden temporary
 file, removed on resume), and only the two newest are kept. Every checkpoint records the
 run's settings and a digest of its training data (memory-mapped files included), so resuming
-with other ones is refused. A run holds the folder's lock (``.lock``, an ``flock`` the system
-releases when the process ends, even when it is killed), so a second run on the same folder
-is refused instead of replacing the first one's checkpoints.
+with other ones is refused. A run holds a lock on the folder (an ``flock`` the system releases
+when the process ends, even when it is killed), so a second run on the same folder is refused
+instead of replacing the first one's checkpoints.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ CHECKPOINT_FILE = re.compile(r"epoch-(\d{4,})(?:-batch-(\d{6,}))?\.npz")
 TEMPORARY_FILES = ".epoch-*.npz.*.tmp"  # what atomic_write leaves when the process is killed
 KEEP = 2
 SETTINGS_KEY = "run_settings"
-LOCK_FILE = ".lock"
 READ_BYTES = 8 << 20
 
 
@@ -63,41 +62,33 @@ def _digest_mapped(digest, rows) -> None:
 
 
 class FolderLock:
-    """An exclusive ``flock`` on a folder's lock file, holding the owner's process id for messages."""
+    """An exclusive ``flock`` on the folder itself: no file is added, and the system releases it when the
+    process ends, however it ends."""
 
     def __init__(self, folder: Path) -> None:
-        self.path = folder / LOCK_FILE
-        self.handle = None
+        self.folder = folder
+        self.descriptor: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock, or raise ValueError naming the folder (and the process) that holds it."""
-        if fcntl is None or self.handle is not None:
+        """Take the lock, or raise ValueError naming the folder another run holds."""
+        if fcntl is None or self.descriptor is not None:
             return
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held for the run)
+        descriptor = os.open(self.folder, os.O_RDONLY)
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            handle.seek(0)
-            owner = handle.read().strip()
-            handle.close()
-            by = f" (process {owner})" if owner.isdigit() else ""
+            os.close(descriptor)
             raise ValueError(
-                f"{self.path.parent} is in use by another training run{by}; wait for it to end, or "
-                "choose another folder"
+                f"{self.folder} is in use by another training run; wait for it to end, or choose another folder"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self.handle = handle
+        self.descriptor = descriptor
 
     def release(self) -> None:
-        """Let the lock go (closing the file releases the flock)."""
-        if self.handle is not None:
+        """Let the lock go (closing the descriptor releases the flock)."""
+        if self.descriptor is not None:
             with contextlib.suppress(OSError):
-                self.path.write_text("", encoding="utf-8")
-            self.handle.close()
-            self.handle = None
+                os.close(self.descriptor)
+            self.descriptor = None
 
 
 @dataclass(frozen=True)

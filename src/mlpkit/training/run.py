@@ -83,7 +83,11 @@ class TrainingRun:
             except ValueError as error:
                 raise CheckpointError("checkpoint_dir", str(error)) from None
             if self.resume:
-                self._restore()
+                try:
+                    self._restore()
+                except BaseException:
+                    self.folder.lock.release()
+                    raise
             trainer.callbacks.append(EpochCheckpoints(self.folder))
         if trainer.communicator is not None:
             trainer.communicator.share_state(trainer)  # a resumed run: the same epochs left on every rank
