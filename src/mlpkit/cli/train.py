@@ -9,9 +9,9 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
-from pathlib import Path
 
 from mlpkit.cli.args import EXIT_INTERRUPTED, EXIT_OK, UsageError, print_json, say
 from mlpkit.cli.settings import add_setting_flags, train_config

@@ -79,7 +79,8 @@ class FolderLock:
         except OSError:
             os.close(descriptor)
             raise ValueError(
-                f"{self.folder} is in use by another training run; wait for it to end, or choose another folder"
+                f"{self.folder} is in use by another training run; wait for it to end, or choose another "
+                "folder"
             ) from None
         self.descriptor = descriptor
 
