@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import re
 import shlex
 import sys
 import time
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpkit.cli.args import EXIT_INTERRUPTED, EXIT_OK, UsageError, print_json, say
+from mlpkit.cli.args import EXIT_INTERRUPTED, EXIT_OK, UsageError, flag, print_json, say
 from mlpkit.cli.settings import add_setting_flags, train_config
 from mlpkit.training import Callback, TrainingDiverged, TrainingInterrupted
+
+PYTHON_SETTING = re.compile(r"\b(test_fraction|seed|target|categorical)=")  # "setting=value", as Python says
 
 
 def add_train_parser(subparsers) -> None:
@@ -240,24 +243,39 @@ def _training_data(args: argparse.Namespace, config):
     from mlpkit.datasets import is_mapped_source, load_dataset, load_mapped
     from mlpkit.training.pipeline import build_training
 
-    if is_mapped_source(config.data, args.labels):
-        if config.target is not None or config.categorical:
-            option = "--target" if config.target is not None else "--categorical"
-            raise UsageError(f"{option} applies to CSV and Parquet files, not to memory-mapped .npy data")
-        dataset = load_mapped(config.data, args.labels, test_fraction=config.test_fraction, seed=config.seed)
-    else:
-        if args.labels is not None:
-            raise UsageError(f"--labels applies to --data X.npy, not to {config.data!r}")
-        dataset = load_dataset(
-            config.data,
-            target=config.target,
-            categorical=config.categorical,
-            seed=config.seed,
-            test_fraction=config.test_fraction,
-        )
+    with _in_option_words():
+        if is_mapped_source(config.data, args.labels):
+            if config.target is not None or config.categorical:
+                option = "--target" if config.target is not None else "--categorical"
+                raise UsageError(f"{option} applies to CSV and Parquet files, not to memory-mapped .npy data")
+            dataset = load_mapped(
+                config.data, args.labels, test_fraction=config.test_fraction, seed=config.seed
+            )
+        else:
+            if args.labels is not None:
+                raise UsageError(f"--labels applies to --data X.npy, not to {config.data!r}")
+            dataset = load_dataset(
+                config.data,
+                target=config.target,
+                categorical=config.categorical,
+                seed=config.seed,
+                test_fraction=config.test_fraction,
+            )
     config = config.settled(len(dataset.y_train))  # the data-size defaults, now that m is known
     _check_before_training(args, config, dataset)
     return config, dataset, build_training(dataset, config)
+
+
+@contextlib.contextmanager
+def _in_option_words() -> Iterator[None]:
+    """The library's ``test_fraction=0.001`` is the command line's ``--test-fraction 0.001``."""
+    try:
+        yield
+    except ValueError as error:
+        message = str(error)
+        if PYTHON_SETTING.search(message) is None:
+            raise
+        raise UsageError(PYTHON_SETTING.sub(lambda m: f"{flag(m.group(1))} ", message)) from None
 
 
 def _check_before_training(args: argparse.Namespace, config, dataset) -> None:

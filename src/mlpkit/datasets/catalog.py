@@ -165,7 +165,8 @@ def evaluation_data(
 
 def row_words(source: str | os.PathLike, position: int, part: str, trained_on: dict) -> str:
     """Where row ``position`` of what :func:`evaluation_data` returned sits, as the user counts: a table
-    file's data row (from 1), an ``.npz``'s ``y[i]``; for a test split, the row of the file it came from."""
+    file's data row (from 1), an ``.npz``'s row (from 0, as numpy counts); for a test split, the row of
+    the file it came from."""
     if part == "test split":
         if is_dataset_name(source):
             return f"test row {position} of {source}"
@@ -179,4 +180,4 @@ def row_words(source: str | os.PathLike, position: int, part: str, trained_on: d
         if dataset.test_positions is None:
             return f"row {position} of the test split"
         position = int(dataset.test_positions[position])
-    return f"row {position + 1}" if _is_table_file(source) else f"y[{position}]"
+    return f"row {position + 1}" if _is_table_file(source) else f"row {position}"  # an array's rows: from 0

@@ -149,19 +149,24 @@ def _npz_features(path: Path, X: np.ndarray, key: str) -> np.ndarray:
     if X.dtype != bool and (not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X)):
         raise ValueError(f"{path}: {key} must hold real numbers, got dtype {X.dtype}")
     if np.issubdtype(X.dtype, np.floating):
-        check_magnitudes(X, lambda row, column: f"{path}: {key}[{row}, {column}]")
+        check_magnitudes(X, f"{path}: {key}")
     return X.astype(np.float64) if X.dtype == bool else X
 
 
-def check_magnitudes(values: np.ndarray, where) -> None:
-    """Refuse NaN, infinity and numbers beyond float32's range (``where(row, column)`` names the cell):
+def check_magnitudes(values: np.ndarray, name: str) -> None:
+    """Refuse NaN, infinity and numbers beyond float32's range in the rows ``values`` (called ``name``):
     training and prediction compute in float32 by default, where such a value becomes infinite."""
-    bad = ~(np.abs(values) <= MAX_MAGNITUDE)  # NaN compares False
+    flat = values.reshape(values.shape[0], -1)
+    bad = ~(np.abs(flat) <= MAX_MAGNITUDE)  # NaN compares False
     if bad.any():
-        row, column = (int(i) for i in np.argwhere(bad.reshape(values.shape[0], -1))[0])
-        value = values.reshape(values.shape[0], -1)[row, column]
-        what = "NaN or infinity" if not np.isfinite(value) else f"{value:g}, beyond float32's range (±3.4e38)"
-        raise ValueError(f"{where(row, column)} is {what}; clean or rescale it first")
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        value = flat[row, column]
+        if not np.isfinite(value):
+            raise ValueError(f"{name} has NaN or infinity at row {row}, column {column}")
+        raise ValueError(
+            f"{name} has {value:g} at row {row}, column {column}, beyond float32's range (±3.4e38); "
+            "rescale it"
+        )
 
 
 def _npz_targets(path: Path, y: np.ndarray, key: str, m: int) -> np.ndarray:
@@ -182,7 +187,7 @@ def _npz_targets(path: Path, y: np.ndarray, key: str, m: int) -> np.ndarray:
             "several target columns must be numbers"
         )
     if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-        raise ValueError(f"{path}: {key} has NaN or infinity at {key}[{np.argwhere(~np.isfinite(y))[0][0]}]")
+        raise ValueError(f"{path}: {key} has NaN or infinity at row {np.argwhere(~np.isfinite(y))[0][0]}")
     return y
 
 
