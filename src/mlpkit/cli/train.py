@@ -87,7 +87,7 @@ def run_train(args: argparse.Namespace) -> int:
     inputs = {"--data": config.data, "--labels": args.labels}
     out = check_outputs({"--out": args.out, "--plot": args.plot}, inputs)["--out"]
     plot_curves = _check_plot_path(args.plot)
-    _check_checkpoint_flags(args)
+    _check_checkpoint_flags(args, is_root)
     config, dataset, data = _training_data(args, config)
     model = data.model
     _check_model(model, config)
@@ -173,7 +173,7 @@ def _describe_training(config) -> str:
     )
 
 
-def _check_checkpoint_flags(args: argparse.Namespace) -> None:
+def _check_checkpoint_flags(args: argparse.Namespace, is_root: bool = True) -> None:
     """Refuse --resume without a folder, and a folder that is a file or holds another run's checkpoints."""
     from mlpkit.training.run import check_checkpoint_folder
 
@@ -184,7 +184,7 @@ def _check_checkpoint_flags(args: argparse.Namespace) -> None:
             )
         return
     with _checkpoint_usage():
-        check_checkpoint_folder(args.checkpoint_dir, args.resume)
+        check_checkpoint_folder(args.checkpoint_dir, args.resume, probe_lock=is_root)  # rank 0 writes
 
 
 @contextlib.contextmanager

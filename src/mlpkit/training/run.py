@@ -60,7 +60,7 @@ class TrainingRun:
         self.folder = CheckpointFolder(checkpoint_dir, {}) if checkpoint_dir is not None else None
         self.resumed_from: str | None = None
         if checkpoint_dir is not None:
-            check_checkpoint_folder(checkpoint_dir, resume)
+            check_checkpoint_folder(checkpoint_dir, resume, probe_lock=self._writes_checkpoints)
 
     @property
     def _writes_checkpoints(self) -> bool:
@@ -148,12 +148,13 @@ class TrainingRun:
         return str(self.folder.write(trainer))
 
 
-def check_checkpoint_folder(checkpoint_dir: str, resume: bool) -> None:
-    """Refuse a folder that is a file, or that holds another run's checkpoints when not resuming."""
+def check_checkpoint_folder(checkpoint_dir: str, resume: bool, *, probe_lock: bool = True) -> None:
+    """Refuse a folder that is a file, that another run holds (``probe_lock``: the process that will
+    write the checkpoints asks), or that holds another run's checkpoints when not resuming."""
     folder = CheckpointFolder(checkpoint_dir, {})
     if folder.folder.exists() and not folder.folder.is_dir():
         raise CheckpointError("checkpoint_dir", f"{folder.folder} is a file, not a folder")
-    if folder.folder.is_dir():  # fail fast, before the data is read; the run takes the lock in start()
+    if probe_lock and folder.folder.is_dir():  # fail fast, before the data is read; start() takes it
         try:
             folder.lock.acquire()
         except ValueError as error:
