@@ -96,6 +96,7 @@ def test_an_npz_header_declaring_ten_trillion_numbers_is_refused_unread(tmp_path
         (["explain", "--layers", "100000000,100000000"], ["--layers", "100000000 units"]),
         (["explain", "--layers", "100000,100000"], ["--layers", "10,000,100,000 parameters"]),
         (["gradcheck", "--layers", "20000,20000,2"], ["--layers", "parameters, more than"]),
+        (["explain", "--batch", "100000000000", "--run"], ["--batch", "more than this machine's"]),
     ],
 )
 def test_sizes_from_options_are_bounded_before_allocation(argv, fragments, capsys):

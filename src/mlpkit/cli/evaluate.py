@@ -79,15 +79,16 @@ def _in_file_rows(message: str, source: str, trained_on: dict) -> str:
     match = AT_ROW.search(message)
     if match is None:
         return message
-    part = "test split" if "test split" in _part(source, trained_on) else "whole file"
-    words = row_words(source, int(match.group(1)), part, trained_on)
+    words = row_words(source, int(match.group(1)), _part(source, trained_on), trained_on)
     return message[: match.start()] + f"at {words}" + message[match.end() :]
 
 
 def _part(source: str, trained_on: dict) -> str:
+    """Which part of ``source`` evaluate reads: its test split or the whole file (as ``evaluation_data``)."""
     from mlpkit.datasets import is_dataset_name, same_source
 
-    return "test split" if is_dataset_name(source) or same_source(source, trained_on.get("data")) else ""
+    same = is_dataset_name(source) or same_source(source, trained_on.get("data"))
+    return "test split" if same else "whole file"
 
 
 def _print_report(model_path: str, where: str, report: dict) -> None:

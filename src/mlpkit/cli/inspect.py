@@ -56,7 +56,6 @@ def model_info(path: str) -> dict:
 def run_info(args: argparse.Namespace) -> int:
     """Print the model file's description, as text or one JSON object."""
     info = model_info(args.model)
-    show = _escaped_print
     if args.json:
         print_json(info)
         return EXIT_OK
@@ -64,35 +63,35 @@ def run_info(args: argparse.Namespace) -> int:
     sizes = "-".join(str(size) for size in architecture["layer_sizes"])
     activations = ", ".join([*architecture["hidden_activation"], architecture["output_activation"]])
     preprocessing = info["preprocessing"]
-    show(f"model          {info['model']} ({info['file_bytes']:,} bytes)")
-    show(
+    _show(f"model          {info['model']} ({info['file_bytes']:,} bytes)")
+    _show(
         f"format         {info['format']} version {info['format_version']} (mlpkit {info['mlpkit_version']})"
     )
-    show(f"architecture   {sizes} ({activations})")
+    _show(f"architecture   {sizes} ({activations})")
     embedded = info["embedding_parameters"]
-    show(f"parameters     {info['parameters']:,}" + (f" + {embedded:,} in embeddings" if embedded else ""))
-    show(f"dtype          {info['dtype']}")
-    show(f"task           {info['task']}" + (f", labels {info['labels']}" if info["labels"] else ""))
+    _show(f"parameters     {info['parameters']:,}" + (f" + {embedded:,} in embeddings" if embedded else ""))
+    _show(f"dtype          {info['dtype']}")
+    _show(f"task           {info['task']}" + (f", labels {info['labels']}" if info["labels"] else ""))
     if info["features"]:
         first, *rest = info["features"]
-        show(f"features       {first}")
+        _show(f"features       {first}")
         for line in rest:
-            show(f"               {line}")
+            _show(f"               {line}")
         for entry in info["embeddings"]:
-            show(f"embedding      {entry['column']}: E ({entry['d_c']} x {entry['n_c']}), learned")
+            _show(f"embedding      {entry['column']}: E ({entry['d_c']} x {entry['n_c']}), learned")
     else:
-        show(f"preprocessing  {preprocessing['method'] + ' scaling' if preprocessing else 'none'}")
-    show(f"epochs trained {info['epochs_trained']}")
-    show("training config")
+        _show(f"preprocessing  {preprocessing['method'] + ' scaling' if preprocessing else 'none'}")
+    _show(f"epochs trained {info['epochs_trained']}")
+    _show("training config")
     for key, value in info["config"].items():
-        show(f"  {key:<20} {value}")
-    show("metrics")
+        _show(f"  {key:<20} {value}")
+    _show("metrics")
     for key, value in info["metrics"].items():
-        show(f"  {key:<20} {value:.6g}" if isinstance(value, float) else f"  {key:<20} {value}")
+        _show(f"  {key:<20} {value:.6g}" if isinstance(value, float) else f"  {key:<20} {value}")
     return EXIT_OK
 
 
-def _escaped_print(text: str) -> None:
+def _show(text: str) -> None:
     """Print a line of the description: names from the file are escaped, never sent raw to the terminal."""
     print(escape(text))
 
@@ -178,13 +177,16 @@ def _add_output_activation(parser: argparse.ArgumentParser, default: str) -> Non
 
 
 def _network(args: argparse.Namespace, dtype: str = "float32"):
-    """The random network of ``--layers``, its size checked before anything is allocated."""
-    from mlpkit.io.bounds import check_layer_sizes
+    """The random network of ``--layers``, its size (and a pass over ``--batch`` random samples: every
+    layer's Z and A, and their gradients) checked before anything is allocated."""
+    from mlpkit.io.bounds import check_allocation, check_layer_sizes
     from mlpkit.network import DNN
 
     if len(args.layers) < 2:
         raise UsageError(f"--layers needs at least two sizes n_x,n_L (input and output), got {args.layers}")
     check_layer_sizes(args.layers, "--layers", dtype)
+    itemsize = 8 if dtype == "float64" else 4
+    check_allocation(4 * args.batch * sum(args.layers) * itemsize, "one pass over the batch", "--batch")
     return DNN(args.layers, args.activation, args.output, seed=args.seed, dtype=dtype)
 
 
