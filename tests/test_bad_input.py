@@ -284,7 +284,7 @@ CASES = {
     ),
     "categorical with numeric rows": (
         ["--data", "{dir}/nan_y.npz", "--categorical", "a"],
-        ["categorical=['a'] applies to CSV and Parquet files only"],
+        ["--categorical a applies to CSV and Parquet files only"],
     ),
     "short row": (
         ["--data", "{dir}/short_row.csv"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import math
 import re
@@ -18,7 +19,8 @@ from mlpkit.cli.args import EXIT_INTERRUPTED, EXIT_OK, UsageError, flag, print_j
 from mlpkit.cli.settings import add_setting_flags, train_config
 from mlpkit.training import Callback, TrainingDiverged, TrainingInterrupted
 
-PYTHON_SETTING = re.compile(r"\b(test_fraction|seed|target|categorical)=")  # "setting=value", as Python says
+# "setting=value" as Python says it: a number, a quoted name or a list of names
+PYTHON_SETTING = re.compile(r"\b(test_fraction|seed|target|categorical)=(\[[^\]]*\]|'[^']*'|[^\s,;]+)")
 
 
 def add_train_parser(subparsers) -> None:
@@ -275,7 +277,16 @@ def _in_option_words() -> Iterator[None]:
         message = str(error)
         if PYTHON_SETTING.search(message) is None:
             raise
-        raise UsageError(PYTHON_SETTING.sub(lambda m: f"{flag(m.group(1))} ", message)) from None
+        raise UsageError(PYTHON_SETTING.sub(_as_option, message)) from None
+
+
+def _as_option(match: re.Match) -> str:
+    """``categorical=['zip', 'store']`` -> ``--categorical zip,store``; ``seed=3`` -> ``--seed 3``."""
+    value = match.group(2)
+    with contextlib.suppress(ValueError, SyntaxError):
+        parsed = ast.literal_eval(value)
+        value = ",".join(map(str, parsed)) if isinstance(parsed, list) else str(parsed)
+    return f"{flag(match.group(1))} {value}"
 
 
 def _check_before_training(args: argparse.Namespace, config, dataset) -> None:
