@@ -1,7 +1,8 @@
 """Held-out rows chosen by content: each row's stable hash decides whether it is a test row.
 
-A row's key is a keyed BLAKE2b hash (key: the seed) of its values and its label, so it does not
-depend on where the row sits in the file: ``evaluate`` on the same rows in another order (or
+A row's key is a hash of its values and its label, started from the seed (a SplitMix64 chain
+over the row's 64-bit words: an array row's bytes as stored, a table's cells column by column),
+so it does not depend on where the row sits in the file: ``evaluate`` on the same rows in another order (or
 with the columns of a table in another order) draws the same test rows. Within each class
 (stratified, as before) the rows with the smallest keys are held out, ``round(test_fraction *
 count)`` of them and never all; a digest of the test rows' keys, stored with the model, tells
@@ -17,12 +18,23 @@ import numpy as np
 
 from mlpkit.columns import ColumnTable
 
-KEY_BYTES = 8
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+MISSING_WORD = np.uint64(0xA0761D6478BD642F)  # a missing category
+BLOCK_ROWS = 8192  # rows hashed at a time: a padded copy of this many rows at most
 
 
-def _hasher(seed: int | None):
-    key = os.urandom(16) if seed is None else int(seed).to_bytes(16, "little", signed=False)
-    return lambda data: hashlib.blake2b(data, digest_size=KEY_BYTES, key=key).digest()
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer on every word (uint64 arithmetic wraps): each input bit moves every output
+    bit, so a chain of ``mix(key ^ word)`` over a row's words is a hash of the row."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _start(seed: int | None, m: int) -> np.ndarray:
+    """The chain's first word, from the seed (None: fresh entropy, a split that cannot be drawn again)."""
+    seed_word = int.from_bytes(os.urandom(8), "little") if seed is None else int(seed) % (1 << 64)
+    return _mix(np.full(m, np.uint64(seed_word) ^ GOLDEN, dtype=np.uint64))
 
 
 def _value_words(values: np.ndarray) -> np.ndarray:
@@ -33,38 +45,53 @@ def _value_words(values: np.ndarray) -> np.ndarray:
         numbers[np.isnan(numbers)] = np.nan  # one NaN bit pattern
         return (numbers + 0.0).view(np.uint64)  # + 0.0: -0.0 and 0.0 alike
     uniques, inverse = np.unique(values.astype(str), return_inverse=True)
-    words = np.array([hashlib.blake2b(text.encode(), digest_size=8).digest() for text in uniques], "V8")
-    return words.view(np.uint64)[inverse.reshape(-1)] if len(uniques) else np.zeros(0, np.uint64)
+    digests = [hashlib.blake2b(text.encode(), digest_size=8).digest() for text in uniques]
+    words = np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64)
+    return words[inverse.reshape(-1)]
 
 
-def _table_words(table: ColumnTable) -> np.ndarray:
-    """``(m, C)`` words of a table's cells, columns in name order (so their order in the file is moot)."""
-    words = []
+def _column_words(table: ColumnTable):
+    """Each column's words, in name order (so the columns' order in the file is moot)."""
     for name in sorted(table.names):
         column = table.columns[name]
         if column.is_numeric:
-            words.append(_value_words(column.values))
+            yield _value_words(column.values)
         else:
-            texts = np.array([*column.categories, ""], dtype=object)  # code -1 (missing) takes the last
-            missing_word = np.uint64(0x9E3779B97F4A7C15)
-            coded = _value_words(texts.astype(str)) if len(texts) > 1 else np.zeros(1, np.uint64)
-            coded[-1] = missing_word
-            words.append(coded[column.values])
-    return np.stack(words, axis=1) if words else np.zeros((table.n_rows, 0), np.uint64)
+            coded = np.append(_value_words(np.array(column.categories, dtype=str)), MISSING_WORD)
+            yield coded[column.values]  # code -1 (missing) takes the last word
 
 
 def row_keys(X: np.ndarray | ColumnTable, y: np.ndarray, seed: int | None) -> np.ndarray:
-    """A ``uint64`` key per row from its content and label alone (the same rows give the same keys in any
-    order); ``seed`` keys the hash, so another seed draws other test rows."""
-    digest = _hasher(seed)
-    cells = _table_words(X) if isinstance(X, ColumnTable) else np.ascontiguousarray(X)
-    cells = cells.reshape(cells.shape[0], -1)
-    labels = np.asarray(y).reshape(len(y), -1)
-    label_words = np.stack([_value_words(labels[:, k]) for k in range(labels.shape[1])], axis=1)
-    keys = np.empty(cells.shape[0], dtype=np.uint64)
-    for row in range(cells.shape[0]):  # about 1 µs a row plus the hash of its bytes
-        keys[row] = int.from_bytes(digest(cells[row].tobytes() + label_words[row].tobytes()), "little")
-    return keys
+    """A ``uint64`` key per row from its values and label alone (the same rows give the same keys in any
+    order); ``seed`` starts the hash, so another seed draws other test rows. Vectorized: one pass of a
+    few numpy operations per column."""
+    m = len(y)
+    key = _start(seed, m)
+    if isinstance(X, ColumnTable):
+        for words in _column_words(X):
+            key = _mix(key ^ words)
+    else:
+        key = _array_keys(np.asarray(X).reshape(m, -1), key)
+    labels = np.asarray(y).reshape(m, -1)
+    for k in range(labels.shape[1]):
+        key = _mix(key ^ _value_words(labels[:, k]))
+    return key
+
+
+def _array_keys(rows: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """The chain over each row's bytes as stored, 8 at a time (zero-padded), a block of rows at a time."""
+    out = np.empty_like(key)
+    for start in range(0, rows.shape[0], BLOCK_ROWS):
+        raw = np.ascontiguousarray(rows[start : start + BLOCK_ROWS]).view(np.uint8)
+        raw = raw.reshape(raw.shape[0], -1)
+        block = np.zeros((raw.shape[0], -(-raw.shape[1] // 8) * 8), dtype=np.uint8)
+        block[:, : raw.shape[1]] = raw
+        words = block.view("<u8")
+        chain = key[start : start + BLOCK_ROWS]
+        for j in range(words.shape[1]):
+            chain = _mix(chain ^ words[:, j])
+        out[start : start + BLOCK_ROWS] = chain
+    return out
 
 
 def content_split(
