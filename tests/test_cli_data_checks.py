@@ -57,6 +57,18 @@ def test_the_test_rows_are_the_same_rows_in_any_order(tmp_path):
     assert other_seed.test_rows != load_dataset(tmp_path / "in_order.csv", seed=3).test_rows
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8])
+def test_an_npz_in_another_row_order_gives_the_same_test_rows(dtype, tmp_path):
+    X = (IRIS.data * 10).astype(dtype)
+    order = np.random.default_rng(5).permutation(len(X))
+    np.savez(tmp_path / "a.npz", X=X, y=IRIS.target)
+    np.savez(tmp_path / "b.npz", X=X[order], y=IRIS.target[order])
+    a, b = (load_dataset(tmp_path / name, seed=11) for name in ("a.npz", "b.npz"))
+    rows = [sorted(map(tuple, np.column_stack([d.X_test, d.y_test]).tolist())) for d in (a, b)]
+    assert rows[0] == rows[1] and a.test_rows == b.test_rows
+    assert sorted(order[b.test_positions].tolist()) == a.test_positions.tolist()  # the same file rows
+
+
 def test_the_content_split_keeps_the_classes_proportions(tmp_path):
     y = np.repeat([0, 1, 2], [50, 30, 7])
     X = np.random.default_rng(0).normal(size=(len(y), 3))
