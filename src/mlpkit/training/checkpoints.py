@@ -76,12 +76,15 @@ class FolderLock:
         descriptor = os.open(self.folder, os.O_RDONLY)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             os.close(descriptor)
             raise ValueError(
                 f"{self.folder} is in use by another training run; wait for it to end, or choose another "
                 "folder"
             ) from None
+        except OSError:  # a file system without locks: the run goes on unlocked
+            os.close(descriptor)
+            return
         self.descriptor = descriptor
 
     def release(self) -> None:
