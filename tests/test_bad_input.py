@@ -287,7 +287,7 @@ CASES = {
     ),
     "categorical with numeric rows": (
         ["--data", "{dir}/nan_y.npz", "--categorical", "a"],
-        ["categorical=['a'] applies to CSV and Parquet files only"],
+        ["--categorical a applies to CSV and Parquet files only"],
     ),
     "short row": (
         ["--data", "{dir}/short_row.csv"],
@@ -366,7 +366,7 @@ PREDICT_CASES = {
     "missing model": (["predict", "{dir}/absent.npz", "{dir}/good.csv"], ["absent.npz: no such model file"]),
     "output folder": (
         ["predict", "{model}", "{dir}/good.csv", "--output", "{dir}/none/p.csv"],
-        ["--output: cannot write", "does not exist"],
+        ["--out: cannot write", "does not exist"],
     ),
     "evaluate renamed column": (
         ["evaluate", "{model}", "--data", "{dir}/renamed.csv"],

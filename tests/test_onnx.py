@@ -179,4 +179,4 @@ def test_cli_export_bad_input_exits_2_and_writes_nothing(tmp_path):
     assert "Traceback" not in done.stderr and not (tmp_path / "out.onnx").exists()
     save(make_model("tanh", "sigmoid", 1, "binary"), tmp_path / "model.npz")
     done = run_cli("export", str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "no" / "out.onnx"))
-    assert done.returncode == 2 and "--onnx" in done.stderr and "does not exist" in done.stderr
+    assert done.returncode == 2 and "--out" in done.stderr and "does not exist" in done.stderr

@@ -292,7 +292,10 @@ def _bad_members_cases():
         "pickle member": (lambda m: {**m, "data.pkl": b"\x80\x04."}, "unexpected entry 'data.pkl'"),
         "not json": (lambda m: {**m, "mlpkit.json": b"{not json"}, "not valid JSON"),
         "no json": (lambda m: {k: v for k, v in m.items() if k != "mlpkit.json"}, "no mlpkit.json entry"),
-        "bad header": (lambda m: {**m, "W1.npy": b"\x93NUMPY\x01\x00garbage"}, "no valid .npy header"),
+        "bad header": (
+            lambda m: {**m, "W1.npy": b"\x93NUMPY\x01\x00garbage" + bytes(96)},
+            "no valid .npy header",
+        ),
         "truncated array": (lambda m: {**m, "W1.npy": _npy(np.zeros((6, 4), np.float32))[:-8]}, "truncated"),
     }
 

@@ -5,6 +5,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import zipfile
 
 import numpy as np
@@ -78,7 +79,11 @@ def test_the_printed_schema_says_embedding(tmp_path):
         "train", "--data", tmp_path / "c.csv", "--target", "y", "--epochs", "1", "--out", tmp_path / "m.npz"
     )
     assert code == 0, err
-    assert "+ 1 embedded" in out and "embedding d_c=15 of n_c=52" in out
+    codes = load_dataset(tmp_path / "c.csv", target="y").X_train.column("city").values
+    seen = len(np.unique(codes[codes >= 0]))
+    n_c = seen + 2  # the training rows' cities, missing and unseen
+    d_c = math.ceil(1.6 * n_c**0.56)
+    assert "+ 1 embedded" in out and f"embedding d_c={d_c} of n_c={n_c}" in out
     assert "in embeddings" in out  # the network line counts E_c's numbers
 
 

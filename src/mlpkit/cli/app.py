@@ -5,18 +5,27 @@ Subcommands, one module per group: ``train`` (:mod:`~mlpkit.cli.train`), ``evalu
 (:mod:`~mlpkit.cli.inspect`), ``plot`` and ``export``. Each only parses, calls the library and
 prints. Exit codes: 0 success, 1 other failures (training diverged, a download failed, a check
 did not pass), 2 bad usage or bad input (one line on stderr naming the option, file, row or
-column; no output file is left behind), 130 interrupted.
+column; no output file is left behind), 130 interrupted, 141 when the reader of standard output
+went away (``mlpkit info m.npz | head -1``: quietly, as other command-line tools do).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from mlpkit.cli.args import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, ArgumentParser
+from mlpkit.cli.args import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    ArgumentParser,
+    escape,
+)
 from mlpkit.cli.evaluate import add_evaluate_parser, add_predict_parser
 from mlpkit.cli.export import add_export_parser
 from mlpkit.cli.inspect import add_explain_parser, add_gradcheck_parser, add_info_parser
@@ -39,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mlpkit",
         description="Dense neural networks trained by vectorized backpropagation.",
     )
+    parser.add_argument("--version", action="version", version=f"mlpkit {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_train_parser(subparsers)
     add_evaluate_parser(subparsers)
@@ -51,10 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from mlpkit import __version__
+
+    return __version__
+
+
 def _fail(command: str, error: BaseException | str, code: int) -> int:
-    message = " ".join(str(error).split()) or type(error).__name__
-    print(f"mlpkit {command}: error: {message}", file=sys.stderr)
+    message = escape(" ".join(str(error).split())) or type(error).__name__
+    print(f"mlpkit {command}: error: {message}", file=sys.stderr, flush=True)
     return code
+
+
+def _reader_gone() -> int:
+    """Standard output's reader went away: send what is left to the null device, exit quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,7 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(argv) if argv is not None else sys.argv[1:]  # to print a resume command
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow surfaces as TrainingDiverged
-            return args.run(args)
+            code = args.run(args)
+            sys.stdout.flush()
+            return code
+    except BrokenPipeError:
+        return _reader_gone()
     except KeyboardInterrupt:
         return _fail(args.command, "interrupted", EXIT_INTERRUPTED)
     except TrainingDiverged as error:
@@ -75,3 +103,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args.command, error, EXIT_USAGE)
     except OSError as error:
         return _fail(args.command, error, EXIT_FAILURE)
+    except MemoryError:
+        return _fail(args.command, "out of memory (the data or the network is too large)", EXIT_FAILURE)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 import numpy as np
 
-from mlpkit.cli.args import EXIT_OK, UsageError, print_json
+from mlpkit.cli.args import EXIT_OK, UsageError, escape, print_json
+
+AT_ROW = re.compile(r"at row (\d+)")
 
 
 # ---------------------------------------------------------------------- evaluate
@@ -60,7 +63,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     try:
         targets = encode_test_targets(model, values)
     except ValueError as error:
-        raise UsageError(f"{source}: {error}") from None
+        raise UsageError(f"{source}: {_in_file_rows(str(error), source, model.config)}") from None
     report = evaluate_model(model, rows, targets)
     if args.json:
         print_json({"model": args.model, "data": source, **report})
@@ -69,15 +72,35 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _in_file_rows(message: str, source: str, trained_on: dict) -> str:
+    """The message with its ``at row N`` (a position among the rows evaluated) in the file's own rows."""
+    from mlpkit.datasets.catalog import row_words
+
+    match = AT_ROW.search(message)
+    if match is None:
+        return message
+    words = row_words(source, int(match.group(1)), _part(source, trained_on), trained_on)
+    return message[: match.start()] + f"at {words}" + message[match.end() :]
+
+
+def _part(source: str, trained_on: dict) -> str:
+    """Which part of ``source`` evaluate reads: its test split or the whole file (as ``evaluation_data``)."""
+    from mlpkit.datasets import is_dataset_name, same_source
+
+    same = is_dataset_name(source) or same_source(source, trained_on.get("data"))
+    return "test split" if same else "whole file"
+
+
 def _print_report(model_path: str, where: str, report: dict) -> None:
-    print(f"model {model_path} on {where}")
+    print(escape(f"model {model_path} on {where}"))
     scores = [f"loss {report['loss']:.4f}"]
     scores += [f"{key} {report[key]:.4f}" for key in ("accuracy", "mse", "r2") if key in report]
     print("  ".join(scores))
     if "per_class" in report:
-        print(_per_class_table(report["per_class"]))
+        rows = [{**row, "label": escape(row["label"])} for row in report["per_class"]]
+        print(_per_class_table(rows))
     if "confusion_matrix" in report:
-        print(_confusion_table(report["confusion_matrix"], [row["label"] for row in report["per_class"]]))
+        print(_confusion_table(report["confusion_matrix"], [row["label"] for row in rows]))
 
 
 def _per_class_table(rows: list[dict]) -> str:
@@ -114,26 +137,30 @@ def add_predict_parser(subparsers) -> None:
     parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
     parser.add_argument("input", metavar="INPUT", help="feature rows: .csv (header), .parquet, .npz (X)")
     parser.add_argument("--proba", action="store_true", help="add one probability column per class")
-    parser.add_argument("--output", metavar="FILE", help="CSV file to write (default: standard output)")
+    parser.add_argument(
+        "-o",
+        "--out",
+        "--output",
+        dest="out",
+        metavar="FILE",
+        help="CSV file to write, '-' for standard output (default: standard output; --output is an old "
+        "spelling)",
+    )
     parser.set_defaults(run=run_predict)
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Write the prediction table of INPUT's rows as CSV, to ``--output`` (atomically) or stdout."""
-    from mlpkit.io import atomic_write, check_writable, load
+    """Write the prediction table of INPUT's rows as CSV, to ``--out`` (atomically) or stdout."""
+    from mlpkit.io import atomic_write, check_outputs, load
     from mlpkit.predictions import prediction_csv, read_features
 
+    out = check_outputs({"--out": args.out}, {"MODEL": args.model, "INPUT": args.input}, streams=["--out"])
     model = load(args.model)
     if args.proba and model.task == "regression":
         raise UsageError("--proba: a regression model has no class probabilities")
-    if args.output:
-        try:
-            check_writable(args.output)
-        except ValueError as error:
-            raise UsageError(f"--output: {error}") from None
     text = prediction_csv(model, read_features(model, args.input), args.proba)
-    if args.output:
-        atomic_write(args.output, lambda handle: handle.write(text), text=True)
+    if out["--out"] is not None:
+        atomic_write(out["--out"], lambda handle: handle.write(text), text=True)
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from mlpkit.cli.args import EXIT_FAILURE, EXIT_OK, UsageError, int_list, positive_int, print_json
+from mlpkit.cli.args import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    UsageError,
+    escape,
+    int_list,
+    positive_int,
+    print_json,
+    real,
+    seed,
+)
 
 GRADCHECK_THRESHOLD = 1e-7
 
@@ -53,48 +63,55 @@ def run_info(args: argparse.Namespace) -> int:
     sizes = "-".join(str(size) for size in architecture["layer_sizes"])
     activations = ", ".join([*architecture["hidden_activation"], architecture["output_activation"]])
     preprocessing = info["preprocessing"]
-    print(f"model          {info['model']} ({info['file_bytes']:,} bytes)")
-    print(
+    _show(f"model          {info['model']} ({info['file_bytes']:,} bytes)")
+    _show(
         f"format         {info['format']} version {info['format_version']} (mlpkit {info['mlpkit_version']})"
     )
-    print(f"architecture   {sizes} ({activations})")
+    _show(f"architecture   {sizes} ({activations})")
     embedded = info["embedding_parameters"]
-    print(f"parameters     {info['parameters']:,}" + (f" + {embedded:,} in embeddings" if embedded else ""))
-    print(f"dtype          {info['dtype']}")
-    print(f"task           {info['task']}" + (f", labels {info['labels']}" if info["labels"] else ""))
+    _show(f"parameters     {info['parameters']:,}" + (f" + {embedded:,} in embeddings" if embedded else ""))
+    _show(f"dtype          {info['dtype']}")
+    _show(f"task           {info['task']}" + (f", labels {info['labels']}" if info["labels"] else ""))
     if info["features"]:
         first, *rest = info["features"]
-        print(f"features       {first}")
+        _show(f"features       {first}")
         for line in rest:
-            print(f"               {line}")
+            _show(f"               {line}")
         for entry in info["embeddings"]:
-            print(f"embedding      {entry['column']}: E ({entry['d_c']} x {entry['n_c']}), learned")
+            _show(f"embedding      {entry['column']}: E ({entry['d_c']} x {entry['n_c']}), learned")
     else:
-        print(f"preprocessing  {preprocessing['method'] + ' scaling' if preprocessing else 'none'}")
-    print(f"epochs trained {info['epochs_trained']}")
-    print("training config")
+        _show(f"preprocessing  {preprocessing['method'] + ' scaling' if preprocessing else 'none'}")
+    _show(f"epochs trained {info['epochs_trained']}")
+    _show("training config")
     for key, value in info["config"].items():
-        print(f"  {key:<20} {value}")
-    print("metrics")
+        _show(f"  {key:<20} {value}")
+    _show("metrics")
     for key, value in info["metrics"].items():
-        print(f"  {key:<20} {value:.6g}" if isinstance(value, float) else f"  {key:<20} {value}")
+        _show(f"  {key:<20} {value:.6g}" if isinstance(value, float) else f"  {key:<20} {value}")
     return EXIT_OK
+
+
+def _show(text: str) -> None:
+    """Print a line of the description: names from the file are escaped, never sent raw to the terminal."""
+    print(escape(text))
 
 
 # ---------------------------------------------------------------------- gradcheck
 def add_gradcheck_parser(subparsers) -> None:
     """The ``gradcheck`` subcommand."""
+    from mlpkit.activations import ACTIVATIONS
+
     parser = subparsers.add_parser(
         "gradcheck",
         help="check backprop against finite differences on a random network",
         description="Compare backpropagation's gradients with centered finite differences (float64).",
     )
     parser.add_argument("--layers", type=int_list, default=[4, 5, 3], help="layer sizes n_x,...,n_L")
-    parser.add_argument("--activation", default="tanh", help="hidden activation")
-    parser.add_argument("--output", default="softmax", help="output activation: sigmoid, softmax, identity")
-    parser.add_argument("--batch", type=int, default=8, help="number of random samples m")
-    parser.add_argument("--epsilon", type=float, default=1e-7, help="finite-difference step")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--activation", default="tanh", choices=sorted(ACTIVATIONS), help="hidden activation")
+    _add_output_activation(parser, "softmax")
+    parser.add_argument("--batch", type=positive_int, default=8, help="number of random samples m")
+    parser.add_argument("--epsilon", type=real, default=1e-7, help="finite-difference step")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the random network and batch")
     parser.set_defaults(run=run_gradcheck)
 
 
@@ -102,11 +119,8 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     """Check a random float64 network's gradients on a random batch; exit 1 above the threshold."""
     from mlpkit.explain import random_batch
     from mlpkit.gradcheck import gradient_check
-    from mlpkit.network import DNN
 
-    if args.batch < 1:
-        raise UsageError(f"--batch must be >= 1, got {args.batch}")
-    net = DNN(args.layers, args.activation, args.output, seed=args.seed, dtype="float64")
+    net = _network(args, "float64")
     X, Y = random_batch(net, args.batch, args.seed)
     result = gradient_check(net, X, Y, epsilon=args.epsilon, input_gradient=True)
     print(f"gradient check of {net} on m={args.batch} random samples, epsilon={args.epsilon:g}")
@@ -123,7 +137,6 @@ def run_gradcheck(args: argparse.Namespace) -> int:
 def add_explain_parser(subparsers) -> None:
     """The ``explain`` subcommand."""
     from mlpkit.activations import ACTIVATIONS
-    from mlpkit.losses import OUTPUT_LAYERS
 
     parser = subparsers.add_parser(
         "explain",
@@ -137,25 +150,50 @@ def add_explain_parser(subparsers) -> None:
     parser.add_argument(
         "--activation", default="sigmoid", choices=sorted(ACTIVATIONS), help="hidden activation"
     )
-    parser.add_argument("--output", default="sigmoid", choices=tuple(OUTPUT_LAYERS), help="output activation")
-    parser.add_argument("--batch", type=positive_int, default=4, help="batch size m (default: 4)")
+    _add_output_activation(parser, "sigmoid")
+    parser.add_argument("--batch", type=positive_int, default=4, help="batch size m")
     parser.add_argument(
         "--run",
         action="store_true",
         dest="run_pass",
         help="run one pass on a random batch: values and gradient checks",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the random network and batch")
     parser.set_defaults(run=run_explain)
+
+
+def _add_output_activation(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--output-activation`` (``--output``, its old spelling, still accepted)."""
+    from mlpkit.losses import OUTPUT_LAYERS
+
+    parser.add_argument(
+        "--output-activation",
+        "--output",
+        dest="output",
+        default=default,
+        choices=tuple(OUTPUT_LAYERS),
+        help="output activation",
+    )
+
+
+def _network(args: argparse.Namespace, dtype: str = "float32"):
+    """The random network of ``--layers``, its size (and a pass over ``--batch`` random samples: every
+    layer's Z and A, and their gradients) checked before anything is allocated."""
+    from mlpkit.io.bounds import check_allocation, check_layer_sizes
+    from mlpkit.network import DNN
+
+    if len(args.layers) < 2:
+        raise UsageError(f"--layers needs at least two sizes n_x,n_L (input and output), got {args.layers}")
+    check_layer_sizes(args.layers, "--layers", dtype)
+    itemsize = 8 if dtype == "float64" else 4
+    check_allocation(4 * args.batch * sum(args.layers) * itemsize, "one pass over the batch", "--batch")
+    return DNN(args.layers, args.activation, args.output, seed=args.seed, dtype=dtype)
 
 
 def run_explain(args: argparse.Namespace) -> int:
     """Print the equations and shapes of the network ``--layers`` (with ``--run``, one pass's values)."""
     from mlpkit.explain import explain
-    from mlpkit.network import DNN
 
-    if len(args.layers) < 2:
-        raise UsageError(f"--layers needs at least two sizes n_x,n_L (input and output), got {args.layers}")
-    net = DNN(args.layers, args.activation, args.output, seed=args.seed)
+    net = _network(args)
     print(explain(net, args.batch, run=args.run_pass, seed=args.seed))
     return EXIT_OK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlpkit.cli.args import EXIT_OK, UsageError
+from mlpkit.cli.args import EXIT_OK, UsageError, escape
 from mlpkit.cli.evaluate import data_source, evaluation_rows
 
 
@@ -25,13 +25,15 @@ def add_plot_parser(subparsers) -> None:
     parser.add_argument(
         "--data", metavar="NAME|PATH", help="dataset name or file (default: the training data)"
     )
-    parser.add_argument("--out", required=True, metavar="FILE.png", help="image to write (.png, .pdf, .svg)")
+    parser.add_argument(
+        "-o", "--out", required=True, metavar="FILE.png", help="image to write (.png, .pdf, .svg)"
+    )
     parser.set_defaults(run=run_plot)
 
 
 def run_plot(args: argparse.Namespace) -> int:
     """Check the output path and the model, read the data the kind needs, draw, say where."""
-    from mlpkit.io import load
+    from mlpkit.io import check_outputs, load
     from mlpkit.plots import (
         KINDS_NEEDING_DATA,
         check_output_path,
@@ -41,6 +43,7 @@ def run_plot(args: argparse.Namespace) -> int:
     )
 
     require_matplotlib()
+    check_outputs({"--out": args.out}, {"MODEL": args.model, "--data": args.data})
     try:
         out = check_output_path(args.out)
     except ValueError as error:
@@ -53,5 +56,5 @@ def run_plot(args: argparse.Namespace) -> int:
         rows, values, where = evaluation_rows(model, data_source(model, args.model, args.data))
         where = f" on {where}"
     plot_model(model, args.kind, out, rows, values)
-    print(f"{args.kind} of {args.model}{where} written to {out}")
+    print(escape(f"{args.kind} of {args.model}{where} written to {out}"))
     return EXIT_OK

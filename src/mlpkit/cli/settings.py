@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import Field
 
-from mlpkit.cli.args import UsageError, flag, integer, integers, names, real
+from mlpkit.cli.args import DEPRECATED_ALIASES, UsageError, flag, integer, integers, names, real
 from mlpkit.training.config import CHOICES, ConfigError, TrainConfig
 
 PARSERS = {int: integer, float: real, str: str, tuple: integers, "names": names}
@@ -34,8 +34,11 @@ def _add_flag(group, setting: Field, kind: type | str) -> None:
     if kind is bool:  # --early-stopping / --no-early-stopping, --shuffle / --no-shuffle
         group.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=default, help=help_line)
         return
+    aliases = [DEPRECATED_ALIASES[name]] if name in DEPRECATED_ALIASES else []
     group.add_argument(
         flag(name),
+        *aliases,
+        dest=name,
         type=PARSERS[kind],
         default=default,
         choices=CHOICES.get(name),
@@ -60,11 +63,19 @@ def _value_type(name: str, hint: object) -> type | str:
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` of the parsed flags; a value out of range is a usage error naming its flag."""
+    from mlpkit.io.bounds import MAX_UNITS
+
     values = {setting.name: getattr(args, setting.name) for setting in TrainConfig.settings()}
     try:
-        return TrainConfig(**values)
+        config = TrainConfig(**values)
     except ConfigError as error:
         raise UsageError(f"{flag_message(error)} (see mlpkit {args.command} --help)") from None
+    too_wide = [size for size in config.hidden if size > MAX_UNITS]
+    if too_wide:  # checked again with the input width once the data is known
+        raise UsageError(
+            f"--hidden: a layer of {too_wide[0]} units; each layer must have 1 to {MAX_UNITS} units"
+        )
+    return config
 
 
 def flag_message(error: ConfigError) -> str:

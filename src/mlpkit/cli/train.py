@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import math
+import re
 import shlex
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlpkit.cli.args import EXIT_INTERRUPTED, EXIT_OK, UsageError, print_json, say
+import numpy as np
+
+from mlpkit.cli.args import EXIT_INTERRUPTED, EXIT_OK, UsageError, flag, print_json, say
 from mlpkit.cli.settings import add_setting_flags, train_config
-from mlpkit.training import Callback, TrainingInterrupted
+from mlpkit.training import Callback, TrainingDiverged, TrainingInterrupted
+
+# "setting=value" as Python says it: a number, a quoted name or a list of names
+PYTHON_SETTING = re.compile(r"\b(test_fraction|seed|target|categorical)=(\[[^\]]*\]|'[^']*'|[^\s,;]+)")
 
 
 def add_train_parser(subparsers) -> None:
@@ -33,7 +40,7 @@ def add_train_parser(subparsers) -> None:
         action="store_true",
         help="data-parallel over MPI: run under mpiexec -n K (needs the mpi extra)",
     )
-    run_flags.add_argument("--out", default="model.npz", help="model file to write (default: model.npz)")
+    run_flags.add_argument("-o", "--out", default="model.npz", metavar="FILE", help="model file to write")
     run_flags.add_argument("--plot", metavar="FILE", help="write training curves (needs the plot extra)")
     run_flags.add_argument("--json", action="store_true", help="end the output with one JSON summary line")
     run_flags.add_argument("--quiet", action="store_true", help="print only the final summary")
@@ -71,7 +78,7 @@ class EpochPrinter(Callback):
 
 def run_train(args: argparse.Namespace) -> int:
     """Check every flag and output path, read the data, train, then save, plot and summarize."""
-    from mlpkit.io import check_writable, save
+    from mlpkit.io import check_outputs, save
     from mlpkit.training.pipeline import finish_model, make_trainer
     from mlpkit.training.run import TrainingRun
 
@@ -79,14 +86,13 @@ def run_train(args: argparse.Namespace) -> int:
     communicator = _communicator(args)
     is_root = communicator is None or communicator.is_root
     args.quiet = args.quiet or not is_root  # rank 0 alone prints and writes files
-    try:
-        out = check_writable(args.out)
-    except ValueError as error:
-        raise UsageError(f"--out: {error}") from None
+    inputs = {"--data": config.data, "--labels": args.labels}
+    out = check_outputs({"--out": args.out, "--plot": args.plot}, inputs)["--out"]
     plot_curves = _check_plot_path(args.plot)
-    _check_checkpoint_flags(args)
+    _check_checkpoint_flags(args, is_root)
     config, dataset, data = _training_data(args, config)
     model = data.model
+    _check_model(model, config)
     _say_data(args, dataset, model)
     say(args, f"network   {_describe_network(model)}")
     say(args, f"training  {_describe_training(config)}")
@@ -102,6 +108,8 @@ def run_train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         history = run.fit(data.X, data.Y, **data.fit_options)
+    except TrainingDiverged as error:
+        raise TrainingDiverged(_divergence_hint(str(error), config)) from None
     except TrainingInterrupted as interruption:
         if not is_root:
             return EXIT_INTERRUPTED
@@ -167,7 +175,7 @@ def _describe_training(config) -> str:
     )
 
 
-def _check_checkpoint_flags(args: argparse.Namespace) -> None:
+def _check_checkpoint_flags(args: argparse.Namespace, is_root: bool = True) -> None:
     """Refuse --resume without a folder, and a folder that is a file or holds another run's checkpoints."""
     from mlpkit.training.run import check_checkpoint_folder
 
@@ -178,7 +186,7 @@ def _check_checkpoint_flags(args: argparse.Namespace) -> None:
             )
         return
     with _checkpoint_usage():
-        check_checkpoint_folder(args.checkpoint_dir, args.resume)
+        check_checkpoint_folder(args.checkpoint_dir, args.resume, probe_lock=is_root)  # rank 0 writes
 
 
 @contextlib.contextmanager
@@ -237,23 +245,100 @@ def _training_data(args: argparse.Namespace, config):
     from mlpkit.datasets import is_mapped_source, load_dataset, load_mapped
     from mlpkit.training.pipeline import build_training
 
-    if is_mapped_source(config.data, args.labels):
-        if config.target is not None or config.categorical:
-            option = "--target" if config.target is not None else "--categorical"
-            raise UsageError(f"{option} applies to CSV and Parquet files, not to memory-mapped .npy data")
-        dataset = load_mapped(config.data, args.labels, test_fraction=config.test_fraction, seed=config.seed)
-    else:
-        if args.labels is not None:
-            raise UsageError(f"--labels applies to --data X.npy, not to {config.data!r}")
-        dataset = load_dataset(
-            config.data,
-            target=config.target,
-            categorical=config.categorical,
-            seed=config.seed,
-            test_fraction=config.test_fraction,
-        )
+    with _in_option_words():
+        if is_mapped_source(config.data, args.labels):
+            if config.target is not None or config.categorical:
+                option = "--target" if config.target is not None else "--categorical"
+                raise UsageError(f"{option} applies to CSV and Parquet files, not to memory-mapped .npy data")
+            dataset = load_mapped(
+                config.data, args.labels, test_fraction=config.test_fraction, seed=config.seed
+            )
+        else:
+            if args.labels is not None:
+                raise UsageError(f"--labels applies to --data X.npy, not to {config.data!r}")
+            dataset = load_dataset(
+                config.data,
+                target=config.target,
+                categorical=config.categorical,
+                seed=config.seed,
+                test_fraction=config.test_fraction,
+            )
     config = config.settled(len(dataset.y_train))  # the data-size defaults, now that m is known
+    _check_before_training(args, config, dataset)
     return config, dataset, build_training(dataset, config)
+
+
+@contextlib.contextmanager
+def _in_option_words() -> Iterator[None]:
+    """The library's ``test_fraction=0.001`` is the command line's ``--test-fraction 0.001``."""
+    try:
+        yield
+    except ValueError as error:
+        message = str(error)
+        if PYTHON_SETTING.search(message) is None:
+            raise
+        raise UsageError(PYTHON_SETTING.sub(_as_option, message)) from None
+
+
+def _as_option(match: re.Match) -> str:
+    """``categorical=['zip', 'store']`` -> ``--categorical zip,store``; ``seed=3`` -> ``--seed 3``."""
+    value = match.group(2)
+    with contextlib.suppress(ValueError, SyntaxError):
+        parsed = ast.literal_eval(value)
+        value = ",".join(map(str, parsed)) if isinstance(parsed, list) else str(parsed)
+    return f"{flag(match.group(1))} {value}"
+
+
+def _check_before_training(args: argparse.Namespace, config, dataset) -> None:
+    """What can be known before the first epoch from the data: the network's size (before it is
+    allocated), and test labels that no training row has (a file with its own split)."""
+    from mlpkit.io.bounds import check_layer_sizes
+    from mlpkit.tasks import target_kind
+
+    width = dataset.n_features
+    if dataset.scaling != "schema":  # a table's width comes from its schema, fitted later
+        check_layer_sizes([width, *config.hidden, 1], "--hidden", config.dtype, n_outputs_known=False)
+    y_train, y_test = dataset.y_train, dataset.y_test
+    if isinstance(y_train, np.ndarray) and y_train.ndim == 1 and target_kind(y_train) == "classification":
+        unseen = np.flatnonzero(~np.isin(y_test, y_train))
+        if len(unseen):
+            label = dataset.label_values(y_test[unseen[:1]])[0]
+            raise UsageError(
+                f"{config.data}: y_test[{unseen[0]}] is label {_plain(label)!r}, which no training row has; "
+                "the model could not learn it"
+            )
+
+
+def _check_model(model, config) -> None:
+    """Before the first epoch: the labels can be stored in the model file, and the L2 penalty of the
+    initial weights, ``(lambda/2m) sum_l ||W_l||^2``, is finite in the network's dtype."""
+    from mlpkit.io.model_file import LABEL_TYPES
+
+    for label in model.labels:
+        if not isinstance(_plain(label), LABEL_TYPES):
+            raise UsageError(f"{config.data}: label {label!r} cannot be stored in a model file")
+    net = model.net
+    squares = sum(
+        float(np.sum(np.square(net.params[f"W{l}"], dtype=np.float64))) for l in range(1, net.L + 1)
+    )
+    with np.errstate(over="ignore"):
+        penalty = net.dtype.type(0.5 * config.l2 / config.batch_size * squares)
+    if not np.isfinite(penalty):
+        raise UsageError(
+            f"--l2 {config.l2:g}: the penalty (lambda/2m) sum ||W_l||^2 of the initial weights is already "
+            f"infinite in {net.dtype.name}; choose a smaller --l2"
+        )
+
+
+def _divergence_hint(message: str, config) -> str:
+    """A divergence with an L2 penalty names --l2 too, the learning rate is not the only suspect."""
+    if config.l2 > 0:
+        return f"{message} With --l2 {config.l2:g}, a smaller --l2 may be what is needed."
+    return message
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _print_train_summary(args: argparse.Namespace, model, report: dict, out: Path) -> None:

@@ -117,6 +117,15 @@ def same_source(a: str | os.PathLike, b: str | os.PathLike | None) -> bool:
     return a == b or Path(a).resolve() == Path(b).resolve()
 
 
+def _check_test_rows(source, dataset: Dataset, recorded: str | None) -> None:
+    """Refuse to report on a test split whose rows are not those the model held out in training."""
+    if recorded is not None and dataset.test_rows is not None and dataset.test_rows != recorded:
+        raise ValueError(
+            f"{source}: the file no longer holds the rows the model was trained and tested on (rows were "
+            "added, removed or edited), so its test rows cannot be drawn again; evaluate on a separate file"
+        )
+
+
 def evaluation_data(
     source: str | os.PathLike, trained_on: dict
 ) -> tuple[np.ndarray | ColumnTable, np.ndarray, str]:
@@ -131,16 +140,44 @@ def evaluation_data(
     categorical = trained_on.get("categorical") or ()
     if is_dataset_name(source) or same_source(source, trained_on.get("data")):
         table_file = not is_dataset_name(source) and _is_table_file(source)
+        seed = trained_on.get("seed", 0)
+        if seed is None:
+            raise ValueError(
+                f"{source}: the model was trained without a seed, so its test rows cannot be drawn again; "
+                "evaluate it on a separate file"
+            )
         dataset = load_dataset(
             source,
             target=trained_on.get("target") if table_file else None,
             categorical=categorical if table_file else (),
-            seed=trained_on.get("seed", 0),
+            seed=seed,
             test_fraction=trained_on.get("test_fraction", 0.2),
         )
+        if same_source(source, trained_on.get("data")):
+            _check_test_rows(source, dataset, trained_on.get("test_rows"))
         return dataset.X_test, dataset.label_values(dataset.y_test), "test split"
     if _is_table_file(source):
         table = read_table(source, target=trained_on.get("target_name"), categorical=categorical)
     else:
         table = read_table(source)
     return table.X, table.y, "whole file"
+
+
+def row_words(source: str | os.PathLike, position: int, part: str, trained_on: dict) -> str:
+    """Where row ``position`` of what :func:`evaluation_data` returned sits, as the user counts: a table
+    file's data row (from 1), an ``.npz``'s row (from 0, as numpy counts); for a test split, the row of
+    the file it came from."""
+    if part == "test split":
+        if is_dataset_name(source):
+            return f"test row {position} of {source}"
+        dataset = load_dataset(
+            source,
+            target=trained_on.get("target") if _is_table_file(source) else None,
+            categorical=(trained_on.get("categorical") or ()) if _is_table_file(source) else (),
+            seed=trained_on.get("seed", 0),
+            test_fraction=trained_on.get("test_fraction", 0.2),
+        )
+        if dataset.test_positions is None:
+            return f"row {position} of the test split"
+        position = int(dataset.test_positions[position])
+    return f"row {position + 1}" if _is_table_file(source) else f"row {position}"  # an array's rows: from 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlpkit.columns import ColumnTable
-from mlpkit.preprocessing import split_indices
+from mlpkit.datasets.split import content_split, keys_digest, row_keys
 from mlpkit.tasks import target_kind
 
 
@@ -32,6 +32,8 @@ class Dataset:
     scaling: str = "standard"
     source: str = ""
     own_split: bool = True
+    test_rows: str | None = None  # digest of the held-out rows' content, for evaluate to check
+    test_positions: np.ndarray | None = None  # where the test rows sit in the whole data (0-based)
 
     @property
     def n_features(self) -> int:
@@ -64,10 +66,14 @@ def split_dataset(
     seed: int | None,
     **details,
 ) -> Dataset:
-    """A :class:`Dataset` from whole data by a seeded split, stratified for class labels (raw columns
-    ``X`` are split column by column and emptied on the way)."""
+    """A :class:`Dataset` from whole data by a seeded split by row content (see
+    :mod:`~mlpkit.datasets.split`), stratified for class labels (raw columns ``X`` are split column by
+    column and emptied on the way)."""
     stratify = y if target_kind(y) == "classification" else None
-    train, test = split_indices(X.shape[0], test_fraction, seed, stratify)
+    keys = row_keys(X, y, seed)
+    train, test = content_split(keys, test_fraction, stratify)
+    details.setdefault("test_rows", keys_digest(keys[test]))
+    details.setdefault("test_positions", test)
     if isinstance(X, ColumnTable):
         X_train, X_test = X.split(train, test)  # column by column: never two whole copies
     else:

@@ -20,6 +20,11 @@ from mlpkit.datasets.core import Dataset, split_dataset
 from mlpkit.datasets.table_files import read_table_file
 
 NPZ_SPLIT_KEYS = ("X_train", "y_train", "X_test", "y_test")
+MAX_MAGNITUDE = float(np.finfo(np.float32).max)
+NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 
 
 @dataclass
@@ -87,13 +92,15 @@ def load_csv(
 
 # ---------------------------------------------------------------------- NPZ
 def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz`` file, read without pickle."""
+    """All arrays of an ``.npz`` file, read without pickle; each ``.npy`` header is checked against what
+    its entry holds and against memory before the array is allocated."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if not zipfile.is_zipfile(path):  # np.load would read a lone .npy, or try pickle on anything else
         raise ValueError(f"{path}: not an .npz file (a zip archive of named .npy arrays such as X and y)")
     try:
+        _check_npz_headers(path)
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except ValueError as error:
@@ -101,26 +108,83 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
             raise ValueError(
                 f"{path}: holds object arrays, which are refused; store numbers or text"
             ) from None
+        if str(error).startswith(str(path)):
+            raise
         raise ValueError(f"{path}: not a readable .npz file: {error}") from None
     except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not a readable .npz file: {error}") from None
 
 
+def _check_npz_headers(path: Path) -> None:
+    """Bound every array of the archive from its ``.npy`` header (see :mod:`mlpkit.io.bounds`)."""
+    from mlpkit.io.bounds import check_array_header
+
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            name = info.filename[: -len(".npy")]
+            with archive.open(info) as member:
+                try:
+                    version = np.lib.format.read_magic(member)
+                    read_header = NPY_HEADER_READERS.get(version)
+                    if read_header is None:
+                        raise ValueError(f"unsupported .npy version {version}")
+                    shape, _, dtype = read_header(member)
+                except (ValueError, SyntaxError, TypeError, EOFError) as error:
+                    raise ValueError(f"{path}: array {name!r} has no valid .npy header: {error}") from None
+                if dtype.hasobject:
+                    raise ValueError(f"{path}: holds object arrays, which are refused; store numbers or text")
+                stored = info.file_size - member.tell()
+                check_array_header(shape, dtype, stored, f"{path}: array {name!r}")
+
+
 def _npz_features(path: Path, X: np.ndarray, key: str) -> np.ndarray:
     if X.ndim != 2:
         raise ValueError(f"{path}: {key} must be 2-D (rows, features), got shape {X.shape}")
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"{path}: {key} has no columns (shape {X.shape}); a model needs at least one feature"
+        )
     if X.dtype != bool and (not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X)):
         raise ValueError(f"{path}: {key} must hold real numbers, got dtype {X.dtype}")
-    if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
-        row, column = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{path}: {key} has NaN or infinity at row {row}, column {column}")
+    if np.issubdtype(X.dtype, np.floating):
+        check_magnitudes(X, f"{path}: {key}")
     return X.astype(np.float64) if X.dtype == bool else X
+
+
+def check_magnitudes(values: np.ndarray, name: str) -> None:
+    """Refuse NaN, infinity and numbers beyond float32's range in the rows ``values`` (called ``name``):
+    training and prediction compute in float32 by default, where such a value becomes infinite."""
+    flat = values.reshape(values.shape[0], -1)
+    bad = ~(np.abs(flat) <= MAX_MAGNITUDE)  # NaN compares False
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        value = flat[row, column]
+        if not np.isfinite(value):
+            raise ValueError(f"{name} has NaN or infinity at row {row}, column {column}")
+        raise ValueError(
+            f"{name} has {value:g} at row {row}, column {column}, beyond float32's range (±3.4e38); "
+            "rescale it"
+        )
 
 
 def _npz_targets(path: Path, y: np.ndarray, key: str, m: int) -> np.ndarray:
     if y.ndim not in (1, 2) or y.shape[0] != m:
         raise ValueError(
             f"{path}: {key} must have one entry (or row) per row of X ({m}), got shape {y.shape}"
+        )
+    if y.dtype.kind == "S":  # bytes labels: read as text
+        try:
+            y = np.char.decode(y, "utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: {key} holds bytes that are not UTF-8 text") from None
+    if y.dtype.kind not in "biufU":
+        raise ValueError(f"{path}: {key} must hold numbers or text labels, got dtype {y.dtype}")
+    if y.ndim == 2 and y.dtype.kind == "U":
+        raise ValueError(
+            f"{path}: {key} has shape {y.shape} and holds text; text labels must be one column (m,), "
+            "several target columns must be numbers"
         )
     if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
         raise ValueError(f"{path}: {key} has NaN or infinity at row {np.argwhere(~np.isfinite(y))[0][0]}")

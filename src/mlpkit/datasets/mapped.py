@@ -21,6 +21,7 @@ from mlpkit.datasets.reader import PAGE_BYTES, RowReader, file_resident_bytes
 
 CHUNK_BYTES = 8 << 20  # rows per sequential pass: about this many bytes at a time
 RELEASE_BYTES = 32 << 20  # hand mapped pages back once they grew by this much
+MAX_MAGNITUDE = float(np.finfo(np.float32).max)  # beyond it a value is infinite in float32
 
 
 class MappedRows:
@@ -256,9 +257,12 @@ def finite_chunks(rows: MappedRows, role: str) -> Iterator[np.ndarray]:
     file and its row (and column, for features).
     """
     for start, block in rows.chunks(raw=True):
-        if block.dtype.kind == "f" and not np.isfinite(block).all():
-            row, column = np.argwhere(~np.isfinite(block.reshape(block.shape[0], -1)))[0]
+        if block.dtype.kind == "f" and not (np.abs(block) <= MAX_MAGNITUDE).all():  # NaN compares False
+            flat = block.reshape(block.shape[0], -1)
+            row, column = np.argwhere(~(np.abs(flat) <= MAX_MAGNITUDE))[0]
             path, file_row = rows.locate(start + int(row))
             where = f"row {file_row}" if role == "labels" else f"row {file_row}, column {int(column)}"
-            raise ValueError(f"{role} file {path} contains NaN or infinity at {where}")
+            value = flat[row, column]
+            what = "NaN or infinity" if not np.isfinite(value) else f"{value:g}, beyond float32's range"
+            raise ValueError(f"{role} file {path} contains {what} at {where}")
         yield block

@@ -25,6 +25,7 @@ import numpy as np
 from mlpkit.datasets.mapped import MappedRows
 from mlpkit.datasets.npy_files import LABEL_KINDS, check_parts, open_npy, shard_paths
 from mlpkit.preprocessing import split_indices
+from mlpkit.tasks import target_kind
 
 
 @dataclass
@@ -48,8 +49,13 @@ class MappedDataset:
         return MappedDataset(self.name, self.X.subset(positions), self.y.subset(positions))
 
     def split(self, test_fraction: float, seed: int | None = 0) -> tuple[MappedDataset, MappedDataset]:
-        """Seeded random train and test views (not stratified: labels are never loaded whole)."""
-        train, test = split_indices(len(self), test_fraction, seed)
+        """Seeded random train and test views, stratified for class labels (one label per row, read in
+        chunks: a few bytes per sample), so no class is left out of the training rows."""
+        labels = np.concatenate([block for _, block in self.y.chunks(raw=True)]) if self.y.ndim == 1 else None
+        stratify = labels if labels is not None and target_kind(labels) == "classification" else None
+        train, test = split_indices(len(self), test_fraction, seed, stratify)
+        if labels is not None and stratify is not None:
+            _check_test_classes(self.y, labels, train, test)
         return self.subset(train), self.subset(test)
 
     def describe(self) -> str:
@@ -113,6 +119,19 @@ class MappedSplit:
         return (
             f"{self.train.name}: {len(self.train)} train / {len(self.test)} test rows, "
             f"{self.train.n_features} features, {files} file(s), memory-mapped"
+        )
+
+
+def _check_test_classes(y: MappedRows, labels: np.ndarray, train: np.ndarray, test: np.ndarray) -> None:
+    """Refuse a class that only the test rows hold (a model could never predict it), naming the label and
+    the labels file's row."""
+    unseen = ~np.isin(labels[test], np.unique(labels[train]))
+    if unseen.any():
+        position = int(test[np.flatnonzero(unseen)[0]])
+        path, row = y.locate(position)
+        raise ValueError(
+            f"labels file {path}: label {labels[position].item()!r} at row {row} is in the test rows only, "
+            "so the model could not learn it; add training rows of that class or drop it"
         )
 
 

@@ -27,6 +27,7 @@ CSV_BLOCK_BYTES = 8 << 20  # CSV is parsed this many bytes at a time; types come
 PARQUET_BATCH_ROWS = 1 << 16
 MAX_RETYPES_PER_COLUMN = 2  # int -> float -> text
 MAX_LISTED_COLUMNS = 12
+MAX_MAGNITUDE = float(np.finfo(np.float32).max)
 CONVERSION_ERROR = re.compile(
     r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+): invalid value '(.*)'", re.DOTALL
 )
@@ -188,11 +189,12 @@ def _target_piece(path: Path, array, name: str, offset: int) -> np.ndarray:
         return array.to_numpy(zero_copy_only=False).astype(np.int64)  # a copy: the batch is released
     if pat.is_floating(array.type) or pat.is_decimal(array.type):
         values = np.array(pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False))
-        infinite = np.flatnonzero(~np.isfinite(values))
+        infinite = np.flatnonzero(~(np.abs(values) <= MAX_MAGNITUDE))
         if len(infinite):
             row = offset + int(infinite[0]) + 1
             value = values[infinite[0]]
-            raise ValueError(f"{path}, row {row}, column {name!r}: {value} is not a finite target value")
+            what = "is not a finite target value" if not np.isfinite(value) else "is beyond float32's range"
+            raise ValueError(f"{path}, row {row}, column {name!r}: {value:g} {what}")
         return values
     if pat.is_boolean(array.type):
         return np.where(array.to_numpy(zero_copy_only=False), "True", "False")
@@ -216,12 +218,8 @@ def _read_once(path: Path, batches: Iterator, target: str | None, label: str | N
                 targets.append(_target_piece(path, array, name, offset))
                 continue
             piece = arrow_column(name, array, f"{path}: ")
-            if piece.is_numeric and np.isinf(piece.values).any():
-                row = offset + int(np.flatnonzero(np.isinf(piece.values))[0]) + 1
-                raise ValueError(
-                    f"{path}, row {row}, column {name!r}: {piece.values[row - offset - 1]} "
-                    "is not a finite number"
-                )
+            if piece.is_numeric:
+                _check_numbers(path, piece.values, name, offset)
             builders[name].add(piece)
         offset += batch.num_rows
         del batch
@@ -229,6 +227,16 @@ def _read_once(path: Path, batches: Iterator, target: str | None, label: str | N
         raise ValueError(f"{path}: no data rows after the header")
     table = ColumnTable((builder.finish() for builder in builders.values()), str(path))
     return table, (np.concatenate(targets) if target_name is not None else None), target_name
+
+
+def _check_numbers(path: Path, values: np.ndarray, name: str, offset: int) -> None:
+    """Refuse an infinity or a number beyond float32's range (training and prediction compute in float32
+    by default, where it becomes infinite), naming the file, the data row and the column."""
+    bad = np.flatnonzero(np.abs(values) > MAX_MAGNITUDE)  # NaN (a missing cell) compares False
+    if len(bad):
+        value = values[bad[0]]
+        what = "is not a finite number" if np.isinf(value) else "is beyond float32's range (±3.4e38)"
+        raise ValueError(f"{path}, row {offset + int(bad[0]) + 1}, column {name!r}: {value:g} {what}")
 
 
 def _target_name(path: Path, names: list[str], target: str | None, label: str | None) -> str | None:

@@ -7,15 +7,18 @@ kinds share; ``model_file`` and ``checkpoint_file`` say what each kind holds and
 from mlpkit.io.atomic import atomic_write, check_writable
 from mlpkit.io.checkpoint_file import Checkpoint, load_checkpoint, save_checkpoint
 from mlpkit.io.model_file import load, network_from_architecture, read_info, save
+from mlpkit.io.outputs import check_outputs, same_file
 
 __all__ = [
     "Checkpoint",
     "atomic_write",
+    "check_outputs",
     "check_writable",
     "load",
     "load_checkpoint",
     "network_from_architecture",
     "read_info",
     "save",
+    "same_file",
     "save_checkpoint",
 ]

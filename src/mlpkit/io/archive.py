@@ -36,6 +36,7 @@ MAX_MEMBERS = 4096
 MAX_JSON_BYTES = 16 << 20
 MAX_CENTRAL_DIRECTORY_BYTES = 1 << 20  # ample for MAX_MEMBERS entries with names up to 128 bytes
 MAX_NPY_HEADER_BYTES = 1 << 16
+MAX_JSON_DEPTH = 32  # what mlpkit writes nests a few levels; deeper input would only exhaust the stack
 # A zip bomb expands far beyond its size; model weights barely compress. Above a floor,
 # refuse archives whose declared content is more than this many times the file's size.
 EXPANSION_FLOOR_BYTES = 64 << 20
@@ -136,8 +137,12 @@ class _Archive:
             raise self.error(
                 f"not a zip archive, so not an mlpkit {kind} file (truncated or corrupted?): {error}"
             ) from None
-        self.members = self._index_members()
-        self.meta = self._read_meta()
+        try:
+            self.members = self._index_members()
+            self.meta = self._read_meta()
+        except BaseException:  # a refusal or Ctrl-C: the file is closed, not left to the collector
+            self.zip.close()
+            raise
 
     def error(self, message: str) -> ValueError:
         return ValueError(f"{self.path}: {message}")
@@ -215,10 +220,12 @@ class _Archive:
                 meta = json.loads(member.read(info.file_size).decode("utf-8"))
         except READ_ERRORS as error:
             raise self.error(f"{META_ENTRY} cannot be read (corrupted?): {error}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:  # a 5000-digit number too
             raise self.error(f"{META_ENTRY} is not valid JSON: {error}") from None
         if not isinstance(meta, dict):
             raise self.error(f"{META_ENTRY} must hold a JSON object, got {type(meta).__name__}")
+        if json_depth(meta) > MAX_JSON_DEPTH:
+            raise self.error(f"{META_ENTRY} nests deeper than {MAX_JSON_DEPTH} levels; not an mlpkit file")
         self._check_format(meta)
         return meta
 
@@ -248,6 +255,20 @@ class _Archive:
 
     def array_names(self) -> set[str]:
         return {name[: -len(".npy")] for name in self.members if name != META_ENTRY}
+
+    def check_declared_size(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        """Refuse a missing array, or one whose entry's declared size cannot be a ``.npy`` of ``shape``
+        (in float32 or float64), from the zip directory alone: before anything is allocated for it."""
+        info = self.members.get(f"{name}.npy")
+        if info is None:
+            raise self.error(f"array {name!r} is missing")
+        count = math.prod(shape)
+        smallest, largest = count * 4, count * 8 + MAX_NPY_HEADER_BYTES
+        if not smallest <= info.file_size <= largest:
+            raise self.error(
+                f"array {name!r} declares {info.file_size} bytes, but shape {tuple(shape)} needs about "
+                f"{count * dtype.itemsize}"
+            )
 
     def read_array(
         self, name: str, shape: tuple[int, ...], dtype: np.dtype, *, finite: bool = True
@@ -309,6 +330,18 @@ class _Archive:
 
     def close(self) -> None:
         self.zip.close()
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value``'s lists and objects nest (0 for a number or string), without recursion."""
+    depth, level = 0, [(value, 1)]
+    while level:
+        item, at = level.pop()
+        if isinstance(item, (dict, list)):
+            depth = max(depth, at)
+            children = item.values() if isinstance(item, dict) else item
+            level.extend((child, at + 1) for child in children)
+    return depth
 
 
 def _open_archive(path: str | os.PathLike, kind: str) -> _Archive:

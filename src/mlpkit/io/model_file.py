@@ -22,14 +22,12 @@ from mlpkit.activations import ACTIVATIONS
 from mlpkit.embeddings import EmbeddingInput
 from mlpkit.features import FeatureSchema
 from mlpkit.io.archive import _Archive, _open_archive, _save_archive
+from mlpkit.io.bounds import MAX_LAYERS, MAX_PARAMETERS, MAX_UNITS, parameter_count
 from mlpkit.losses import OUTPUT_LAYERS
 from mlpkit.model import Model
 from mlpkit.network import DNN, DTYPES
 from mlpkit.preprocessing import SCALING_METHODS, AffineScaler
 
-MAX_LAYERS = 1024
-MAX_UNITS = 1 << 20
-MAX_PARAMETERS = 1 << 28
 LABEL_TYPES = (str, int, float, bool)
 SCALER_ARRAYS = ("scaler_offset", "scaler_scale")
 FEATURES_VERSION = 2  # the format version of a file that holds a feature schema
@@ -102,7 +100,7 @@ def load(path: str | os.PathLike) -> Model:
                 scaler,
                 names or None,
                 archive.meta.get("task"),
-                archive.json_object("config"),
+                _config(archive),
                 _history(archive),
                 archive.json_object("metrics"),
                 labels=labels or None,
@@ -136,9 +134,7 @@ def network_from_architecture(architecture: dict) -> DNN:
     )
 
 
-def _parameter_count(layer_sizes: list[int]) -> int:
-    """How many numbers the network holds: ``n_l * (n_{l-1} + 1)`` per layer (``W_l`` and ``b_l``)."""
-    return sum(layer_sizes[l] * (layer_sizes[l - 1] + 1) for l in range(1, len(layer_sizes)))
+_parameter_count = parameter_count
 
 
 # ---------------------------------------------------------------------- checking the JSON
@@ -187,17 +183,23 @@ def _check_names(archive: _Archive, where: str, names: list, allowed: dict) -> N
 
 
 def _check_array_names(archive: _Archive, architecture: dict, embeddings: dict | None) -> None:
-    """Refuse arrays the architecture, preprocessing and embeddings do not call for (missing ones fail on
-    reading)."""
-    n_layers = len(architecture["layer_sizes"]) - 1
-    expected = {f"{kind}{l}" for kind in ("W", "b") for l in range(1, n_layers + 1)}
+    """Refuse arrays the architecture, preprocessing and embeddings do not call for, and missing or
+    wrongly sized ones, from the zip directory alone: before the network is allocated."""
+    sizes, dtype = architecture["layer_sizes"], np.dtype(architecture["dtype"])
+    expected = {}
+    for l in range(1, len(sizes)):
+        expected[f"W{l}"] = ((sizes[l], sizes[l - 1]), dtype)  # W_l: (n_l, n_{l-1})
+        expected[f"b{l}"] = ((sizes[l], 1), dtype)  # b_l: (n_l, 1)
     if archive.meta.get("preprocessing") is not None:
-        expected |= set(SCALER_ARRAYS)
+        expected.update({name: ((sizes[0],), np.dtype(np.float64)) for name in SCALER_ARRAYS})
     if embeddings is not None:
-        expected |= {f"E{c}" for c in range(1, len(embeddings["dimensions"]) + 1)}
-    unexpected = archive.array_names() - expected
+        pairs = zip(embeddings["dimensions"], embeddings["vocabulary_sizes"], strict=True)
+        expected.update({f"E{c}": ((d_c, n_c), dtype) for c, (d_c, n_c) in enumerate(pairs, start=1)})
+    unexpected = archive.array_names() - set(expected)
     if unexpected:
         raise archive.error(f"unexpected arrays {sorted(unexpected)}")
+    for name, (shape, array_dtype) in expected.items():
+        archive.check_declared_size(name, shape, array_dtype)
 
 
 def _build_network(archive: _Archive, architecture: dict) -> DNN:
@@ -284,6 +286,44 @@ def _embeddings(archive: _Archive, entry: dict | None) -> EmbeddingInput | None:
     for name, view in inputs.views(inputs.phi).items():
         view[...] = archive.read_array(name, view.shape, inputs.dtype)
     return inputs
+
+
+def _config(archive: _Archive) -> dict:
+    """The stored training config, with the entries commands act on checked: a wrong type is refused
+    here, naming the file and the entry, rather than failing later in a command."""
+    config = archive.json_object("config")
+    for key, (accepts, expected) in CONFIG_ENTRIES.items():
+        value = config.get(key)
+        if value is not None and not accepts(value):
+            raise archive.error(f"config.{key} is {value!r:.60}; expected {expected} or null")
+    return config
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+CONFIG_ENTRIES = {  # entry -> (accepts, what it must be): what evaluate, predict and plot read
+    "data": (lambda v: isinstance(v, str), "a dataset name or path"),
+    "target": (lambda v: isinstance(v, str), "a column name"),
+    "target_name": (lambda v: isinstance(v, str), "a column name"),
+    "test_rows": (lambda v: isinstance(v, str), "a digest"),
+    "seed": (_is_count, "an integer >= 0"),
+    "test_fraction": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1,
+        "a number in (0, 1)",
+    ),
+    "categorical": (_is_text_list, "a list of column names"),
+    "feature_names": (_is_text_list, "a list of column names"),
+    "image_shape": (
+        lambda v: isinstance(v, list) and len(v) in (2, 3) and all(_is_count(n) and n >= 1 for n in v),
+        "a list of 2 or 3 sizes",
+    ),
+}
 
 
 def _labels(archive: _Archive) -> tuple[list, list[str]]:

@@ -4,12 +4,17 @@ A folder holds ``epoch-0003.npz``, written at the end of epoch 3, and after an i
 ``epoch-0004-batch-000017.npz``, 17 batches into epoch 4. Each file is written atomically by
 :func:`~mlpkit.io.save_checkpoint` (a killed run leaves at most a hidden temporary
 file, removed on resume), and only the two newest are kept. Every checkpoint records the
-run's settings and a digest of its training data, so resuming with other ones is refused.
+run's settings and a digest of its training data (memory-mapped files included), so resuming
+with other ones is refused. A run holds a lock on the folder (an ``flock`` the system releases
+when the process ends, even when it is killed), so a second run on the same folder is refused
+instead of replacing the first one's checkpoints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from mlpkit.datasets.source import is_mapped
+
+try:
+    import fcntl
+except ImportError:  # no flock on this system: folders are not locked
+    fcntl = None
 from mlpkit.io import Checkpoint, load_checkpoint, save_checkpoint
 from mlpkit.training.callbacks import Callback
 from mlpkit.training.trainer import Trainer
@@ -25,18 +35,64 @@ CHECKPOINT_FILE = re.compile(r"epoch-(\d{4,})(?:-batch-(\d{6,}))?\.npz")
 TEMPORARY_FILES = ".epoch-*.npz.*.tmp"  # what atomic_write leaves when the process is killed
 KEEP = 2
 SETTINGS_KEY = "run_settings"
+READ_BYTES = 8 << 20
 
 
-def data_digest(X: np.ndarray, Y: np.ndarray, codes: np.ndarray | None = None) -> str | None:
-    """SHA-256 of the training arrays (and the codes, with learned inputs), or None for memory-mapped
-    data (too large to read again)."""
-    if is_mapped(X) or is_mapped(Y):
-        return None
+def data_digest(X: np.ndarray, Y: np.ndarray, codes: np.ndarray | None = None) -> str:
+    """SHA-256 of the training arrays (and the codes, with learned inputs); of memory-mapped data, the
+    bytes of its files (read once, a chunk at a time) and the rows taken from them."""
     digest = hashlib.sha256()
     for array in (X, Y) if codes is None else (X, Y, np.asarray(codes, dtype=np.int64)):
         digest.update(str((array.shape, array.dtype.str)).encode())
-        digest.update(np.ascontiguousarray(array.T).data)  # rows: no copy for a transposed view
+        if is_mapped(array):
+            _digest_mapped(digest, array.T)
+        else:
+            digest.update(np.ascontiguousarray(array.T).data)  # rows: no copy for a transposed view
     return digest.hexdigest()
+
+
+def _digest_mapped(digest, rows) -> None:
+    """Feed the mapped files' bytes and the positions of the rows used into ``digest``."""
+    for path in rows.paths:
+        with open(path, "rb") as handle:
+            while block := handle.read(READ_BYTES):
+                digest.update(block)
+    if rows.index is not None:
+        digest.update(np.ascontiguousarray(rows.index, dtype=np.int64).data)
+
+
+class FolderLock:
+    """An exclusive ``flock`` on the folder itself: no file is added, and the system releases it when the
+    process ends, however it ends."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.descriptor: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise ValueError naming the folder another run holds."""
+        if fcntl is None or self.descriptor is not None:
+            return
+        descriptor = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise ValueError(
+                f"{self.folder} is in use by another training run; wait for it to end, or choose another "
+                "folder"
+            ) from None
+        except OSError:  # a file system without locks: the run goes on unlocked
+            os.close(descriptor)
+            return
+        self.descriptor = descriptor
+
+    def release(self) -> None:
+        """Let the lock go (closing the descriptor releases the flock)."""
+        if self.descriptor is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.descriptor)
+            self.descriptor = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +128,7 @@ class CheckpointFolder:
     def __init__(self, folder: str | Path, settings: dict) -> None:
         self.folder = Path(folder)
         self.settings = dict(settings)
+        self.lock = FolderLock(self.folder)
 
     def create(self) -> None:
         """Create the folder (and its parents), or raise ValueError saying why it cannot be."""

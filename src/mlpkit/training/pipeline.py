@@ -86,6 +86,7 @@ def build_training(dataset: Source, config: TrainConfig) -> TrainingData:
         **config.to_dict(),
         "feature_names": dataset.feature_names,
         "target_name": dataset.target_name,
+        "test_rows": getattr(dataset, "test_rows", None),  # which rows were held out, by content
     }
     scaler = None if schema is not None else preprocessing
     model = Model(

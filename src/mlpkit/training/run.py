@@ -60,7 +60,7 @@ class TrainingRun:
         self.folder = CheckpointFolder(checkpoint_dir, {}) if checkpoint_dir is not None else None
         self.resumed_from: str | None = None
         if checkpoint_dir is not None:
-            check_checkpoint_folder(checkpoint_dir, resume)
+            check_checkpoint_folder(checkpoint_dir, resume, probe_lock=self._writes_checkpoints)
 
     @property
     def _writes_checkpoints(self) -> bool:
@@ -79,10 +79,15 @@ class TrainingRun:
             self.folder = CheckpointFolder(self.folder.folder, settings)
             try:
                 self.folder.create()
+                self.folder.lock.acquire()  # released when fit ends, or when the process does
             except ValueError as error:
                 raise CheckpointError("checkpoint_dir", str(error)) from None
             if self.resume:
-                self._restore()
+                try:
+                    self._restore()
+                except BaseException:
+                    self.folder.lock.release()
+                    raise
             trainer.callbacks.append(EpochCheckpoints(self.folder))
         if trainer.communicator is not None:
             trainer.communicator.share_state(trainer)  # a resumed run: the same epochs left on every rank
@@ -112,6 +117,13 @@ class TrainingRun:
         mini-batch; with a folder, a checkpoint of that point is written, and the raised
         :class:`TrainingInterrupted` carries its path as ``checkpoint`` (None without a folder).
         """
+        try:
+            return self._fit(X, Y, **fit_options)
+        finally:
+            if self.folder is not None:
+                self.folder.lock.release()
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, **fit_options) -> History:
         trainer = self.trainer
         trainer.settle(X.shape[1])
         epochs = trainer.epochs_left()
@@ -136,11 +148,18 @@ class TrainingRun:
         return str(self.folder.write(trainer))
 
 
-def check_checkpoint_folder(checkpoint_dir: str, resume: bool) -> None:
-    """Refuse a folder that is a file, or that holds another run's checkpoints when not resuming."""
+def check_checkpoint_folder(checkpoint_dir: str, resume: bool, *, probe_lock: bool = True) -> None:
+    """Refuse a folder that is a file, that another run holds (``probe_lock``: the process that will
+    write the checkpoints asks), or that holds another run's checkpoints when not resuming."""
     folder = CheckpointFolder(checkpoint_dir, {})
     if folder.folder.exists() and not folder.folder.is_dir():
         raise CheckpointError("checkpoint_dir", f"{folder.folder} is a file, not a folder")
+    if probe_lock and folder.folder.is_dir():  # fail fast, before the data is read; start() takes it
+        try:
+            folder.lock.acquire()
+        except ValueError as error:
+            raise CheckpointError("checkpoint_dir", str(error)) from None
+        folder.lock.release()
     entries = folder.entries()
     if entries and not resume:
         raise CheckpointError(
