@@ -44,7 +44,7 @@ def test_train_help_shows_the_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for option, default in [
         ("--lr", "0.001"),
-        ("--hidden", "256,128"),
+        ("--hidden", "256,128, or 100 under 2,000 training rows"),
         ("--out", "model.npz"),
         ("--seed", "0"),
     ]:

@@ -70,7 +70,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         config = TrainConfig(**values)
     except ConfigError as error:
         raise UsageError(f"{flag_message(error)} (see mlpkit {args.command} --help)") from None
-    too_wide = [size for size in config.hidden if size > MAX_UNITS]
+    too_wide = [size for size in config.hidden or () if size > MAX_UNITS]
     if too_wide:  # checked again with the input width once the data is known
         raise UsageError(
             f"--hidden: a layer of {too_wide[0]} units; each layer must have 1 to {MAX_UNITS} units"

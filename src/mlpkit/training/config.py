@@ -123,7 +123,7 @@ class TrainConfig:
     # each field with a "help" is also a flag of `mlpkit train` (--batch-size for batch_size),
     # built from this table; "cli" gives the command line's own default where it differs
     hidden: tuple[int, ...] | None = _setting(
-        (256, 128), "hidden layer sizes, e.g. 256,128 (default: from the data size)", cli=None
+        (256, 128), "hidden layer sizes (default: 256,128, or 100 under 2,000 training rows)", cli=None
     )
     activation: str = _setting("relu", "hidden activation")
     output: str = _setting("auto", "output layer (auto: from y)")
@@ -140,7 +140,7 @@ class TrainConfig:
     early_stopping: bool = _setting(False, "stop on a validation plateau, keep the best epoch", cli=True)
     patience: int | None = _setting(
         DEFAULT_PATIENCE,
-        "epochs without improvement before early stopping (default: from the epochs)",
+        "epochs without improvement before early stopping (default: max(10, epochs / 5))",
         cli=None,
     )
     tol: float = _setting(0.0, "smallest improvement of the monitored loss that counts")
