@@ -117,6 +117,13 @@ def softmax(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def exp_output(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``exp(Z)``, the Poisson output's mean (the log link inverted); ``Z`` is first capped at
+    ``log(max float)`` so that the largest means stay finite instead of overflowing."""
+    np.minimum(Z, np.log(np.finfo(Z.dtype).max), out=out)
+    return np.exp(out, out=out)
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, _sigmoid_backward),
     "tanh": Activation("tanh", _tanh, _tanh_derivative, _tanh_backward),
