@@ -115,7 +115,8 @@ class FittedAttributes:
         if self.dtype is not None:
             dtype = str(np.dtype(self.dtype))
         output = getattr(self, "out_activation_", None) or self._output_activation()
-        return DNN(sizes, HIDDEN_ACTIVATIONS[self.activation], OUTPUT_ACTIVATIONS[output], dtype=dtype, seed=0)
+        hidden = HIDDEN_ACTIVATIONS[self.activation]
+        return DNN(sizes, hidden, OUTPUT_ACTIVATIONS[output], dtype=dtype, seed=0)
 
     def _adopt_network(self, net: DNN) -> None:
         """Make ``net`` the fitted network, with the bookkeeping a fit would have set where missing."""

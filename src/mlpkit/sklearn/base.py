@@ -153,7 +153,7 @@ class BaseMLP(FittedAttributes, StochasticSolver, LbfgsSolver, BaseEstimator):
         return net
 
     def _continued_dtype(self) -> str:
-        """Warm start and partial_fit keep the network's dtype, unless ``dtype`` (or lbfgs) asks for another."""
+        """Warm start and partial_fit keep the network's dtype, unless ``dtype`` (or lbfgs) asks otherwise."""
         if self.solver == "lbfgs":
             return "float64"
         return self.net_.dtype.name if self.dtype is None else str(np.dtype(self.dtype))

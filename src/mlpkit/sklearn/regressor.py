@@ -11,7 +11,6 @@ from sklearn.utils.validation import column_or_1d
 from mlpkit.sklearn.base import BaseMLP, has_stochastic_solver
 from mlpkit.sklearn.params import invalid
 
-
 # loss -> scikit-learn's name of the output activation it pairs with (dZ_L = A_L - Y for both)
 LOSSES = {"squared_error": "identity", "poisson": "exp"}
 
@@ -103,10 +102,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if self.loss == "poisson" and (y < 0).any():
-            row = int(np.argwhere(y < 0)[0][0])
+            row, *column = np.argwhere(y < 0)[0]
             raise ValueError(
                 f"MLPRegressor: loss='poisson' models counts and rates, which are >= 0; "
-                f"y has {np.asarray(y).ravel()[np.asarray(y < 0).ravel()][0]!r} at row {row + 1}"
+                f"y has {float(y[(row, *column)])} at row {row + 1}"
+                + (f", column {column[0] + 1}" if column else "")
             )
         return X, (y.reshape(-1, 1) if y.ndim == 1 else y), y
 

@@ -146,7 +146,8 @@ def _batch(trainer: Trainer, rows: _Rows, index: np.ndarray) -> tuple[float, flo
     if not learnable:
         return 0.0, _hits(trainer, rows, index), index.shape[0]
     loss, hits, m = trainer._parallel.step(trainer, rows.X, rows.Y, index, weight, rows.codes)
-    return trainer._regularize_and_step(loss, m if total_weight is None else total_weight), hits, index.shape[0]
+    loss = trainer._regularize_and_step(loss, m if total_weight is None else total_weight)
+    return loss, hits, index.shape[0]
 
 
 def _hits(trainer: Trainer, rows: _Rows, index: np.ndarray) -> float:
