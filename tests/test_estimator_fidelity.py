@@ -166,6 +166,20 @@ def test_poisson_sgd_steps_equal_scikit_learns_from_the_same_weights():
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9)
 
 
+def test_a_poisson_regressor_exports_its_mean_to_onnx(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from mlpkit.export import export_onnx
+
+    rng = np.random.default_rng(5)
+    X = rng.uniform(0, 1, (40, 3))
+    estimator = MLPRegressor(loss="poisson", hidden_layer_sizes=(5,), max_iter=20, random_state=0)
+    estimator.fit(X, rng.poisson(np.exp(X.sum(axis=1))))
+    path = export_onnx(estimator.to_model(), tmp_path / "poisson.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (served,) = session.run(["variable"], {session.get_inputs()[0].name: X.astype(np.float32)})
+    np.testing.assert_allclose(served.ravel(), estimator.predict(X), rtol=1e-5)
+
+
 def test_poisson_refuses_negative_targets_naming_the_row():
     message = r"loss='poisson' models counts and rates, which are >= 0; y has -1.0 at row 3"
     with pytest.raises(ValueError, match=message):
@@ -180,6 +194,8 @@ def test_a_single_class_is_fitted_as_scikit_learn_fits_it():
     assert ours.classes_.tolist() == theirs.classes_.tolist() == [1]
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
     assert ours.predict_proba(X).shape == theirs.predict_proba(X).shape
+    with pytest.raises(ValueError, match=r"fitted on a single class \[1\] and predicts it for every row"):
+        ours.to_model()
 
 
 def test_early_stopping_refuses_a_binary_class_of_one_row_with_scikit_learns_message():

@@ -168,6 +168,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return accuracy_score(decode(Y), decode(AL), sample_weight=weight)
 
     def _model_task_and_labels(self) -> tuple[str, list | None]:
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"MLPClassifier was fitted on a single class {self.classes_.tolist()} and predicts it for "
+                "every row; a model file holds classifiers of at least 2 classes"
+            )
         tasks = {"binary": "binary", "multiclass": "multiclass", "multilabel-indicator": "multilabel"}
         return tasks[self._label_binarizer.y_type_], self.classes_.tolist()
 
