@@ -119,8 +119,8 @@ def softmax(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def exp_output(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``exp(Z)``, the Poisson output's mean (the log link inverted); ``Z`` is first capped at
-    ``log(max float)`` so that the largest means stay finite instead of overflowing."""
-    np.minimum(Z, np.log(np.finfo(Z.dtype).max), out=out)
+    ``log(max float) - 1`` so that the largest means stay finite (max / e) instead of overflowing."""
+    np.minimum(Z, np.log(np.finfo(Z.dtype).max) - 1.0, out=out)
     return np.exp(out, out=out)
 
 
