@@ -317,7 +317,7 @@ def test_dropout_masks_and_scales_hidden_layers():
         (
             ([3, 4, 1], "relu", "tanh"),
             {},
-            r"Unknown output_activation 'tanh'; expected one of \['identity', 'sigmoid', 'softmax'\]",
+            r"Unknown output_activation 'tanh'; expected one of \['exp', 'identity', 'sigmoid', 'softmax'\]",
         ),
         (([3, 4, 4, 1], ["relu"]), {}, r"hidden_activation has 1 names but the network has 2 hidden layers"),
         (([3, 4, 1],), {"dtype": "int8"}, r"Unknown dtype 'int8'; expected one of \['float32', 'float64'\]"),

@@ -97,7 +97,8 @@ def mean_loss(
 
 def output_gradient(A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``dZ_L = A_L - Y``, written into ``out`` when given."""
-    # sigmoid+BCE, softmax+CE, identity+squared error and exp+Poisson all give dZ_L = A_L - Y
+    # sigmoid+BCE, softmax+CE and identity+squared error all give dZ_L = A_L - Y
+    # (so does exp + half the Poisson deviance: the canonical link of counts)
     return np.subtract(A, Y, out=out)
 
 
