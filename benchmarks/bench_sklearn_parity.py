@@ -31,7 +31,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from mlpkit import MLPClassifier
 from mlpkit.io import atomic_write
@@ -286,12 +286,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="input dtypes for Fashion-MNIST, comma-separated (default float32,float64)",
     )
     parser.add_argument("--skip-fashion", action="store_true", help="small sets only")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="limit numpy's BLAS to this many threads for both tools (default: BLAS's own choice); "
+        "on a machine whose cores run other jobs, 1 avoids threads spinning for descheduled peers",
+    )
     parser.add_argument("--output", type=Path, default=DOC, help="markdown file to write")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.blas_threads is not None:
+        threadpool_limits(limits=args.blas_threads, user_api="blas")
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     seeds = list(range(args.seeds))
     start_load = os.getloadavg()
