@@ -19,8 +19,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier, scikit-learn's API on mlpkit's engine.
 
     Binary targets get one sigmoid output, multi-class targets a softmax, multi-label indicator
-    targets one sigmoid per label. Beyond scikit-learn: ``dropout``, ``dtype``, ``class_weight``
-    (None, "balanced" or {label: weight}, applied as sample weights) and ``validation_loss_curve_``.
+    targets one sigmoid per label; a single class is fitted and always predicted, as in
+    scikit-learn. The weights take the input's dtype (float32 stays float32, else float64) unless
+    ``dtype`` names one. Beyond scikit-learn: ``dropout``, ``dtype``, ``class_weight`` (None,
+    "balanced" or {label: weight}, applied as sample weights) and ``validation_loss_curve_``.
 
     Tables: a DataFrame with text, category or bool columns and missing values (or a pyarrow
     Table, a dict of columns) is taken directly: a column schema fitted on the first fit

@@ -19,7 +19,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor, scikit-learn's API: identity output and squared error, or
     with ``loss="poisson"`` an exp output and half the Poisson deviance (counts, rates: y >= 0).
 
-    Single or multi-output targets. Beyond scikit-learn: ``dropout``, ``dtype`` and
+    Single or multi-output targets. The weights take the input's dtype (float32 stays float32,
+    else float64) unless ``dtype`` names one. Beyond scikit-learn: ``dropout``, ``dtype`` and
     ``validation_loss_curve_``.
 
     Tables: a DataFrame with text, category or bool columns and missing values (or a pyarrow
