@@ -241,6 +241,6 @@ def test_sample_weights_equal_repeated_rows_with_a_strong_l2_term():
     weight = np.random.default_rng(0).integers(0, 3, 40)
     params = dict(hidden_layer_sizes=(6,), alpha=5.0, solver="sgd", max_iter=30, shuffle=False)
     params["random_state"] = 0
-    weighted = MLPRegressor(batch_size=200, **params).fit(X, y, sample_weight=weight)
-    repeated = MLPRegressor(batch_size=200, **params).fit(np.repeat(X, weight, axis=0), np.repeat(y, weight))
+    weighted = MLPRegressor(**params).fit(X, y, sample_weight=weight)
+    repeated = MLPRegressor(**params).fit(np.repeat(X, weight, axis=0), np.repeat(y, weight))
     np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-9, atol=1e-12)
