@@ -17,6 +17,7 @@ from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 from mlpkit import DNN
+from mlpkit.activations import EXP_OUTPUT
 from mlpkit.sklearn import MLPClassifier, MLPRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -137,6 +138,17 @@ def test_poisson_output_gradients_equal_autograd(rng):
     assert net.loss(AL, Y) == pytest.approx(loss.item(), rel=1e-12)
     for name, tensor in params.items():
         np.testing.assert_allclose(grads["d" + name], tensor.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_the_exp_output_activation_and_its_derivative_are_the_closed_forms():
+    Z = np.array([[-3.0, 0.0, 2.5], [1.0, -0.5, 4.0]])
+    A = EXP_OUTPUT.forward(Z, np.empty_like(Z))
+    np.testing.assert_allclose(A, np.exp(Z), rtol=1e-15)
+    np.testing.assert_allclose(EXP_OUTPUT.derivative(Z, A), np.exp(Z), rtol=1e-15)
+    dA = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]])
+    np.testing.assert_allclose(EXP_OUTPUT.backward(dA.copy(), Z, A), dA * np.exp(Z), rtol=1e-15)
+    huge = EXP_OUTPUT.forward(np.array([1e4], dtype=np.float32), np.empty(1, dtype=np.float32))
+    assert np.isfinite(huge).all()  # capped below overflow
 
 
 def test_poisson_regressor_equals_the_poisson_glm():

@@ -117,13 +117,6 @@ def softmax(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def exp_output(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``exp(Z)``, the Poisson output's mean (the log link inverted); ``Z`` is first capped at
-    ``log(max float) - 1`` so that the largest means stay finite (max / e) instead of overflowing."""
-    np.minimum(Z, np.log(np.finfo(Z.dtype).max) - 1.0, out=out)
-    return np.exp(out, out=out)
-
-
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, _sigmoid_backward),
     "tanh": Activation("tanh", _tanh, _tanh_derivative, _tanh_backward),
@@ -144,3 +137,23 @@ def get_activation(name: str) -> Activation:
 def sigmoid(Z: np.ndarray) -> np.ndarray:
     """Stable logistic function on a new array."""
     return _sigmoid(Z, np.empty_like(Z))
+
+
+def exp_output(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``exp(Z)``, the Poisson output's mean (the log link inverted); ``Z`` is first capped at
+    ``log(max float) - 1`` so that the largest means stay finite (max / e) instead of overflowing."""
+    np.minimum(Z, np.log(np.finfo(Z.dtype).max) - 1.0, out=out)
+    return np.exp(out, out=out)
+
+
+def _exp_derivative(Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    return A.copy()  # exp'(z) = exp(z) = a
+
+
+def _exp_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    dA *= A
+    return dA
+
+
+# exp is an output activation only (the Poisson output, paired with half the deviance in losses.py)
+EXP_OUTPUT = Activation("exp", exp_output, _exp_derivative, _exp_backward)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpkit.activations import ACTIVATIONS, exp_output, softmax
+from mlpkit.activations import ACTIVATIONS, EXP_OUTPUT, softmax
 
 
 def _clip_probabilities(A: np.ndarray) -> np.ndarray:
@@ -66,7 +66,7 @@ OUTPUT_LAYERS: dict[str, OutputLayer] = {
     ),
     "softmax": OutputLayer("softmax", "categorical_cross_entropy", softmax, categorical_cross_entropy),
     "identity": OutputLayer("identity", "squared_error", ACTIVATIONS["identity"].forward, squared_error),
-    "exp": OutputLayer("exp", "poisson_deviance", exp_output, poisson_deviance),
+    "exp": OutputLayer("exp", "poisson_deviance", EXP_OUTPUT.forward, poisson_deviance),
 }
 
 
