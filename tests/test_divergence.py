@@ -81,7 +81,12 @@ def test_weights_that_overflow_on_the_last_step_are_caught_at_the_end_of_the_epo
 def test_the_estimators_raise_value_error_and_keep_finite_weights(make):
     X, y = load_iris(return_X_y=True)
     estimator = make(
-        hidden_layer_sizes=(4,), solver="sgd", learning_rate_init=1e39, max_iter=1, batch_size=150
+        hidden_layer_sizes=(4,),
+        solver="sgd",
+        learning_rate_init=1e39,  # the step overflows float32 weights
+        max_iter=1,
+        batch_size=150,
+        dtype="float32",
     )
     with (
         np.errstate(all="ignore"),

@@ -317,7 +317,7 @@ def test_dropout_masks_and_scales_hidden_layers():
         (
             ([3, 4, 1], "relu", "swish"),
             {},
-            r"Unknown output_activation 'swish'; expected one of \['identity', 'leaky_relu', 'relu', "
+            r"Unknown output_activation 'swish'; expected one of \['exp', 'identity', 'leaky_relu', 'relu', "
             r"'sigmoid', 'softmax', 'tanh'\]",
         ),
         (([3, 4, 4, 1], ["relu"]), {}, r"hidden_activation has 1 names but the network has 2 hidden layers"),

@@ -143,7 +143,26 @@ ACTIVATIONS: dict[str, Activation] = {
 
 # Softmax maps a whole column to probabilities, so it is an output activation only.
 SOFTMAX = Activation("softmax", softmax, _softmax_derivative, _softmax_backward)
-OUTPUT_ACTIVATIONS: dict[str, Activation] = {**ACTIVATIONS, "softmax": SOFTMAX}
+def exp_output(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``exp(Z)``, the Poisson output's mean (the log link inverted); ``Z`` is first capped at
+    ``log(max float) - 1`` so that the largest means stay finite (max / e) instead of overflowing."""
+    np.minimum(Z, np.log(np.finfo(Z.dtype).max) - 1.0, out=out)
+    return np.exp(out, out=out)
+
+
+def _exp_derivative(Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    return A.copy()  # exp'(z) = exp(z) = a
+
+
+def _exp_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    dA *= A
+    return dA
+
+
+# exp is an output activation only (the Poisson output, paired with half the deviance in losses.py)
+EXP_OUTPUT = Activation("exp", exp_output, _exp_derivative, _exp_backward)
+
+OUTPUT_ACTIVATIONS: dict[str, Activation] = {**ACTIVATIONS, "softmax": SOFTMAX, "exp": EXP_OUTPUT}
 
 
 def get_activation(name: str) -> Activation:

@@ -1,7 +1,8 @@
 """Output layers: each pairs an output activation with its loss, so that dZ_L = A_L - Y.
 
-sigmoid + binary cross-entropy, softmax + categorical cross-entropy and identity + squared
-error ``J = (1/2m) sum ||a - y||^2`` all give the same output gradient ``dZ_L = A_L - Y``.
+sigmoid + binary cross-entropy, softmax + categorical cross-entropy, identity + squared
+error ``J = (1/2m) sum ||a - y||^2`` and exp + half the Poisson deviance all give the same output
+gradient ``dZ_L = A_L - Y``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpkit.activations import ACTIVATIONS, softmax
+from mlpkit.activations import ACTIVATIONS, EXP_OUTPUT, softmax
 
 
 def _clip_probabilities(A: np.ndarray) -> np.ndarray:
@@ -39,6 +40,16 @@ def squared_error(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return 0.5 * (diff * diff).sum(axis=0)
 
 
+def poisson_deviance(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Per-sample loss: half the Poisson deviance ``sum_k [y log(y/a) - y + a]`` (``0 log 0 = 0``).
+
+    With ``a = exp(z)``, ``d/dz = a - y``: the canonical link, so ``dZ_L = A_L - Y`` holds here too.
+    """
+    tiny = np.finfo(A.dtype).tiny if np.issubdtype(A.dtype, np.floating) else 1e-300
+    log_ratio = np.log(np.where(Y > 0, Y, 1.0)) - np.log(np.maximum(A, tiny))  # log y - log a
+    return (Y * log_ratio - Y + A).sum(axis=0)
+
+
 @dataclass(frozen=True)
 class OutputLayer:
     """An output activation ``A_L = g_L(Z_L)`` and the loss it pairs with."""
@@ -55,6 +66,7 @@ OUTPUT_LAYERS: dict[str, OutputLayer] = {
     ),
     "softmax": OutputLayer("softmax", "categorical_cross_entropy", softmax, categorical_cross_entropy),
     "identity": OutputLayer("identity", "squared_error", ACTIVATIONS["identity"].forward, squared_error),
+    "exp": OutputLayer("exp", "poisson_deviance", EXP_OUTPUT.forward, poisson_deviance),
 }
 
 
@@ -86,6 +98,7 @@ def mean_loss(
 def output_gradient(A: np.ndarray, Y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``dZ_L = A_L - Y``, written into ``out`` when given."""
     # sigmoid+BCE, softmax+CE and identity+squared error all give dZ_L = A_L - Y
+    # (so does exp + half the Poisson deviance: the canonical link of counts)
     return np.subtract(A, Y, out=out)
 
 

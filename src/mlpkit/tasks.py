@@ -41,13 +41,13 @@ def check_task(task: str, net: DNN) -> str:
         "binary": (output == "sigmoid" and n_out == 1) or (output == "softmax" and n_out == 2),
         "multiclass": output == "softmax" and n_out >= 2,
         "multilabel": output == "sigmoid",
-        "regression": output == "identity",
+        "regression": output in ("identity", "exp"),  # exp: the mean of a Poisson model
     }
     if not allowed[task]:
         raise ValueError(
             f"task {task!r} does not fit a {output} output layer with {n_out} unit(s): binary needs "
             "sigmoid with 1 unit or softmax with 2, multiclass softmax, multilabel sigmoid, "
-            "regression identity"
+            "regression identity (or exp, a Poisson mean)"
         )
     return task
 

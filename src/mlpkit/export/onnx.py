@@ -11,7 +11,7 @@ Outputs follow scikit-learn's ONNX converter:
   ``probabilities`` ``[N, 2]`` holding ``[1 - p, p]``;
 - sigmoid with several units (multi-label): ``label`` int64 ``[N, n_L]`` (0/1 per output) and
   ``probabilities`` ``[N, n_L]``;
-- identity (regression): ``variable`` float ``[N, n_L]``.
+- identity (regression): ``variable`` float ``[N, n_L]``; exp (Poisson regression) the same, its mean.
 
 For a Model, ``label`` holds the class labels themselves, as ``Model.predict`` returns them:
 int64 when every class is an integer, bool or double likewise, strings otherwise. A bare DNN
@@ -145,8 +145,8 @@ def _add_head(builder: GraphBuilder, net: DNN, Z: str, labels: list | None) -> N
     """The output activation and the scikit-learn style outputs (label/probabilities or variable)."""
     FLOAT, INT64 = builder.onnx.TensorProto.FLOAT, builder.onnx.TensorProto.INT64
     n_L = net.layer_sizes[-1]
-    if net.output_activation == "identity":
-        builder.node("Identity", [Z], "variable")
+    if net.output_activation in ("identity", "exp"):  # exp: a Poisson model's mean
+        builder.node("Identity" if net.output_activation == "identity" else "Exp", [Z], "variable")
         builder.output("variable", FLOAT, [BATCH_DIM, n_L])
         return
     if net.output_activation == "softmax":

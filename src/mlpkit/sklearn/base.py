@@ -17,6 +17,7 @@ from mlpkit.columns import ColumnTable
 from mlpkit.initializers import glorot_uniform_scaled
 from mlpkit.model import Model
 from mlpkit.network import DNN
+from mlpkit.sklearn.attributes import FittedAttributes
 from mlpkit.sklearn.frames import (
     embeddings_in,
     fit_schema,
@@ -33,6 +34,7 @@ from mlpkit.sklearn.params import (
     checked_config,
     json_safe,
     random_generator,
+    training_dtype,
     without_zero_weights,
 )
 from mlpkit.sklearn.stochastic import StochasticSolver
@@ -44,7 +46,7 @@ from mlpkit.training import TrainConfig
 INPUT = {"accept_sparse": ["csr", "csc"], "dtype": (np.float64, np.float32)}
 
 
-class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
+class BaseMLP(FittedAttributes, StochasticSolver, LbfgsSolver, BaseEstimator):
     """What the classifier and the regressor share; they add the targets, the score and predict."""
 
     # ------------------------------------------------------------------ subclass hooks
@@ -70,43 +72,7 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
 
     # ------------------------------------------------------------------ fitted state
     def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "net_")
-
-    @property
-    def coefs_(self) -> list[np.ndarray]:
-        """Weight matrices in scikit-learn's ``(n_in, n_out)`` orientation: views ``W_l.T``."""
-        check_is_fitted(self)
-        return [self.net_.params[f"W{l}"].T for l in range(1, self.net_.L + 1)]
-
-    @property
-    def intercepts_(self) -> list[np.ndarray]:
-        """Bias vectors of shape ``(n_out,)``: views of ``b_l``."""
-        check_is_fitted(self)
-        return [self.net_.params[f"b{l}"].ravel() for l in range(1, self.net_.L + 1)]
-
-    @property
-    def best_loss_(self) -> float | None:
-        """The lowest training loss (None with early stopping, which watches the validation score)."""
-        check_is_fitted(self)
-        return self._stopping.best_loss
-
-    @property
-    def best_validation_score_(self) -> float | None:
-        """The best validation score with early stopping, else None."""
-        check_is_fitted(self)
-        return self._stopping.best_score
-
-    @property
-    def validation_scores_(self) -> list[float] | None:
-        """The validation score (accuracy or R^2) of each epoch with early stopping, else None."""
-        check_is_fitted(self)
-        return self._stopping.scores
-
-    @property
-    def validation_loss_curve_(self) -> list[float] | None:
-        """The validation loss of each epoch with early stopping, else None."""
-        check_is_fitted(self)
-        return self._stopping.validation_losses
+        return "net_" in self.__dict__ or self._has_assigned_weights()
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, sample_weight=None):
@@ -116,10 +82,12 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
     def _fit(self, X, y, sample_weight, incremental: bool):
         config = checked_config(self)
         first_pass = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
-        dtype = "float64" if self.solver == "lbfgs" else config.dtype
+        if not first_pass:
+            self._take_assigned_weights()
         table = self._training_table(X, first_pass)
         rows = X if table is None else table
         X, Y, y = self._validate_training_data(rows, y, incremental, reset=first_pass)
+        dtype = training_dtype(self, X) if first_pass else self._continued_dtype()
         codes = None
         if table is not None:
             X, codes = table_features(self, table, dtype)  # (m, n_dense), (m, C)
@@ -155,6 +123,7 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
     def _initialize(self, n_features: int, n_outputs: int, dtype: str, config: TrainConfig) -> None:
         """A fresh network (scikit-learn's Glorot-uniform draws, biases too) and bookkeeping;
         with a schema that embeds columns, the embeddings too (drawn after the network)."""
+        self._forget_assigned_weights()  # a fresh fit starts from its own draws
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(config.hidden) + 2
         self.out_activation_ = self._output_activation()
@@ -183,6 +152,12 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
             net.params[f"b{l}"][...] = draw(rng, layer_sizes[l - 1], layer_sizes[l], (layer_sizes[l], 1))
         return net
 
+    def _continued_dtype(self) -> str:
+        """Warm start and partial_fit keep the network's dtype, unless ``dtype`` (or lbfgs) asks otherwise."""
+        if self.solver == "lbfgs":
+            return "float64"
+        return self.net_.dtype.name if self.dtype is None else str(np.dtype(self.dtype))
+
     def _continue_with(self, n_outputs: int, dtype: str, config: TrainConfig) -> None:
         """Warm start or partial_fit: keep the weights (and optimizer) if the shapes still fit."""
         expected = [self.net_.layer_sizes[0], *config.hidden, n_outputs]
@@ -204,6 +179,7 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
     def to_model(self) -> Model:
         """The fitted network as an :class:`mlpkit.Model`, so ``mlpkit.save(estimator, path)`` works."""
         check_is_fitted(self)
+        self._take_assigned_weights()
         task, labels = self._model_task_and_labels()
         history = {
             "loss": list(self.loss_curve_),
@@ -232,6 +208,7 @@ class BaseMLP(StochasticSolver, LbfgsSolver, BaseEstimator):
         """Output activations ``(m, n_L)`` for rows ``X``, in the network's dtype, and the dtype to
         return them in: the input's for arrays, float64 for tables."""
         check_is_fitted(self)
+        self._take_assigned_weights()
         if getattr(self, "features_", None) is not None:
             dense, codes = table_features(self, read_table(self, X), self.net_.dtype)
             A0 = network_input(self.inputs_, dense, codes)  # (n_x, m)

@@ -19,8 +19,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier, scikit-learn's API on mlpkit's engine.
 
     Binary targets get one sigmoid output, multi-class targets a softmax, multi-label indicator
-    targets one sigmoid per label. Beyond scikit-learn: ``dropout``, ``dtype``, ``class_weight``
-    (None, "balanced" or {label: weight}, applied as sample weights) and ``validation_loss_curve_``.
+    targets one sigmoid per label; a single class is fitted and always predicted, as in
+    scikit-learn. The weights take the input's dtype (float32 stays float32, else float64) unless
+    ``dtype`` names one. Beyond scikit-learn: ``dropout``, ``dtype``, ``class_weight`` (None,
+    "balanced" or {label: weight}, applied as sample weights) and ``validation_loss_curve_``.
 
     Tables: a DataFrame with text, category or bool columns and missing values (or a pyarrow
     Table, a dict of columns) is taken directly: a column schema fitted on the first fit
@@ -56,7 +58,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         n_iter_no_change=10,
         max_fun=15000,
         dropout=0.0,
-        dtype="float32",
+        dtype=None,
         class_weight=None,
         distributed=False,
         categorical_features=None,
@@ -113,13 +115,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return X, self._label_binarizer.transform(y), y
 
     def _learn_classes(self, labels) -> None:
-        """Set ``classes_`` from the labels: at least two classes, or a multi-label indicator matrix."""
+        """Set ``classes_`` from the labels. A single class is fitted as scikit-learn fits it: one
+        sigmoid unit learning that no row is "positive", and every prediction is that class."""
         binarizer = LabelBinarizer().fit(labels)
-        if binarizer.y_type_ != "multilabel-indicator" and len(binarizer.classes_) < 2:
-            raise ValueError(
-                f"MLPClassifier: y holds only one class, {binarizer.classes_.tolist()}; "
-                "a classifier needs at least 2 classes"
-            )
         self._label_binarizer, self.classes_ = binarizer, binarizer.classes_
 
     def _check_known_classes(self, y, incremental: bool) -> None:
@@ -154,10 +152,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return class_weight if sample_weight is None else class_weight * sample_weight
 
     def _stratification(self, Y: np.ndarray) -> np.ndarray | None:
-        """Class index per row for single-label targets with >= 2 rows per class, else None."""
+        """What the early-stopping split is stratified by. Binary (one output): the 0/1 target as
+        scikit-learn has it, so a class of one row is refused with its message. Multi-class: the
+        class index when every class has >= 2 rows (scikit-learn never stratifies these), else None.
+        Multi-label: None."""
         if self._label_binarizer.y_type_ == "multilabel-indicator":
             return None
-        classes = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.int64)
+        if Y.shape[1] == 1:
+            return Y.astype(bool)  # (m, 1): train_test_split names its classes 'True' and 'False'
+
+        classes = Y.argmax(axis=1)
         counts = np.bincount(classes)
         return classes if counts[counts > 0].min() >= 2 else None
 
@@ -166,6 +170,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return accuracy_score(decode(Y), decode(AL), sample_weight=weight)
 
     def _model_task_and_labels(self) -> tuple[str, list | None]:
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"MLPClassifier was fitted on a single class {self.classes_.tolist()} and predicts it for "
+                "every row; a model file holds classifiers of at least 2 classes"
+            )
         tasks = {"binary": "binary", "multiclass": "multiclass", "multilabel-indicator": "multilabel"}
         return tasks[self._label_binarizer.y_type_], self.classes_.tolist()
 

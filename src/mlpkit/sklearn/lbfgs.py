@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from mlpkit.embeddings import EmbeddingInput
 from mlpkit.network import DNN
 from mlpkit.regularization import l2_cost, l2_scale
+from mlpkit.sklearn.stochastic import NON_FINITE_WEIGHTS
 from mlpkit.training import TrainConfig
 
 
@@ -88,7 +89,7 @@ class LbfgsSolver:
         self.loss_ = float(result.fun)
         self._stopping.best_loss = min(self.loss_curve_, default=self.loss_)
         if not np.isfinite(net.theta).all():
-            raise ValueError("lbfgs produced non-finite weights: standardize the input (e.g. StandardScaler)")
+            raise ValueError(NON_FINITE_WEIGHTS)
         if result.status != 0:
             message = result.message.decode() if isinstance(result.message, bytes) else result.message
             warnings.warn(

@@ -24,10 +24,11 @@ HIDDEN_ACTIVATIONS = {
     "relu": "relu",
     "leaky_relu": "leaky_relu",
 }
-OUTPUT_ACTIVATIONS = {"logistic": "sigmoid", "softmax": "softmax", "identity": "identity"}
+OUTPUT_ACTIVATIONS = {"logistic": "sigmoid", "softmax": "softmax", "identity": "identity", "exp": "exp"}
 SOLVERS = ("adam", "lbfgs", "sgd")
 LEARNING_RATES = ("adaptive", "constant", "invscaling")
 AUTO_BATCH_SIZE = 200
+FOLLOW_INPUT_CHECKED_AS = "float64"  # dtype=None is checked as a valid dtype; fit picks the input's
 
 # TrainConfig field -> the estimators' parameter
 PARAMETER_NAMES = {
@@ -40,6 +41,7 @@ PARAMETER_NAMES = {
 PARAMETER_WORDS = {
     "batch_size": "'auto' or {expected}",
     "hidden_layer_sizes": "an integer >= 1 or a sequence of integers >= 1, e.g. (100,) or (64, 32)",
+    "dtype": "None (the input's: float32 stays float32, anything else float64) or {expected}",
 }
 MESSAGE = "{estimator}: invalid {name}={value}; expected {expected}"
 
@@ -129,7 +131,7 @@ def _config_fields(estimator) -> dict:
     return {
         "hidden": estimator.hidden_layer_sizes,
         "activation": HIDDEN_ACTIVATIONS[estimator.activation],
-        "dtype": estimator.dtype,
+        "dtype": FOLLOW_INPUT_CHECKED_AS if estimator.dtype is None else estimator.dtype,
         "optimizer": kind,
         "optimizer_options": options,
         "lr": estimator.learning_rate_init,
@@ -188,6 +190,16 @@ def optimizer_choice(estimator) -> tuple[str, dict]:
 
 
 # ---------------------------------------------------------------------- the rest of fit's input
+def training_dtype(estimator, X: object) -> str:
+    """The network's dtype: ``dtype`` when set, else the input's as scikit-learn keeps it (float32
+    stays float32, any other array float64; raw columns float64); lbfgs always works in float64."""
+    if estimator.solver == "lbfgs":
+        return "float64"
+    if estimator.dtype is not None:
+        return str(np.dtype(estimator.dtype))
+    return "float32" if getattr(X, "dtype", None) == np.float32 else "float64"
+
+
 def random_generator(random_state: object) -> np.random.Generator:
     """A numpy Generator from scikit-learn's random_state (None, an int or a RandomState)."""
     if random_state is None:

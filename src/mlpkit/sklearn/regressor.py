@@ -11,11 +11,16 @@ from sklearn.utils.validation import column_or_1d
 from mlpkit.sklearn.base import BaseMLP, has_stochastic_solver
 from mlpkit.sklearn.params import invalid
 
+# loss -> scikit-learn's name of the output activation it pairs with (dZ_L = A_L - Y for both)
+LOSSES = {"squared_error": "identity", "poisson": "exp"}
+
 
 class MLPRegressor(RegressorMixin, BaseMLP):
-    """Multi-layer perceptron regressor (identity output, squared error), scikit-learn's API.
+    """Multi-layer perceptron regressor, scikit-learn's API: identity output and squared error, or
+    with ``loss="poisson"`` an exp output and half the Poisson deviance (counts, rates: y >= 0).
 
-    Single or multi-output targets. Beyond scikit-learn: ``dropout``, ``dtype`` and
+    Single or multi-output targets. The weights take the input's dtype (float32 stays float32,
+    else float64) unless ``dtype`` names one. Beyond scikit-learn: ``dropout``, ``dtype`` and
     ``validation_loss_curve_``.
 
     Tables: a DataFrame with text, category or bool columns and missing values (or a pyarrow
@@ -53,7 +58,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         n_iter_no_change=10,
         max_fun=15000,
         dropout=0.0,
-        dtype="float32",
+        dtype=None,
         distributed=False,
         categorical_features=None,
     ):
@@ -92,21 +97,28 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return tags
 
     def _validate_training_data(self, X, y, incremental: bool, reset: bool):
-        if self.loss != "squared_error":
-            raise invalid(self, "loss", "'squared_error'")
+        if self.loss not in LOSSES:
+            raise invalid(self, "loss", f"one of {sorted(LOSSES)}")
         X, y = self._validated_rows(X, y, reset, y_numeric=True)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and (y < 0).any():
+            row, *column = np.argwhere(y < 0)[0]
+            raise ValueError(
+                f"MLPRegressor: loss='poisson' models counts and rates, which are >= 0; "
+                f"y has {float(y[(row, *column)])} at row {row + 1}"
+                + (f", column {column[0] + 1}" if column else "")
+            )
         return X, (y.reshape(-1, 1) if y.ndim == 1 else y), y
 
     def _output_activation(self) -> str:
-        return "identity"
+        return LOSSES[self.loss]
 
     def _validation_score(self, AL: np.ndarray, Y: np.ndarray, weight: np.ndarray | None) -> float:
         return r2_score(Y, AL, sample_weight=weight)
 
     def _model_task_and_labels(self) -> tuple[str, list | None]:
-        return "regression", None
+        return "regression", None  # an exp output (poisson) predicts its mean, as identity does
 
     @available_if(has_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):

@@ -7,6 +7,7 @@ The Trainer runs the epochs and owns the optimizer state, kept across ``warm_sta
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -18,6 +19,12 @@ from mlpkit.sklearn.frames import network_input
 from mlpkit.sklearn.stopping import REDUCED, STOP, NoImprovement, SklearnLearningRate
 from mlpkit.training import Callback, TrainConfig, Trainer, TrainingDiverged
 from mlpkit.training.distributed import make_communicator
+
+# scikit-learn's words when training gives non-finite weights (its tests match them)
+NON_FINITE_WEIGHTS = (
+    "Solver produced non-finite parameter weights. The input data may contain large values and "
+    "need to be preprocessed. Standardize it, e.g. with StandardScaler."
+)
 
 
 class _EpochEnd(Callback):
@@ -84,9 +91,25 @@ class StochasticSolver:
             # columns are samples
             trainer.fit(rows.T, targets.T, epochs, sample_weight=weight, codes=columns)
         except TrainingDiverged as exc:
-            raise ValueError(
-                f"{exc} The input may hold very large values: standardize it (e.g. StandardScaler)."
-            ) from exc
+            if monitor.validation is None:
+                raise ValueError(f"{NON_FINITE_WEIGHTS} {exc}") from exc
+            self._end_diverged_epoch(trainer, monitor, exc)
+
+    def _end_diverged_epoch(self, trainer: Trainer, monitor: _EpochEnd, exc: TrainingDiverged) -> None:
+        """With early stopping, a diverged epoch ends training as scikit-learn's would: its loss and
+        validation score are NaN, and the weights of the best validation score are put back; the
+        epochs scikit-learn would run on after it (NaN weights give NaN ever after) are not run."""
+        self.n_iter_ += 1
+        self.t_ += monitor.n_train
+        self.loss_ = math.nan
+        self.loss_curve_.append(self.loss_)
+        self._stopping.end_epoch(self.loss_, self._trained_vector(), monitor.tol, (math.nan, math.nan))
+        monitor.stopped = True
+        warnings.warn(
+            f"{exc} Training stopped there; the weights of the best validation score were kept.",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
 
     def _split_validation(self, X, Y, weight, codes, fraction: float):
         """scikit-learn's early-stopping split (``validation_fraction`` of the rows), stratified by class."""

@@ -139,13 +139,16 @@ def _batch(trainer: Trainer, rows: _Rows, index: np.ndarray) -> tuple[float, flo
     sample_weight = rows.sample_weight
     weight = sample_weight[index] if sample_weight is not None else None
     learnable = weight is None or bool(weight.any())
+    # J averages over the batch's rows, or over their total weight; so does the L2 term
+    total_weight = None if weight is None else float(weight.sum())
     shard = trainer._parallel.shard(index)  # this rank's rows of the global mini-batch
     if shard is not index:  # under MPI: this rank's weights (alone, the batch is the shard)
         index, weight = shard, sample_weight[shard] if sample_weight is not None else None
     if not learnable:
         return 0.0, _hits(trainer, rows, index), index.shape[0]
     loss, hits, m = trainer._parallel.step(trainer, rows.X, rows.Y, index, weight, rows.codes)
-    return trainer._regularize_and_step(loss, m), hits, index.shape[0]
+    loss = trainer._regularize_and_step(loss, m if total_weight is None else total_weight)
+    return loss, hits, index.shape[0]
 
 
 def _hits(trainer: Trainer, rows: _Rows, index: np.ndarray) -> float:

@@ -166,7 +166,9 @@ class Trainer:
         )
         if inputs is not None:
             inputs.backward(grads["dA0"], codes, out=self.input_gradient)  # dE_c  (d_c, n_c) each
-        return self._regularize_and_step(loss, X.shape[1]), AL
+        # J averages over the batch's rows, or over their total weight; so does the L2 term
+        m = X.shape[1] if sample_weight is None else float(np.sum(sample_weight))
+        return self._regularize_and_step(loss, m), AL
 
     def _regularize_and_step(self, loss: float, m: int) -> float:
         """Take the optimizer step if the loss is finite, with the L2 penalty ``(lambda/2m) ||W||^2``:
