@@ -45,11 +45,12 @@ def reference_fit(net, X, Y, epochs, batch_size, seed, lr, l2=0.0, weight=None):
             loss = net.loss(AL, Y[:, index], w)
             gradient = np.zeros_like(net.theta)
             net.compute_gradients(AL, Y[:, index], cache, sample_weight=w, out=gradient)
-            if l2:
-                scale = l2_scale(l2, index.shape[0])
+            if l2:  # J's average is over the batch's total weight, and so is the L2 term's
+                total = index.shape[0] if w is None else float(w.sum())
+                scale = l2_scale(l2, total)
                 squares = float(np.vdot(net.theta[: net.n_weights], net.theta[: net.n_weights]))
                 gradient[: net.n_weights] += scale * net.theta[: net.n_weights]
-                loss += l2_cost(l2, index.shape[0], squares)
+                loss += l2_cost(l2, total, squares)
             optimizer.step({"dtheta": gradient})
             losses.append(loss)
     return losses, optimizer.t

@@ -113,7 +113,7 @@ def test_linear_activation_backward_equals_finite_differences(name):
 
 
 def test_an_unknown_activation_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"Unknown activation 'swish'; expected one of \['identity'"):
+    with pytest.raises(ValueError, match=r"Unknown activation 'swish'; expected one of \['exp', 'identity'"):
         linear_activation_forward(A_PREV, W, B, "swish")
 
 

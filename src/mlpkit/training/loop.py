@@ -169,7 +169,11 @@ def _run_batches(trainer: Trainer, rows: _Rows, progress: EpochProgress, learnin
     for start in range(progress.samples_done, m, batch_size):
         batch = start // batch_size + 1
         size = min(batch_size, m - start)
-        result = fused(progress.order, start, size, l2_scale(trainer.l2, size)) if fused else None
+        result = (
+            fused(progress.order, start, size, _fused_l2(trainer, rows, progress.order, start, size))
+            if fused
+            else None
+        )
         if result is not None:
             loss, hits = result
         else:
@@ -186,6 +190,15 @@ def _run_batches(trainer: Trainer, rows: _Rows, progress: EpochProgress, learnin
             _pause(trainer, progress, batch, learning_rate)
     if not _all_finite(trainer):  # the last step overflowed: no later loss would show it
         raise _diverged(trainer, progress, "the weights became NaN or infinite", batch, learning_rate)
+
+
+def _fused_l2(trainer: Trainer, rows: _Rows, order: np.ndarray, start: int, size: int) -> float:
+    """The compiled step's L2 scale ``lambda / m``, with ``m`` the batch's total weight when rows are
+    weighted, as :func:`_batch` takes it (a batch of zero weight takes no step, so any m will do)."""
+    if trainer.l2 == 0.0 or rows.sample_weight is None:
+        return l2_scale(trainer.l2, size)
+    total_weight = float(rows.sample_weight[order[start : start + size]].sum())
+    return l2_scale(trainer.l2, total_weight if total_weight > 0 else size)
 
 
 def _pause(trainer: Trainer, progress: EpochProgress, batch: int, learning_rate: float) -> None:
