@@ -143,6 +143,8 @@ ACTIVATIONS: dict[str, Activation] = {
 
 # Softmax maps a whole column to probabilities, so it is an output activation only.
 SOFTMAX = Activation("softmax", softmax, _softmax_derivative, _softmax_backward)
+
+
 def exp_output(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``exp(Z)``, the Poisson output's mean (the log link inverted); ``Z`` is first capped at
     ``log(max float) - 1`` so that the largest means stay finite (max / e) instead of overflowing."""
