@@ -266,7 +266,7 @@ def test_mismatched_inputs_codes_and_optimizers_are_named():
 
 
 # ---------------------------------------------------------------------- other data paths
-def test_mapped_dense_rows_train_and_evaluate_in_chunks_as_in_memory(tmp_path, monkeypatch):
+def test_mapped_rows_and_codes_train_and_evaluate_in_chunks_as_in_memory(tmp_path, monkeypatch):
     from mlpkit.datasets import open_memmap
     from mlpkit.training import loop
 
@@ -275,11 +275,13 @@ def test_mapped_dense_rows_train_and_evaluate_in_chunks_as_in_memory(tmp_path, m
     np.save(tmp_path / "X.npy", X.T.astype(np.float32))
     np.save(tmp_path / "y.npy", Y.argmax(axis=0))
     mapped = open_memmap(tmp_path / "X.npy", tmp_path / "y.npy").X.T  # (n_dense, m), never loaded whole
+    np.save(tmp_path / "codes.npy", codes.T)  # integer codes as rows (m, C), mapped as well
+    mapped_codes = np.load(tmp_path / "codes.npy", mmap_mode="r").T
     runs = []
-    for dense in (mapped, X.astype(np.float32)):
+    for dense, coded in ((mapped, mapped_codes), (X.astype(np.float32), codes)):
         inputs_run, net_run = copy.deepcopy((inputs, net))
         trainer = Trainer(net_run, "adam", 0.02, batch_size=16, seed=1, inputs=inputs_run)
-        runs.append(trainer.fit(dense, Y, 2, codes=codes, validation_fraction=0.3))
+        runs.append(trainer.fit(dense, Y, 2, codes=coded, validation_fraction=0.3))
         runs.append(inputs_run.phi)
     assert runs[0].val_loss == pytest.approx(runs[2].val_loss, rel=1e-6)
     np.testing.assert_array_equal(runs[1], runs[3])
