@@ -16,3 +16,18 @@ def make_targets(output: str, n_out: int, m: int, rng: np.random.Generator) -> n
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+def refuse(capsys, argv: list, *fragments: str) -> str:
+    """Run the command ``argv``: exit code 2, one error line holding every fragment, no traceback,
+    no epoch run (refused before training); returns that line."""
+    from mlpkit.cli import main
+
+    assert main([str(arg) for arg in argv]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "epoch" not in captured.out  # refused before the first epoch
+    return lines[0]

@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from conftest import refuse
 from mlpkit import DNN
 from mlpkit.cli import main
 from mlpkit.io import load, save
@@ -15,17 +16,6 @@ from mlpkit.io.bounds import MAX_PARAMETERS, parameter_count
 from mlpkit.model import Model
 
 MEMORY_BOUND = 16 << 20  # bytes of Python and numpy allocations allowed while refusing
-
-
-def refuse(capsys, argv: list, *fragments: str) -> str:
-    assert main([str(arg) for arg in argv]) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert "epoch" not in captured.out  # refused before the first epoch
-    return lines[0]
 
 
 def within_memory(call) -> None:

@@ -8,21 +8,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 
+from conftest import refuse
 from mlpkit.cli import main
 from mlpkit.datasets import load_dataset, load_mapped
 from mlpkit.datasets.mapped import MappedRows
 from mlpkit.datasets.memmap import _check_test_classes
-
-
-def refuse(capsys, argv: list, *fragments: str) -> str:
-    assert main([str(arg) for arg in argv]) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert "epoch" not in captured.out  # refused before the first epoch
-    return lines[0]
 
 
 def write_csv(path, header, rows) -> None:

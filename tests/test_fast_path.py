@@ -11,6 +11,7 @@ from mlpkit.activations import ACTIVATIONS, Activation, sigmoid
 from mlpkit.fast import kernels
 from mlpkit.fast.step import FastStep, gather_columns
 from mlpkit.losses import accuracy
+from mlpkit.training import Callback
 
 HIDDEN = sorted(ACTIVATIONS)
 OUTPUTS = ["sigmoid", "softmax", "identity"]
@@ -123,21 +124,14 @@ def reference_fit(trainer, X, Y, epochs, sample_weight=None):
     return losses
 
 
-class LossRecorder:
+class LossRecorder(Callback):
+    """Each mini-batch's loss, in order."""
+
     def __init__(self):
         self.losses = []
 
-    def on_train_begin(self, trainer):
-        pass
-
     def on_batch_end(self, trainer, batch, loss):
         self.losses.append(loss)
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        pass
-
-    def on_train_end(self, trainer):
-        pass
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import pytest
 from mlpkit import DNN, Adam, Trainer, TrainingDiverged
 from mlpkit.fast import blas, fused, kernels
 from mlpkit.regularization import l2_cost, l2_scale
+from mlpkit.training import Callback
 
 needs_fused_step = pytest.mark.skipif(
     kernels._library() is None or blas.gemm_addresses() is None,
@@ -56,21 +57,14 @@ def reference_fit(net, X, Y, epochs, batch_size, seed, lr, l2=0.0, weight=None):
     return losses, optimizer.t
 
 
-class Recorder:
+class Recorder(Callback):
+    """Each mini-batch's loss, in order."""
+
     def __init__(self):
         self.losses = []
 
-    def on_train_begin(self, trainer):
-        pass
-
     def on_batch_end(self, trainer, batch, loss):
         self.losses.append(loss)
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        pass
-
-    def on_train_end(self, trainer):
-        pass
 
 
 def data(rng, m, sizes, dtype):
