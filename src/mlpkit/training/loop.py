@@ -169,11 +169,9 @@ def _run_batches(trainer: Trainer, rows: _Rows, progress: EpochProgress, learnin
     for start in range(progress.samples_done, m, batch_size):
         batch = start // batch_size + 1
         size = min(batch_size, m - start)
-        result = (
-            fused(progress.order, start, size, _fused_l2(trainer, rows, progress.order, start, size))
-            if fused
-            else None
-        )
+        result = None  # None: the batch goes through _batch (no compiled step, or a batch of zero weight)
+        if fused:
+            result = fused(progress.order, start, size, _fused_l2(trainer, rows, progress.order, start, size))
         if result is not None:
             loss, hits = result
         else:
