@@ -305,7 +305,7 @@ def test_a_damaged_newest_checkpoint_and_stale_temporaries_fall_back_to_the_one_
         (["--lr", "0.01"], ["--lr 0.001 there, 0.01 now", "only --epochs may change"]),
         (["--hidden", "7"], ["--hidden 6 there, 7 now"]),
         (["--batch-size", "4", "--seed", "1"], ["--batch-size 8 there, 4 now", "--seed 0 there, 1 now"]),
-        (["--no-early-stopping"], ["--early-stopping True there, False now"]),
+        (["--early-stopping"], ["--early-stopping False there, True now"]),
         (["--epochs", "1"], ["has already trained 2 epochs, more than --epochs 1"]),
     ],
 )

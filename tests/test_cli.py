@@ -64,7 +64,7 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
     result = run_cli(
         "train", "--data", "iris", "--hidden", "16", "--lr", "0.05", "--epochs", "20", "--batch-size", "16",
-        "--no-early-stopping", "--json", "--out", folder / "iris.npz", cwd=folder,
+        "--no-early-stopping", "--validation-fraction", "0.1", "--json", "--out", folder / "iris.npz", cwd=folder,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return folder / "iris.npz", result.stdout
@@ -148,7 +148,9 @@ def test_train_flags_are_the_config_settings_with_their_defaults():
         assert getattr(args, setting.name) == setting.metadata.get("cli", setting.default)
     # the command line's own defaults: a validation share, early stopping, sizes from the data
     expected = TrainConfig(
-        validation_fraction=0.1, early_stopping=True, hidden=None, patience=None, batch_size=None, epochs=None
+        **{name: None for name in ("validation_fraction", "early_stopping", "hidden", "patience", "l2")},
+        batch_size=None,
+        epochs=None,
     )
     assert train_config(args) == expected
     parser = build_parser()._subparsers._group_actions[0].choices["train"]
@@ -157,29 +159,35 @@ def test_train_flags_are_the_config_settings_with_their_defaults():
 
 
 @pytest.mark.parametrize(
-    ("rows", "batch", "epochs", "patience", "hidden"),
+    ("rows", "batch", "epochs", "hidden", "l2", "fraction", "stopping", "patience"),
     [
-        (120, 16, 300, 60, (100,)),  # iris: 2^round(log2(3.75)) = 4 -> 16; ceil(4000*16/120) -> 300; 300/5
-        (1437, 32, 90, 18, (100,)),  # digits: 2^round(log2(44.9)) = 32; ceil(4000*32/1437) = 90; 90/5
-        (2000, 64, 128, 26, (256, 128)),  # 2^round(log2(62.5)) = 64; ceil(4000*64/2000) = 128; ceil(25.6)
-        (60000, 128, 10, 10, (256, 128)),  # Fashion-MNIST: ceil(4000*128/60000) = 9 -> 10; patience >= 10
+        # iris: 2^round(log2(3.75)) = 4 -> 16; ceil(4000*16/120) -> 300; small: L2 instead of stopping
+        (120, 16, 300, (100,), 0.3, 0.0, False, 60),
+        (1437, 32, 90, (100,), 0.3, 0.0, False, 18),  # digits: 2^round(log2(44.9)) = 32; ceil(4000*32/1437)
+        (2000, 64, 128, (256, 128), 0.0, 0.1, True, 26),  # 2^round(log2(62.5)) = 64; ceil(4000*64/2000) = 128
+        (60000, 128, 10, (256, 128), 0.0, 0.1, True, 10),  # Fashion-MNIST: ceil(4000*128/60000) = 9 -> 10
     ],
 )
-def test_data_size_defaults_follow_the_documented_rule(rows, batch, epochs, patience, hidden):
+def test_data_size_defaults_follow_the_documented_rule(
+    rows, batch, epochs, hidden, l2, fraction, stopping, patience
+):
     settled = train_config(parse_train()).settled(rows)
-    assert (settled.batch_size, settled.epochs, settled.patience, settled.hidden) == (
-        batch,
-        epochs,
+    assert (settled.batch_size, settled.epochs, settled.hidden, settled.l2) == (batch, epochs, hidden, l2)
+    assert (settled.validation_fraction, settled.early_stopping, settled.patience) == (
+        fraction,
+        stopping,
         patience,
-        hidden,
     )
-    assert (settled.validation_fraction, settled.early_stopping) == (0.1, True)
 
 
 def test_a_setting_given_overrides_the_data_size_rule():
-    small = train_config(parse_train("--hidden", "32", "--patience", "3", "--epochs", "500")).settled(150)
-    assert (small.hidden, small.patience, small.epochs) == ((32,), 3, 500)
+    small = train_config(parse_train("--hidden", "32", "--patience", "3", "--l2", "0")).settled(150)
+    assert (small.hidden, small.patience, small.l2) == ((32,), 3, 0.0)
     assert train_config(parse_train("--hidden", "")).settled(150).hidden == ()  # logistic regression stays
+    stopped = train_config(parse_train("--early-stopping")).settled(150)  # stopping asked for: a split too
+    assert (stopped.early_stopping, stopped.validation_fraction) == (True, 0.1)
+    large = train_config(parse_train("--no-early-stopping", "--validation-fraction", "0.3")).settled(10**5)
+    assert (large.early_stopping, large.validation_fraction, large.l2) == (False, 0.3, 0.0)
 
 
 def test_every_setting_reaches_the_config():

@@ -97,9 +97,10 @@ CHOICES = {
 }
 FLAGS = ("shuffle", "early_stopping")
 # None in these fields: chosen from the number of training rows m by TrainConfig.settled
-SIZED = ("batch_size", "epochs", "hidden", "patience")
+SIZED = ("batch_size", "epochs", "hidden", "patience", "l2", "validation_fraction", "early_stopping")
 SIZED_STEPS = 4000  # mini-batch steps the data-size defaults aim at
-SMALL_ROWS = 2000  # below this many training rows: one hidden layer of 100
+SMALL_ROWS = 2000  # below this many training rows: one hidden layer of 100, L2 instead of early stopping
+SMALL_L2 = 0.3  # the L2 penalty lambda of the small-data rule
 
 
 def _setting(default: Any, help: str, **metadata: Any) -> Any:
@@ -132,12 +133,20 @@ class TrainConfig:
     lr: float = _setting(1e-3, "learning rate")
     batch_size: int | None = _setting(128, "samples per mini-batch (default: from the data size)", cli=None)
     epochs: int | None = _setting(10, "passes over the training rows (default: from the data size)", cli=None)
-    l2: float = _setting(0.0, "L2 penalty lambda")
+    l2: float | None = _setting(
+        0.0, "L2 penalty lambda (default: 0.3 under 2,000 training rows, else 0)", cli=None
+    )
     dropout: float = _setting(0.0, "hidden-unit drop probability")
     shuffle: bool = _setting(True, "shuffle the rows every epoch")
     seed: int | None = _setting(0, "seed of every random draw")
-    validation_fraction: float = _setting(0.0, "held-out share of training", cli=0.1)
-    early_stopping: bool = _setting(False, "stop on a validation plateau, keep the best epoch", cli=True)
+    validation_fraction: float | None = _setting(
+        0.0, "held-out share of training (default: 0.1 with early stopping, else 0)", cli=None
+    )
+    early_stopping: bool | None = _setting(
+        False,
+        "stop on a validation plateau, keep the best epoch (default: on from 2,000 training rows)",
+        cli=None,
+    )
     patience: int | None = _setting(
         DEFAULT_PATIENCE,
         "epochs without improvement before early stopping (default: max(10, epochs / 5))",
@@ -165,7 +174,9 @@ class TrainConfig:
             ):
                 raise ConfigError(name, getattr(self, name), allowed.describe())
         for name in FLAGS:
-            if not isinstance(getattr(self, name), bool):
+            if not isinstance(getattr(self, name), bool) and not (
+                name in SIZED and getattr(self, name) is None
+            ):
                 raise ConfigError(name, getattr(self, name), "True or False")
         self._check_hidden()
         self._check_seed()
@@ -209,17 +220,29 @@ class TrainConfig:
 
         ``batch_size = clip(2^round(log2(m/32)), 16, 128)``: a few dozen batches an epoch on small
         tables, 128 from about 4,000 rows; ``epochs = clip(ceil(4000 B / m), 10, 300)``: about 4,000
-        mini-batch steps in all (10 epochs from about 50,000 rows, 300 on a hundred);
-        ``patience = max(10, ceil(epochs / 5))``: on small data the validation loss of a few dozen
-        rows is noisy, so a long run waits longer before it stops; hidden layers 256,128, or one
-        of 100 under ``SMALL_ROWS`` rows.
+        mini-batch steps in all (10 epochs from about 50,000 rows, 300 on a hundred). From
+        ``SMALL_ROWS`` rows on: hidden layers 256,128, a 10% validation split and early stopping
+        with ``patience = max(10, ceil(epochs / 5))``. Below it a tenth of the rows is too few to
+        pick an epoch by, so every row trains for every epoch through one hidden layer of 100,
+        held back by an L2 penalty of ``SMALL_L2`` instead.
         """
         m = max(rows, 1)
+        small = m < SMALL_ROWS
         batch = self.batch_size or int(min(128, max(16, 2 ** round(math.log2(m / 32)))))
         epochs = self.epochs or int(min(300, max(10, math.ceil(SIZED_STEPS * batch / m))))
-        patience = self.patience or max(DEFAULT_PATIENCE, math.ceil(epochs / 5))
-        hidden = self.hidden if self.hidden is not None else ((100,) if m < SMALL_ROWS else (256, 128))
-        return self.replace(batch_size=batch, epochs=epochs, hidden=hidden, patience=patience)
+        stopping = (not small) if self.early_stopping is None else self.early_stopping
+        fraction = self.validation_fraction
+        if fraction is None:
+            fraction = 0.1 if stopping else 0.0
+        return self.replace(
+            batch_size=batch,
+            epochs=epochs,
+            hidden=self.hidden if self.hidden is not None else ((100,) if small else (256, 128)),
+            patience=self.patience or max(DEFAULT_PATIENCE, math.ceil(epochs / 5)),
+            l2=self.l2 if self.l2 is not None else (SMALL_L2 if small else 0.0),
+            early_stopping=stopping,
+            validation_fraction=fraction,
+        )
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``, checked like any new configuration."""
