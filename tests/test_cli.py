@@ -64,7 +64,8 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
     result = run_cli(
         "train", "--data", "iris", "--hidden", "16", "--lr", "0.05", "--epochs", "20", "--batch-size", "16",
-        "--no-early-stopping", "--validation-fraction", "0.1", "--json", "--out", folder / "iris.npz", cwd=folder,
+        "--no-early-stopping", "--validation-fraction", "0.1", "--json", "--out", folder / "iris.npz",
+        cwd=folder,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return folder / "iris.npz", result.stdout
