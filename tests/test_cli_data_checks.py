@@ -69,6 +69,22 @@ def test_the_content_split_keeps_the_classes_proportions(tmp_path):
     assert np.bincount(data.y_train).tolist() == [40, 24, 6]
 
 
+def test_repeated_rows_are_spread_over_train_and_test_in_any_order(tmp_path):
+    # A table of few distinct rows (as titanic's 1,316 rows hold 24): a hash of the content alone
+    # would hold out every copy of a row or none; each row's copies split like any rows instead.
+    distinct = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
+    X = np.repeat(distinct, 50, axis=0)
+    y = np.repeat([0, 1, 0, 1], 50)
+    order = np.random.default_rng(3).permutation(len(y))
+    np.savez(tmp_path / "a.npz", X=X, y=y)
+    np.savez(tmp_path / "b.npz", X=X[order], y=y[order])
+    a, b = (load_dataset(tmp_path / name, test_fraction=0.2, seed=2) for name in ("a.npz", "b.npz"))
+    held_out = [(a.X_test == row).all(axis=1).sum() for row in distinct]
+    assert sum(held_out) == 40 and all(5 <= count <= 15 for count in held_out)  # about 10 of each 50
+    rows = [sorted(map(tuple, np.column_stack([d.X_test, d.y_test]).tolist())) for d in (a, b)]
+    assert rows[0] == rows[1] and a.test_rows == b.test_rows  # the same test rows in any order
+
+
 def test_evaluate_after_reordering_reports_what_train_reported_and_refuses_edited_rows(tmp_path, capsys):
     path = tmp_path / "iris.csv"
     write_csv(path, HEADER, IRIS_ROWS)

@@ -75,7 +75,21 @@ def row_keys(X: np.ndarray | ColumnTable, y: np.ndarray, seed: int | None) -> np
     labels = np.asarray(y).reshape(m, -1)
     for k in range(labels.shape[1]):
         key = _mix(key ^ _value_words(labels[:, k]))
-    return key
+    return _mix(key ^ _mix(_occurrences(key) ^ GOLDEN))
+
+
+def _occurrences(key: np.ndarray) -> np.ndarray:
+    """Which copy of its row each row is (0 for the first of equal keys, 1 for the next, ...). Mixed
+    into the key, it spreads repeated rows over train and test as other rows are, instead of
+    holding out every copy of a row or none (a table of a few distinct rows would otherwise test
+    on rows training never saw); equal rows are interchangeable, so the split stays order-free."""
+    order = np.argsort(key, kind="stable")
+    sorted_keys = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])  # each run of equal keys
+    run_start = np.repeat(starts, np.diff(np.r_[starts, key.shape[0]]))
+    copies = np.empty(key.shape[0], dtype=np.uint64)
+    copies[order] = (np.arange(key.shape[0]) - run_start).astype(np.uint64)
+    return copies
 
 
 def _array_keys(rows: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -108,7 +122,7 @@ def content_split(
     test_parts = []
     for group in groups:
         n_test = min(int(round(test_fraction * group.shape[0])), group.shape[0] - 1)
-        order = group[np.lexsort((group, keys[group]))]  # by key; equal keys are equal rows
+        order = group[np.lexsort((group, keys[group]))]  # by key (equal only by chance)
         test_parts.append(order[:n_test])
     test = np.sort(np.concatenate(test_parts))
     if test.shape[0] == 0:
