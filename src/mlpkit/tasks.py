@@ -53,9 +53,32 @@ def check_task(task: str, net: DNN) -> str:
 
 
 # ---------------------------------------------------------------------- targets -> task and output layer
+CLASS_LIMIT = 20  # whole-number targets with at most this many distinct values are always classes
+
+
 def target_kind(y: np.ndarray) -> str:
-    """``"classification"`` for text, booleans or whole numbers; ``"multilabel"`` for a 0/1 matrix;
-    ``"regression"`` for other numbers."""
+    """``"classification"`` for text, booleans or whole numbers with few distinct values (see
+    :func:`too_many_classes`); ``"multilabel"`` for a 0/1 matrix; ``"regression"`` for other numbers."""
+    kind = _block_kind(y)
+    if kind == "classification" and _is_numeric(np.asarray(y).dtype):
+        return "regression" if too_many_classes(np.unique(y).size, np.asarray(y).size) else kind
+    return kind
+
+
+def too_many_classes(distinct: int, rows: int) -> bool:
+    """Whether whole numbers with ``distinct`` values over ``rows`` rows are quantities (a price, a
+    count) rather than class codes: more than ``CLASS_LIMIT`` values, and more than 1,000 or more
+    than a tenth of the rows (a twentieth beyond 1,000 rows). Codes repeat; quantities rarely do."""
+    share = 0.1 if rows <= 1000 else 0.05
+    return distinct > CLASS_LIMIT and (distinct > 1000 or distinct > share * rows)
+
+
+def _is_numeric(dtype: np.dtype) -> bool:
+    return np.issubdtype(dtype, np.number) and not np.issubdtype(dtype, np.bool_)
+
+
+def _block_kind(y: np.ndarray) -> str:
+    """The kind one block of targets shows by itself (whole numbers count as classes here)."""
     y = np.asarray(y)
     if y.ndim == 2:
         numeric = np.issubdtype(y.dtype, np.number) or y.dtype == bool
@@ -134,10 +157,12 @@ class _Scan:
         self.dtype: np.dtype | None = None
         self.width = 1
         self.classes: np.ndarray | None = None
+        self.rows = 0
 
     def add(self, block: np.ndarray) -> None:
         block = np.asarray(block)
-        self.kinds.add(target_kind(block))
+        self.kinds.add(_block_kind(block))
+        self.rows += block.shape[0]
         self.dtype = block.dtype if self.dtype is None else self.dtype
         self.width = 1 if block.ndim == 1 else block.shape[1]
         if block.ndim == 1:
@@ -160,6 +185,8 @@ def scan_targets(
     if scan.dtype is None:
         raise ValueError("no training targets: the target blocks are empty")
     kind = "regression" if output == "identity" or "regression" in scan.kinds else scan.kinds.pop()
+    if kind == "classification" and labels is None and _is_numeric(scan.dtype) and output == "auto":
+        kind = "regression" if too_many_classes(scan.classes.size, scan.rows) else kind
     if kind == "regression":
         if not (np.issubdtype(scan.dtype, np.number) or scan.dtype == bool):
             raise ValueError(f"output 'identity' (regression) needs numeric targets, got {scan.dtype} labels")
