@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from mlpkit.training import Callback
+
 
 def make_targets(output: str, n_out: int, m: int, rng: np.random.Generator) -> np.ndarray:
     """Targets of shape (n_out, m): one-hot (softmax), 0/1 (sigmoid) or real values (identity)."""
@@ -31,3 +33,15 @@ def refuse(capsys, argv: list, *fragments: str) -> str:
         assert fragment in lines[0], lines[0]
     assert "epoch" not in captured.out  # refused before the first epoch
     return lines[0]
+
+
+class InterruptAt(Callback):
+    """Requests an interrupt after the given (1-based) mini-batch of the run."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch, self.seen = batch, 0
+
+    def on_batch_end(self, trainer, batch, loss) -> None:
+        self.seen += 1
+        if self.seen == self.batch:
+            trainer.request_interrupt()

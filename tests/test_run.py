@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import mlpkit
+from conftest import InterruptAt
 from mlpkit import DNN, Trainer
-from mlpkit.training import Callback, TrainingInterrupted
+from mlpkit.training import TrainingInterrupted
 from mlpkit.training.run import CheckpointError
 
 SETTINGS = dict(epochs=6, optimizer="adam", learning_rate=0.05, batch_size=8, dropout=0.2, seed=5)
@@ -29,18 +30,6 @@ def problem():
 
 def new_net() -> DNN:
     return DNN([3, 6, 2], "tanh", "softmax", seed=0)
-
-
-class InterruptAt(Callback):
-    """Requests an interrupt after the given (1-based) mini-batch of the run."""
-
-    def __init__(self, batch: int) -> None:
-        self.batch, self.seen = batch, 0
-
-    def on_batch_end(self, trainer, batch, loss) -> None:
-        self.seen += 1
-        if self.seen == self.batch:
-            trainer.request_interrupt()
 
 
 @pytest.fixture
