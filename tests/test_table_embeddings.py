@@ -116,7 +116,7 @@ def test_evaluate_predict_and_info_use_the_embeddings(trained, tmp_path):
     code, out, err = cli("info", path, "--json")
     assert code == 0, err
     info = json.loads(out)
-    assert info["format_version"] == 3
+    assert info["format_version"] == 4  # embeddings (3) and a scaled regression target (4)
     assert info["embeddings"] == [{"column": "city", "n_c": CITIES + 2, "d_c": 15}]
     assert info["embedding_parameters"] == 15 * (CITIES + 2)
     code, out, err = cli("info", path)

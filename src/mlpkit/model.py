@@ -32,7 +32,9 @@ class Model:
     of a scaler) makes the model take tables: a DataFrame, a pyarrow Table, a dict of columns,
     columns matched by name. When the schema embeds columns, ``inputs`` (an
     :class:`~mlpkit.embeddings.EmbeddingInput` matching it) holds their learned ``E_c``, and
-    ``A0 = [dense ; E_c[:, codes_c] ...]``.
+    ``A0 = [dense ; E_c[:, codes_c] ...]``. A regression model may hold a ``target_scaler`` (an
+    :class:`AffineScaler` of the targets, fitted on the training rows): the network learns
+    ``(y - offset) / scale``, and :meth:`outputs` undoes it, so predictions come in the target's units.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class Model:
         labels: Sequence | None = None,
         features: FeatureSchema | None = None,
         inputs: EmbeddingInput | None = None,
+        target_scaler: AffineScaler | None = None,
     ) -> None:
         if not isinstance(net, DNN):
             raise ValueError(f"net must be an mlpkit.DNN, got {type(net).__name__}")
@@ -56,6 +59,7 @@ class Model:
         self.scaler = self._check_scaler(scaler)
         self.features = self._check_features(features)
         self.inputs = self._check_inputs(inputs)
+        self.target_scaler = self._check_target_scaler(target_scaler)
         self.labels, self.label_names = self._resolve_labels(labels, label_names)
         self.config = dict(config or {})
         self.history = dict(history or {})
@@ -115,6 +119,24 @@ class Model:
             )
         return inputs
 
+    def _check_target_scaler(self, scaler: AffineScaler | None) -> AffineScaler | None:
+        """A target scaling belongs to a regression network with an identity output, one entry per unit."""
+        if scaler is None:
+            return None
+        if not isinstance(scaler, AffineScaler):
+            raise ValueError(f"target_scaler must be an mlpkit AffineScaler, got {type(scaler).__name__}")
+        if self.task != "regression" or self.net.output_activation != "identity":
+            raise ValueError(
+                "a target scaling applies to regression with an identity output, "
+                f"not to a {self.task} model with a {self.net.output_activation} output"
+            )
+        if scaler.n_features != self.net.layer_sizes[-1]:
+            raise ValueError(
+                f"the target scaler was fitted on {scaler.n_features} targets "
+                f"but the network has {self.net.layer_sizes[-1]} output units"
+            )
+        return scaler
+
     def _resolve_labels(
         self, labels: Sequence | None, label_names: Sequence[str] | None
     ) -> tuple[list, list]:
@@ -162,8 +184,12 @@ class Model:
         return self.scaler.transform(rows, self.net.dtype)
 
     def outputs(self, rows) -> np.ndarray:
-        """The output activations ``A_L`` as rows ``(m, n_L)`` for raw input rows."""
-        return self.net.predict_proba(self.transform(rows).T).T
+        """The output activations ``A_L`` as rows ``(m, n_L)`` for raw input rows (with a target
+        scaling, ``A_L * scale + offset``: in the target's units)."""
+        outputs = self.net.predict_proba(self.transform(rows).T).T
+        if self.target_scaler is None:
+            return outputs
+        return self.target_scaler.inverse(outputs, self.net.dtype)
 
     def probabilities(self, outputs: np.ndarray) -> np.ndarray:
         """Output rows -> class probabilities ``(m, n_classes)`` (a binary sigmoid gives ``[1-p, p]``)."""
@@ -209,10 +235,17 @@ class Model:
             "dtype": self.net.dtype.name,
             "task": self.task,
             "labels": self.label_names,
+            "target_scaling": self.target_scaling(),
             "config": self.config,
             "metrics": self.metrics,
             "epochs_trained": len(self.history.get("loss", [])),
         }
+
+    def target_scaling(self) -> dict | None:
+        """``{"offset": [...], "scale": [...]}`` of the target scaling, one entry per output (or None)."""
+        if self.target_scaler is None:
+            return None
+        return {"offset": self.target_scaler.offset_.tolist(), "scale": self.target_scaler.scale_.tolist()}
 
     def embeddings(self) -> list[dict]:
         """One entry per embedded column: ``{"column", "n_c", "d_c"}`` (empty without embeddings)."""
@@ -239,6 +272,8 @@ def _model_html(model: Model) -> str:
     else:
         inputs = "affine scaler" if model.scaler is not None else "rows as given (no scaling)"
     rows = [("task", model.task), ("labels", labels or "-"), ("inputs", inputs)]
+    if model.target_scaler is not None:
+        rows.append(("target", "standardized in training; outputs in the target's units"))
     rows += [(f"embedding {e['column']}", f"{e['n_c']} codes x {e['d_c']} dims") for e in model.embeddings()]
     if model.inputs is not None:
         rows.append(("embedding parameters", f"{model.inputs.n_parameters:,}"))

@@ -147,6 +147,22 @@ class AffineScaler:
         """Fit on ``rows`` and return them transformed."""
         return self.fit(rows).transform(rows, dtype)
 
+    def inverse(self, scaled: np.ndarray, dtype: str | np.dtype = np.float64) -> np.ndarray:
+        """``scaled * scale_ + offset_``: scaled rows back in their original units (a new array)."""
+        self._check_fitted()
+        dtype = np.dtype(dtype)
+        rows = np.asarray(scaled).astype(dtype)  # a copy: the caller's rows are never modified
+        rows *= self.scale_.astype(dtype)
+        rows += self.offset_.astype(dtype)
+        return rows
+
+    def unfold(self, W_L: np.ndarray, b_L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``W_L'``, ``b_L'`` such that ``W_L' a + b_L' = (W_L a + b_L) * scale + offset``: a target
+        scaler folded into an identity output layer, so its outputs come in the target's units."""
+        self._check_fitted()
+        scale, offset = self.scale_.reshape(-1, 1), self.offset_.reshape(-1, 1)
+        return (W_L * scale).astype(W_L.dtype), (b_L * scale + offset).astype(b_L.dtype)
+
     def fold(self, W1: np.ndarray, b1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``W1'``, ``b1'`` such that ``W1' x + b1' = W1 ((x - offset) / scale) + b1`` for raw ``x``."""
         self._check_fitted()

@@ -45,6 +45,7 @@ def model_info(path: str) -> dict:
         "mlpkit_version": meta.get("mlpkit_version"),
         "file_bytes": meta["file_bytes"],
         **{key: facts[key] for key in ("architecture", "parameters", "dtype", "task", "labels")},
+        "target_scaling": facts["target_scaling"],
         "preprocessing": meta.get("preprocessing"),
         "features": facts["features"],
         "embeddings": facts["embeddings"],
@@ -81,6 +82,11 @@ def run_info(args: argparse.Namespace) -> int:
             _show(f"embedding      {entry['column']}: E ({entry['d_c']} x {entry['n_c']}), learned")
     else:
         _show(f"preprocessing  {preprocessing['method'] + ' scaling' if preprocessing else 'none'}")
+    if info["target_scaling"]:
+        offset, scale = (
+            ", ".join(f"{v:.6g}" for v in info["target_scaling"][key]) for key in ("offset", "scale")
+        )
+        _show(f"target         learned as (y - {offset}) / {scale}; predictions in y's units")
     _show(f"epochs trained {info['epochs_trained']}")
     _show("training config")
     for key, value in info["config"].items():

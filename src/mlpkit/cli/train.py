@@ -125,15 +125,18 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _say_data(args: argparse.Namespace, dataset, model) -> None:
-    """The data line, and for a table the detected column schema, a few lines."""
+    """The data line, for a table the detected column schema (a few lines), and the target's scaling."""
     if model.features is None:
         say(args, f"data      {dataset.describe()}, {dataset.scaling} scaling")
-        return
-    say(args, f"data      {dataset.describe()}")
-    first, *rest = model.features.describe()
-    say(args, f"features  {first}")
-    for line in rest:
-        say(args, f"          {line}")
+    else:
+        say(args, f"data      {dataset.describe()}")
+        first, *rest = model.features.describe()
+        say(args, f"features  {first}")
+        for line in rest:
+            say(args, f"          {line}")
+    if model.target_scaler is not None:
+        mean, sd = model.target_scaler.offset_[0], model.target_scaler.scale_[0]
+        say(args, f"target    learned as (y - {mean:.6g}) / {sd:.6g}; test scores in y's own units")
 
 
 def _check_plot_path(path: str | None):

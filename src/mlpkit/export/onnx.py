@@ -57,6 +57,7 @@ class ExportSource:
     task: str
     features: Any = None
     inputs: Any = None
+    target_scaler: Any = None
 
 
 def _import_onnx():
@@ -111,9 +112,9 @@ def export_source(model: Any) -> ExportSource:
     labels, label_names = getattr(model, "labels", None), getattr(model, "label_names", None)
     task = getattr(model, "task", None) or infer_task(net)
     labels = list(labels) if labels else None
-    return ExportSource(
-        net, scaler, labels, list(label_names) if label_names else None, task, features, inputs
-    )
+    target_scaler = getattr(model, "target_scaler", None)
+    names = list(label_names) if label_names else None
+    return ExportSource(net, scaler, labels, names, task, features, inputs, target_scaler)
 
 
 def _add_layers(builder: GraphBuilder, source: ExportSource, A0: str) -> str:
@@ -125,6 +126,9 @@ def _add_layers(builder: GraphBuilder, source: ExportSource, A0: str) -> str:
         if l == 1 and source.scaler is not None:
             # fold x_scaled = (x - offset) / scale into W1, b1 (in float64, then to float32)
             W, b = source.scaler.fold(W.astype(np.float64), b.astype(np.float64))
+        if l == net.L and source.target_scaler is not None:
+            # fold y = Z_L * scale + offset into W_L, b_L: the graph's outputs in the target's units
+            W, b = source.target_scaler.unfold(W.astype(np.float64), b.astype(np.float64))
         builder.constant(f"W{l}", np.ascontiguousarray(W, dtype=np.float32))
         builder.constant(f"b{l}", np.asarray(b, dtype=np.float32).reshape(-1))
         Z = builder.node("Gemm", [A_prev, f"W{l}", f"b{l}"], f"Z{l}", transB=1)  # (N, n_l)
@@ -213,6 +217,8 @@ def _metadata(source: ExportSource) -> dict[str, str]:
     if source.features is not None:
         metadata["inputs"] = json.dumps(source.features.kinds())
         metadata["missing_text"] = MISSING_TEXT
+    if source.target_scaler is not None:
+        metadata["target_scaling"] = "folded into W_L, b_L"
     if source.labels is not None:
         metadata["labels"] = json.dumps(source.labels)
     if source.label_names is not None:

@@ -28,7 +28,8 @@ from mlpkit.io.atomic import atomic_write
 
 FORMATS = {"model": "mlpkit-model", "checkpoint": "mlpkit-checkpoint"}  # kind -> the JSON "format"
 FORMAT_VERSION = 1  # what a file is written as unless it holds something newer
-NEWEST_FORMAT_VERSION = 3  # the newest this mlpkit reads: 2 adds a model's feature schema, 3 its embeddings
+NEWEST_FORMAT_VERSION = 4  # the newest this mlpkit reads: 2 adds a model's feature schema, 3 its
+# embeddings, 4 a regression target's scaling
 META_ENTRY = "mlpkit.json"
 
 MAX_FILE_BYTES = 4 << 30

@@ -4,8 +4,9 @@ A model file holds one ``.npy`` member per parameter (``W1``, ``b1``, ...), the 
 ``scaler_offset`` and ``scaler_scale`` when the model scales its inputs, and a JSON entry with
 the architecture, task, labels, preprocessing, feature schema (a model trained on a table;
 format version 2), its embeddings' sizes (``E1``, ``E2``, ... are arrays; format version 3),
-training config, history and metrics. Names read from a file map to code
-only through the activation and output-layer allowlists.
+a regression target's scaling (``target_offset`` and ``target_scale``; format version 4),
+training config, history and metrics. Names read from a file map to code only through the
+activation and output-layer allowlists.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ LABEL_TYPES = (str, int, float, bool)
 SCALER_ARRAYS = ("scaler_offset", "scaler_scale")
 FEATURES_VERSION = 2  # the format version of a file that holds a feature schema
 EMBEDDINGS_VERSION = 3  # ... and of one whose schema embeds columns (E1, E2, ... and "embeddings")
+TARGET_VERSION = 4  # ... and of one that scales its regression target
 EMBEDDING_KEYS = ("n_dense", "vocabulary_sizes", "dimensions", "dtype")
+TARGET_ARRAYS = ("target_offset", "target_scale")
 
 
 # ---------------------------------------------------------------------- writing
@@ -47,6 +50,7 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
         "preprocessing": None,
         "features": None,
         "embeddings": None,
+        "target_scaling": None,
         "config": model.config,
         "history": model.history,
         "metrics": model.metrics,
@@ -68,6 +72,11 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
         meta["embeddings"] = model.inputs.config()
         arrays.update(model.inputs.views(model.inputs.phi))  # E1 (d_1, n_1), E2, ...
         version = EMBEDDINGS_VERSION
+    if model.target_scaler is not None:
+        meta["target_scaling"] = {"type": "affine", "method": model.target_scaler.method}
+        arrays["target_offset"] = model.target_scaler.offset_
+        arrays["target_scale"] = model.target_scaler.scale_
+        version = TARGET_VERSION
     return _save_archive(path, "model", meta, arrays, finite=arrays, strict_json=True, version=version)
 
 
@@ -92,6 +101,7 @@ def load(path: str | os.PathLike) -> Model:
         _check_array_names(archive, architecture, embeddings)
         net = _build_network(archive, architecture)
         scaler = _scaler(archive, net.layer_sizes[0])
+        target_scaler = _target_scaler(archive, net.layer_sizes[-1])
         inputs = _embeddings(archive, embeddings)
         labels, names = _labels(archive)
         try:
@@ -106,6 +116,7 @@ def load(path: str | os.PathLike) -> Model:
                 labels=labels or None,
                 features=features,
                 inputs=inputs,
+                target_scaler=target_scaler,
             )
         except (ValueError, TypeError) as error:
             raise archive.error(str(error)) from None
@@ -192,6 +203,8 @@ def _check_array_names(archive: _Archive, architecture: dict, embeddings: dict |
         expected[f"b{l}"] = ((sizes[l], 1), dtype)  # b_l: (n_l, 1)
     if archive.meta.get("preprocessing") is not None:
         expected.update({name: ((sizes[0],), np.dtype(np.float64)) for name in SCALER_ARRAYS})
+    if archive.meta.get("target_scaling") is not None:
+        expected.update({name: ((sizes[-1],), np.dtype(np.float64)) for name in TARGET_ARRAYS})
     if embeddings is not None:
         pairs = zip(embeddings["dimensions"], embeddings["vocabulary_sizes"], strict=True)
         expected.update({f"E{c}": ((d_c, n_c), dtype) for c, (d_c, n_c) in enumerate(pairs, start=1)})
@@ -226,6 +239,23 @@ def _scaler(archive: _Archive, n_features: int) -> AffineScaler | None:
         return AffineScaler.from_arrays(offset, scale, method)
     except ValueError as error:
         raise archive.error(f"preprocessing: {error}") from None
+
+
+def _target_scaler(archive: _Archive, n_outputs: int) -> AffineScaler | None:
+    """The regression target's scaling (``y = A_L * scale + offset``), or None when the file has none."""
+    entry = archive.meta.get("target_scaling")
+    if entry is None:
+        return None
+    if entry != {"type": "affine", "method": "standard"}:
+        raise archive.error(
+            f'target_scaling must be null or {{"type": "affine", "method": "standard"}}, got {entry!r:.80}'
+        )
+    float64 = np.dtype(np.float64)
+    offset, scale = (archive.read_array(name, (n_outputs,), float64) for name in TARGET_ARRAYS)
+    try:
+        return AffineScaler.from_arrays(offset, scale, "standard")
+    except ValueError as error:
+        raise archive.error(f"target_scaling: {error}") from None
 
 
 def _features(archive: _Archive) -> FeatureSchema | None:

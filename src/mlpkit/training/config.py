@@ -20,6 +20,7 @@ from mlpkit.network import DTYPES
 from mlpkit.optimizers import OPTIMIZERS
 
 OUTPUT_CHOICES = ("auto", "sigmoid", "softmax", "identity")
+TARGET_SCALINGS = ("standard", "none")
 DEFAULT_PATIENCE = 10
 RANGE_MESSAGE = "{name} must be {expected}, got {value}"
 HIDDEN_MESSAGE = "{name} must list layer sizes >= 1, got {value}"
@@ -94,6 +95,7 @@ CHOICES = {
     "optimizer": tuple(sorted(OPTIMIZERS)),
     "dtype": DTYPES,
     "table_scaling": TABLE_SCALINGS,
+    "target_scaling": TARGET_SCALINGS,
 }
 FLAGS = ("shuffle", "early_stopping")
 # None in these fields: chosen from the number of training rows m by TrainConfig.settled
@@ -118,7 +120,7 @@ class TrainConfig:
     ``shuffle``, ``seed`` (None: fresh entropy) and a learning-rate ``schedule`` (an object from
     :mod:`mlpkit.schedules`; None: constant). Validation and stopping: ``validation_fraction``,
     ``early_stopping``, ``patience``, ``tol``. The data a CLI run reads: ``data``, ``target``,
-    ``test_fraction``.
+    ``test_fraction``; how a regression target is learned: ``target_scaling``.
     """
 
     # each field with a "help" is also a flag of `mlpkit train` (--batch-size for batch_size),
@@ -159,6 +161,9 @@ class TrainConfig:
     target: str | None = _setting(None, "CSV/Parquet target column (default: the last one)")
     categorical: tuple[str, ...] = _setting((), "CSV/Parquet columns to treat as categories, e.g. zip,store")
     table_scaling: str = _setting("robust", "scaling of a CSV/Parquet table's numeric columns")
+    target_scaling: str = _setting(
+        "standard", "regression: learn the target standardized, predict in its units (none: as it is)"
+    )
     test_fraction: float = _setting(0.2, "share of the rows held out for the test report")
     optimizer_options: Mapping[str, Any] = field(default_factory=dict)
     schedule: Any = None

@@ -23,7 +23,7 @@ from mlpkit.model import Model
 from mlpkit.network import DNN
 from mlpkit.preprocessing import AffineScaler
 from mlpkit.tables import is_table
-from mlpkit.tasks import encode_test_targets, scan_targets
+from mlpkit.tasks import Targets, encode_test_targets, scan_targets
 from mlpkit.training.callbacks import Callback, History
 from mlpkit.training.config import TrainConfig
 from mlpkit.training.run import TrainingRun
@@ -46,6 +46,22 @@ def fit_inputs(dataset: Source, config: TrainConfig) -> AffineScaler | FeatureSc
             f"not to {dataset.name}'s numeric rows"
         )
     return fit_scaler(dataset.X_train, dataset.scaling)
+
+
+def fit_target_scaler(values: Source, targets: Targets, config: TrainConfig) -> AffineScaler | None:
+    """The regression target's standardization, fitted on the training rows in one pass, block by block.
+
+    A target in the tens of thousands (a price) would start the network's squared error, and its
+    gradients, far from those of standardized inputs; learning ``(y - mean) / sd`` instead, as the
+    inputs are learned, and undoing it at prediction is what a scaled pipeline does. None when the
+    task is not an identity-output regression or ``config.target_scaling`` is ``"none"``.
+    """
+    if targets.task != "regression" or targets.output_activation != "identity":
+        return None
+    if config.target_scaling == "none":
+        return None
+    blocks = (targets.matrix(block, np.float64).T for block in row_chunks(values, "labels"))  # (m, n_L)
+    return AffineScaler("standard").fit_chunks(blocks)
 
 
 @dataclass
@@ -76,6 +92,7 @@ def build_training(dataset: Source, config: TrainConfig) -> TrainingData:
     values = dataset.label_values(dataset.y_train)
     targets = scan_targets(row_chunks(values, "labels"), config.output, dataset.class_names)
     preprocessing = fit_inputs(dataset, config)
+    target_scaler = fit_target_scaler(values, targets, config)
     schema = preprocessing if isinstance(preprocessing, FeatureSchema) else None
     inputs = _embedding_input(schema, config)
     n_dense = schema.dense_width if schema is not None else dataset.n_features
@@ -90,16 +107,31 @@ def build_training(dataset: Source, config: TrainConfig) -> TrainingData:
     }
     scaler = None if schema is not None else preprocessing
     model = Model(
-        net, scaler, None, targets.task, stored, labels=targets.labels, features=schema, inputs=inputs
+        net,
+        scaler,
+        None,
+        targets.task,
+        stored,
+        labels=targets.labels,
+        features=schema,
+        inputs=inputs,
+        target_scaler=target_scaler,
     )
     dtype = net.dtype
-    Y = engine_columns(values, lambda raw: targets.matrix(raw, dtype).T, targets.n_outputs, dtype)
+    Y = engine_columns(values, _target_rows(targets, target_scaler, dtype), targets.n_outputs, dtype)
     if schema is None:
         X = engine_columns(dataset.X_train, lambda rows: scaler.transform(rows, dtype), n_x, dtype)
         return TrainingData(model, X, Y)
     table = schema.transform(dataset.X_train, dtype)  # a table is held in memory, never mapped
     codes = inputs.check_codes(table.codes.T) if inputs is not None else None  # (C, m)
     return TrainingData(model, table.dense.T, Y, codes)  # (n_dense, m), (n_L, m)
+
+
+def _target_rows(targets: Targets, target_scaler: AffineScaler | None, dtype: np.dtype):
+    """Raw targets -> the rows of ``Y.T`` ``(m, n_L)`` the network learns: encoded, then scaled if it is."""
+    if target_scaler is None:
+        return lambda raw: targets.matrix(raw, dtype).T
+    return lambda raw: target_scaler.transform(targets.matrix(raw, np.float64).T, dtype)
 
 
 def _embedding_input(schema: FeatureSchema | None, config: TrainConfig) -> EmbeddingInput | None:
