@@ -119,7 +119,19 @@ def big_targets(tmp_path):
     return tmp_path / "big.npz"
 
 
-DIVERGING = ["--target-scaling", "none", "--optimizer", "sgd", "--lr", "1000", "--epochs", "5", "--batch-size", "128", "--quiet"]
+DIVERGING = [
+    "--target-scaling",
+    "none",
+    "--optimizer",
+    "sgd",
+    "--lr",
+    "1000",
+    "--epochs",
+    "5",
+    "--batch-size",
+    "128",
+    "--quiet",
+]
 
 
 def run(argv, capsys) -> tuple[int, str, str]:
