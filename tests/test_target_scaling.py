@@ -178,3 +178,22 @@ def test_onnx_folds_the_scaling_into_the_output_layer(tmp_path, capsys):
     session = ort.InferenceSession(to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
     (variable,) = session.run(["variable"], {"X": rows})
     np.testing.assert_allclose(variable[:, 0], model.predict(rows), rtol=1e-5)
+
+
+def test_a_target_beyond_float32s_range_trains_in_float32_and_predicts_finite(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(500, 3))
+    y = 1e39 * (1 + 0.1 * np.tanh(X @ [1.0, 2.0, 3.0]))  # float32 ends at 3.4e38
+    np.savez(tmp_path / "huge.npz", X=X, y=y)
+    assert (
+        cli(
+            "train", "--data", tmp_path / "huge.npz", "--epochs", "20", "--quiet", "--out", tmp_path / "m.npz"
+        )
+        == 0
+    )
+    capsys.readouterr()
+    model = load(tmp_path / "m.npz")
+    assert model.net.dtype == np.float32
+    dataset = load_dataset(str(tmp_path / "huge.npz"), seed=0)
+    predicted = model.predict(dataset.X_test)
+    assert np.isfinite(predicted).all() and r2_score(dataset.y_test, predicted) > 0.5

@@ -185,11 +185,11 @@ class Model:
 
     def outputs(self, rows) -> np.ndarray:
         """The output activations ``A_L`` as rows ``(m, n_L)`` for raw input rows (with a target
-        scaling, ``A_L * scale + offset``: in the target's units)."""
+        scaling, ``A_L * scale + offset`` in float64: in the target's units, whatever their size)."""
         outputs = self.net.predict_proba(self.transform(rows).T).T
         if self.target_scaler is None:
             return outputs
-        return self.target_scaler.inverse(outputs, self.net.dtype)
+        return self.target_scaler.inverse(outputs)
 
     def probabilities(self, outputs: np.ndarray) -> np.ndarray:
         """Output rows -> class probabilities ``(m, n_classes)`` (a binary sigmoid gives ``[1-p, p]``)."""

@@ -93,8 +93,10 @@ def _part(source: str, trained_on: dict) -> str:
 
 def _print_report(model_path: str, where: str, report: dict) -> None:
     print(escape(f"model {model_path} on {where}"))
-    scores = [f"loss {report['loss']:.4f}"]
-    scores += [f"{key} {report[key]:.4f}" for key in ("accuracy", "mse", "r2") if key in report]
+    if "mse" in report:  # in the target's units, which may be any size: significant digits
+        scores = [f"loss {report['loss']:.6g}", f"mse {report['mse']:.6g}", f"r2 {report['r2']:.4f}"]
+    else:
+        scores = [f"loss {report['loss']:.4f}", f"accuracy {report['accuracy']:.4f}"]
     print("  ".join(scores))
     if "per_class" in report:
         rows = [{**row, "label": escape(row["label"])} for row in report["per_class"]]

@@ -349,7 +349,7 @@ def _print_train_summary(args: argparse.Namespace, model, report: dict, out: Pat
     if "accuracy" in report:
         scores = f"test accuracy {report['accuracy']:.4f}  test loss {report['loss']:.4f}"
     else:
-        scores = f"test loss {report['loss']:.4f}  test mse {report['mse']:.4g}  test r2 {report['r2']:.4f}"
+        scores = f"test loss {report['loss']:.6g}  test mse {report['mse']:.6g}  test r2 {report['r2']:.4f}"
     print(
         f"{scores} on {report['rows']} rows; {metrics['epochs']} epochs in "
         f"{metrics['train_seconds']:.1f} s; model written to {out}",

@@ -131,7 +131,8 @@ def _target_rows(targets: Targets, target_scaler: AffineScaler | None, dtype: np
     """Raw targets -> the rows of ``Y.T`` ``(m, n_L)`` the network learns: encoded, then scaled if it is."""
     if target_scaler is None:
         return lambda raw: targets.matrix(raw, dtype).T
-    return lambda raw: target_scaler.transform(targets.matrix(raw, np.float64).T, dtype)
+    # in float64, then cast: a float32 network still learns a target beyond float32's range (1e39)
+    return lambda raw: target_scaler.transform(targets.matrix(raw, np.float64).T).astype(dtype)
 
 
 def _embedding_input(schema: FeatureSchema | None, config: TrainConfig) -> EmbeddingInput | None:
