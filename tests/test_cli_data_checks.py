@@ -201,3 +201,14 @@ def test_resume_refuses_a_replaced_memory_mapped_file(tmp_path, capsys):
     capsys.readouterr()
     np.save(tmp_path / "X.npy", X[::-1] * 2)  # same shape, other data
     refuse(capsys, [*argv, "--epochs", "2", "--resume"], "--resume", "the training data differ")
+
+
+def test_a_target_with_a_class_per_row_is_refused_as_naming_the_rows(tmp_path, capsys):
+    header, rows = ["x", "name"], [[i * 0.5, f"row {i}"] for i in range(30)]  # every label its own class
+    write_csv(tmp_path / "ids.csv", header, rows)
+    refuse(
+        capsys,
+        ["train", "--data", tmp_path / "ids.csv", "--out", tmp_path / "m.npz"],
+        "--test-fraction 0.2 holds out no rows out of 30",
+        "30 classes have at most 1 row(s) each",
+    )
