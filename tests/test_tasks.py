@@ -16,6 +16,10 @@ from mlpkit.tasks import scan_targets, target_kind
         (219, 546, "regression"),  # R's Housing prices: 219 values over 546 rows
         (1200, 60000, "regression"),  # more than 1,000 distinct values
         (900, 60000, "classification"),  # 900 codes over 60,000 rows: 0.015 <= 0.05
+        (18, 22, "regression"),  # R's Burt, training rows: 18 scores over 22 rows repeat too rarely
+        (19, 38, "regression"),  # R's swiss Examination: 19 values, each on 2 rows on average
+        (12, 40, "classification"),  # 12 codes over 40 rows: each on more than 3 rows
+        (10, 12, "classification"),  # at most 10 values are always classes
     ],
 )
 def test_whole_numbers_are_classes_only_when_few_values_repeat(distinct, rows, kind):

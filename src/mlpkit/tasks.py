@@ -53,7 +53,8 @@ def check_task(task: str, net: DNN) -> str:
 
 
 # ---------------------------------------------------------------------- targets -> task and output layer
-CLASS_LIMIT = 20  # whole-number targets with at most this many distinct values are always classes
+CLASS_LIMIT = 20  # whole-number targets with at most this many distinct values are classes when they repeat
+FEW_CLASSES = 10  # ... and with at most this many, always
 
 
 def target_kind(y: np.ndarray) -> str:
@@ -68,9 +69,12 @@ def target_kind(y: np.ndarray) -> str:
 def too_many_classes(distinct: int, rows: int) -> bool:
     """Whether whole numbers with ``distinct`` values over ``rows`` rows are quantities (a price, a
     count) rather than class codes: more than ``CLASS_LIMIT`` values, and more than 1,000 or more
-    than a tenth of the rows (a twentieth beyond 1,000 rows). Codes repeat; quantities rarely do."""
+    than a tenth of the rows (a twentieth beyond 1,000 rows); or, on a small table, more than
+    ``FEW_CLASSES`` values repeated fewer than three times on average (scores of 40 to 90 on 30 rows).
+    Codes repeat; quantities rarely do."""
     share = 0.1 if rows <= 1000 else 0.05
-    return distinct > CLASS_LIMIT and (distinct > 1000 or distinct > share * rows)
+    many = distinct > CLASS_LIMIT and (distinct > 1000 or distinct > share * rows)
+    return many or (distinct > FEW_CLASSES and 3 * distinct > rows)
 
 
 def _is_numeric(dtype: np.dtype) -> bool:
