@@ -184,7 +184,10 @@ def _target_piece(path: Path, array, name: str, offset: int) -> np.ndarray:
 
     if array.null_count:
         row = offset + int(pc.index(array.is_null(), True).as_py()) + 1
-        raise ValueError(f"{path}, row {row}, column {name!r}: missing target value")
+        raise ValueError(
+            f"{path}, row {row}, column {name!r}: missing target value; a row without a target has "
+            f"nothing to learn: drop such rows first (pandas: df.dropna(subset=[{name!r}]))"
+        )
     if pat.is_integer(array.type):
         return array.to_numpy(zero_copy_only=False).astype(np.int64)  # a copy: the batch is released
     if pat.is_floating(array.type) or pat.is_decimal(array.type):
