@@ -17,6 +17,7 @@ import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
 from sklearn.pipeline import make_pipeline
@@ -280,3 +281,20 @@ def test_a_numeric_frame_keeps_the_array_path():
     np.testing.assert_array_equal(from_frame.net_.theta, from_array.net_.theta)
     with pytest.raises(ValueError, match="Input X contains NaN"):
         from_frame.predict(X.assign(a=np.nan))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_frame_of_numbers_with_gaps_is_imputed_where_scikit_learn_refuses_it():
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(600, 3)), columns=["a", "b", "c"])
+    y = 3 * X["a"] - 2 * X["b"] + X["c"]
+    X.loc[rng.random(600) < 0.1, "b"] = np.nan  # a tenth of b missing
+    with pytest.raises(ValueError, match="contains NaN"):
+        SklearnMLPClassifier().fit(X, y > 0)  # scikit-learn's own estimator refuses the frame
+    model = mlpkit.MLPRegressor(max_iter=200, random_state=0).fit(X.iloc[:500], y.iloc[:500])
+    assert model.features_ is not None and list(model.feature_names_in_) == ["a", "b", "c"]
+    predicted = model.predict(X.iloc[500:])
+    # a linear target, with b's gaps filled by its training median: most of the variance is still explained
+    assert np.isfinite(predicted).all() and r2_score(y.iloc[500:], predicted) > 0.8
+    with pytest.raises(ValueError, match="NaN"):
+        mlpkit.MLPRegressor(max_iter=5).fit(X.to_numpy(), y)  # an array with NaN: refused, as in scikit-learn

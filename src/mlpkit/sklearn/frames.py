@@ -5,7 +5,8 @@ names columns), a pyarrow Table or a dict of columns goes through the project's 
 schema, :class:`~mlpkit.features.FeatureSchema`, fitted on the first fit and kept as
 ``features_``: numbers are imputed and scaled, categories one-hot encoded or, with many
 values, given learned embeddings (``inputs_``, an :class:`~mlpkit.embeddings.EmbeddingInput`
-trained with the network). A DataFrame of numbers alone keeps scikit-learn's array path.
+trained with the network). So does a DataFrame of numbers with missing values (scikit-learn's
+array path would refuse it); a complete DataFrame of numbers keeps that array path.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def takes_schema(X: object, categorical_features: object) -> bool:
         return False
     if not _is_frame(X) or categorical_features is not None:
         return True  # pyarrow, dicts of columns: read by name; named categories need the schema
-    return any(not _numeric_dtype(dtype) for dtype in X.dtypes)
+    if any(not _numeric_dtype(dtype) for dtype in X.dtypes):
+        return True
+    return bool(X.isna().to_numpy().any())  # numbers with gaps: imputed, as beside a text column
 
 
 def _numeric_dtype(dtype: object) -> bool:
