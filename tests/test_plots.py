@@ -409,3 +409,28 @@ def test_boundary_draws_colour_named_classes_in_their_colours(tmp_path):
     handles = figure.axes[0].get_legend().legend_handles
     for handle, name in zip(handles, ["red", "blue"], strict=True):
         np.testing.assert_allclose(handle.get_facecolor()[0], to_rgba(name))
+
+
+# ---------------------------------------------------------------------- a regression model's predictions
+def test_predictions_show_the_target_units_and_scikit_learns_r2(tmp_path):
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 2))
+    y = np.column_stack([1000 * X[:, 0], 5 - X[:, 1]])  # two outputs in different units
+    net = DNN([2, 6, 2], "tanh", "identity", seed=1)
+    target = AffineScaler().fit(y)
+    model = Model(net, AffineScaler().fit(X), task="regression", target_scaler=target)
+    figure = plots.plot_predictions(model, X, y, tmp_path / "p.png")
+    predicted = target.inverse(net.predict_proba(((X - X.mean(0)) / X.std(0)).T).T)  # by hand
+    for k, axes in enumerate(figure.axes):
+        np.testing.assert_allclose(axes.collections[0].get_offsets()[:, 1], predicted[:, k], rtol=1e-5)
+        assert axes.get_title().endswith(f"R² {r2_score(y[:, k], predicted[:, k]):.3f}")
+    assert_only(tmp_path, "p.png")
+
+
+def test_predictions_need_a_regression_model(named_moons, tmp_path):
+    model, X, y = named_moons
+    with pytest.raises(ValueError, match="plot kind 'predictions' needs a regression model"):
+        plots.plot_predictions(model, X, y, tmp_path / "p.png")
+    assert list(tmp_path.iterdir()) == []

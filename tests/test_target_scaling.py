@@ -197,3 +197,24 @@ def test_a_target_beyond_float32s_range_trains_in_float32_and_predicts_finite(tm
     dataset = load_dataset(str(tmp_path / "huge.npz"), seed=0)
     predicted = model.predict(dataset.X_test)
     assert np.isfinite(predicted).all() and r2_score(dataset.y_test, predicted) > 0.5
+
+
+def test_the_predictions_plot_draws_the_test_split_in_the_targets_units(prices, tmp_path, capsys):
+    assert (
+        cli(
+            "train",
+            "--data",
+            prices,
+            "--target",
+            "price",
+            "--epochs",
+            "5",
+            "--quiet",
+            "--out",
+            tmp_path / "m.npz",
+        )
+        == 0
+    )
+    out = tmp_path / "p.png"
+    assert cli("plot", tmp_path / "m.npz", "--kind", "predictions", "--out", out) == 0
+    assert "predictions of" in capsys.readouterr().out and out.stat().st_size > 0

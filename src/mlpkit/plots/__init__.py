@@ -1,4 +1,5 @@
-"""Pictures of training and of a trained model: curves, confusion, decision regions, weights, saliency.
+"""Pictures of training and of a trained model: curves, confusion, decision regions, weights, saliency,
+and a regression model's predicted against true values.
 
 Plotting needs matplotlib (the ``plot`` extra), imported only when a figure is drawn and used
 through its Agg canvas, so that no window opens and no global pyplot state changes. Each
@@ -11,6 +12,7 @@ bare :class:`mlpkit.DNN`.
 - :mod:`~mlpkit.plots.computed`: the numbers behind the pictures (no matplotlib);
 - :mod:`~mlpkit.plots.curves`: training curves from a history;
 - :mod:`~mlpkit.plots.model_figures`: confusion, decision regions, weights, saliency;
+- :mod:`~mlpkit.plots.regression`: predicted against true values;
 - :mod:`~mlpkit.plots.figures`: matplotlib, output paths and atomic saving;
 - :mod:`~mlpkit.plots.kinds`: ``plot_model``, one entry point by kind (used by ``mlpkit plot``).
 """
@@ -41,6 +43,7 @@ from mlpkit.plots.model_figures import (
     plot_saliency,
     plot_weights,
 )
+from mlpkit.plots.regression import plot_predictions
 
 __all__ = [
     "CURVE_KEYS",
@@ -67,6 +70,7 @@ __all__ = [
     "plot_confusion",
     "plot_curves",
     "plot_model",
+    "plot_predictions",
     "plot_saliency",
     "plot_weights",
     "predicted_classes",

@@ -10,9 +10,10 @@ import numpy as np
 from mlpkit.plots.computed import image_shape_for, network_of, require_classifier, require_two_features
 from mlpkit.plots.curves import plot_curves
 from mlpkit.plots.model_figures import plot_boundary, plot_confusion, plot_saliency, plot_weights
+from mlpkit.plots.regression import plot_predictions, require_regression
 
-KINDS = ("curves", "confusion", "boundary", "weights", "saliency")
-KINDS_NEEDING_DATA = ("confusion", "boundary", "saliency")
+KINDS = ("curves", "confusion", "boundary", "weights", "saliency", "predictions")
+KINDS_NEEDING_DATA = ("confusion", "boundary", "saliency", "predictions")
 
 
 def check_plottable(model: Any, kind: str) -> None:
@@ -23,6 +24,8 @@ def check_plottable(model: Any, kind: str) -> None:
         raise ValueError("plot kind 'curves' needs a training history, and this model has none")
     if kind in ("confusion", "boundary"):
         require_classifier(model, kind)
+    if kind == "predictions":
+        require_regression(model, kind)
     if kind == "boundary":
         require_two_features(network_of(model).layer_sizes[0])
     if kind in ("weights", "saliency"):
@@ -55,5 +58,10 @@ def plot_model(
         return plot_curves(model.history, path)
     if kind == "weights":
         return plot_weights(model, path)
-    draw = {"confusion": plot_confusion, "boundary": plot_boundary, "saliency": plot_saliency}[kind]
+    draw = {
+        "confusion": plot_confusion,
+        "boundary": plot_boundary,
+        "saliency": plot_saliency,
+        "predictions": plot_predictions,
+    }[kind]
     return draw(model, X_rows, y, path)
