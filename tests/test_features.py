@@ -263,3 +263,14 @@ def test_describe_is_a_few_lines():
     )
     assert len(lines) == 14 and lines[-1] == "... and 3 more columns"
     assert as_table(rows).shape == (4, 15)
+
+
+def test_ignored_columns_round_trip_and_a_bad_entry_is_refused():
+    table = {"id": np.array(["a", "b", "c", "d"], dtype=object), "x": np.array([1.0, 2.0, 3.0, 4.0])}
+    schema = FeatureSchema.fit(table, ignore=["id"])
+    assert schema.columns == ["x"] and schema.ignored == ["id"]
+    assert FeatureSchema.from_dict(schema.to_dict()) == schema
+    np.testing.assert_array_equal(schema.transform(table).dense, schema.transform({"x": table["x"]}).dense)
+    for bad in ("id", [1], None):
+        with pytest.raises(ValueError, match="features.ignored must be a list of column names"):
+            FeatureSchema.from_dict({**schema.to_dict(), "ignored": bad})

@@ -188,3 +188,54 @@ def test_a_table_of_raw_columns_is_an_array_only_when_all_numbers_are_there():
         np.asarray(as_table({"a": [1.0, np.nan]}))
     with pytest.raises(ValueError, match=r"column 'c' holds text \('x', ...\); this model takes numbers"):
         np.asarray(as_table({"c": ["x", "y"]}))
+
+
+def test_ignore_leaves_an_identifier_out_and_predict_accepts_it(tmp_path, capsys):
+    header = ["customer", *COLUMNS]
+    rows = [[f"C{i:05d}", *row] for i, row in enumerate(people(1500, 3))]  # 1,500 distinct identifiers
+    write_rows(tmp_path / "ids.csv", header, rows)
+    argv = [
+        "train",
+        "--data",
+        str(tmp_path / "ids.csv"),
+        "--epochs",
+        "5",
+        "--quiet",
+        "--out",
+        str(tmp_path / "m.npz"),
+    ]
+    assert main(argv) == 2
+    assert "--ignore customer" in capsys.readouterr().err  # the cap's message says how to leave it out
+    assert main([*argv, "--ignore", "customer", "--json"]) == 0
+    model = load(tmp_path / "m.npz")
+    assert model.features.ignored == ["customer"] and "customer" not in model.features.columns
+    assert model.config["ignore"] == ["customer"]
+    capsys.readouterr()
+    assert (
+        main(
+            ["predict", str(tmp_path / "m.npz"), str(tmp_path / "ids.csv"), "--out", str(tmp_path / "p.csv")]
+        )
+        == 0
+    )
+    predicted = pd.read_csv(tmp_path / "p.csv").iloc[:, 0].to_numpy()
+    frame = pd.read_csv(
+        tmp_path / "ids.csv", dtype={"zip": str}, keep_default_na=False, na_values=["", "NA", "NaN"]
+    )
+    expected = model.predict(frame[model.features.columns])  # the training columns alone
+    np.testing.assert_array_equal(predicted, expected)  # the identifier changes nothing
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--ignore", "custmer"], "ignore names column(s) ['custmer'] not in the table"),
+        (
+            ["--ignore", "city", "--categorical", "city"],
+            "named both as categories and as columns to leave out",
+        ),
+    ],
+)
+def test_ignore_names_only_columns_it_can_leave_out(flags, message, trained, capsys):
+    _, data, _, _ = trained
+    assert main(["train", "--data", str(data), "--epochs", "1", "--quiet", *flags]) == 2
+    assert message in capsys.readouterr().err

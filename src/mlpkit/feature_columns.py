@@ -140,8 +140,9 @@ class CategoricalFeature:
         if len(present) > max_categories:
             raise ValueError(
                 f"column {column.name!r} has {len(present)} distinct values in the training rows, more "
-                f"than the {max_categories} a categorical column may have (max_categories); drop it "
-                "(an identifier or free text?) or map its values to fewer categories"
+                f"than the {max_categories} a categorical column may have (max_categories); leave it out "
+                f"(an identifier or free text? mlpkit train --ignore {column.name}, or drop it from the "
+                "DataFrame) or map its values to fewer categories"
             )
         return cls(column.name, tuple(present), bool(counts[0]))
 

@@ -74,11 +74,13 @@ class FeatureSchema:
         features: Sequence[NumericFeature | CategoricalFeature],
         dropped: Sequence[str] = (),
         scaling: str = DEFAULT_SCALING,
+        ignored: Sequence[str] = (),
     ) -> None:
         self.features = list(features)
         self.dropped = list(dropped)
         self.scaling = scaling
-        names = [feature.name for feature in self.features] + self.dropped
+        self.ignored = list(ignored)  # columns left out by request; a table may still carry them
+        names = [feature.name for feature in self.features] + self.dropped + self.ignored
         if len(set(names)) != len(names):
             raise ValueError(f"a column appears twice in the schema: {names}")
 
@@ -92,6 +94,7 @@ class FeatureSchema:
         encoding: str | Mapping[str, str] = "auto",
         scaling: str = DEFAULT_SCALING,
         max_categories: int = MAX_CATEGORIES,
+        ignore: Iterable[str] = (),
     ) -> FeatureSchema:
         """The schema of the training ``table`` (a DataFrame, pyarrow Table, dict of columns, 2-D array).
 
@@ -101,16 +104,21 @@ class FeatureSchema:
         categorical column, or a dict of column -> encoding (others ``"auto"``). A categorical
         column with more than ``max_categories`` distinct values, and a column with no value at
         all, are handled as docs/tables.md says: the first is refused, the second dropped.
+        ``ignore`` names columns to leave out (an identifier, free text); tables passed to
+        :meth:`transform` may still carry them.
         """
         table = as_table(table)
         if scaling not in SCALINGS:
             raise ValueError(f"Unknown scaling {scaling!r}; expected one of {list(SCALINGS)}")
         named = _check_categorical(table, categorical)
+        ignored = _check_ignored(table, ignore, named)
         encodings = _encodings(encoding, table, named)
         if table.n_rows < 1:
             raise ValueError("cannot fit a feature schema on 0 rows")
         features, dropped = [], []
         for column in table.columns.values():
+            if column.name in ignored:
+                continue
             named_categorical = column.name in named
             feature = _fit_column(column, named_categorical, encodings, scaling, max_categories, table.where)
             if feature is None:
@@ -118,8 +126,10 @@ class FeatureSchema:
             else:
                 features.append(feature)
         if not features:
+            if not dropped:
+                raise ValueError("every column is left out (ignore); there is nothing to learn from")
             raise ValueError(f"no column has any value in the training rows (columns {_listing(dropped)})")
-        return cls(features, dropped, scaling)
+        return cls(features, dropped, scaling, [name for name in table.names if name in ignored])
 
     # ------------------------------------------------------------------ what it makes
     @property
@@ -179,7 +189,7 @@ class FeatureSchema:
     def _check_names(self, table: ColumnTable) -> None:
         names = set(table.names)
         missing = [name for name in self.columns if name not in names]
-        known = set(self.columns) | set(self.dropped)
+        known = set(self.columns) | set(self.dropped) | set(self.ignored)
         unknown = [name for name in table.names if name not in known]
         problems = []
         if missing:
@@ -207,6 +217,7 @@ class FeatureSchema:
         if len(self.features) > MAX_LISTED:
             lines.append(f"... and {len(self.features) - MAX_LISTED} more columns")
         lines += [f"{name}: dropped, no value in the training rows" for name in self.dropped]
+        lines += [f"{name}: left out (ignore)" for name in self.ignored]
         return lines
 
     def to_dict(self) -> dict:
@@ -217,6 +228,7 @@ class FeatureSchema:
             "scaling": self.scaling,
             "columns": [feature.to_dict() for feature in self.features],
             "dropped": list(self.dropped),
+            "ignored": list(self.ignored),
         }
 
     @classmethod
@@ -227,18 +239,20 @@ class FeatureSchema:
         if data.get("version") != SCHEMA_VERSION:
             raise ValueError(f"features.version is {data.get('version')!r:.40}; this mlpkit reads 1")
         scaling, columns, dropped = data.get("scaling"), data.get("columns"), data.get("dropped", [])
+        ignored = data.get("ignored", [])
         if scaling not in SCALINGS:
             raise ValueError(f"features.scaling is {scaling!r:.40}; expected one of {list(SCALINGS)}")
         if not isinstance(columns, list) or not 1 <= len(columns) <= MAX_SCHEMA_COLUMNS:
             raise ValueError(f"features.columns must list 1 to {MAX_SCHEMA_COLUMNS} columns")
-        if not isinstance(dropped, list) or len(dropped) > MAX_SCHEMA_COLUMNS:
-            raise ValueError("features.dropped must be a list of column names")
-        if not all(isinstance(name, str) for name in dropped):
-            raise ValueError("features.dropped must be a list of column names")
+        for key, names in (("dropped", dropped), ("ignored", ignored)):
+            if not isinstance(names, list) or len(names) > MAX_SCHEMA_COLUMNS:
+                raise ValueError(f"features.{key} must be a list of column names")
+            if not all(isinstance(name, str) for name in names):
+                raise ValueError(f"features.{key} must be a list of column names")
         features = [
             feature_from_dict(item, f"features.columns[{i}]", scaling) for i, item in enumerate(columns)
         ]
-        return cls(features, dropped, scaling)
+        return cls(features, dropped, scaling, ignored)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FeatureSchema) and self.to_dict() == other.to_dict()
@@ -258,6 +272,20 @@ def _check_categorical(table: ColumnTable, categorical: Iterable[str] | None) ->
     unknown = [name for name in named if name not in table.columns]
     if unknown:
         raise ValueError(f"categorical names column(s) {unknown} not in the table {_listing(table.names)}")
+    return set(named)
+
+
+def _check_ignored(table: ColumnTable, ignore: Iterable[str], categorical: set[str]) -> set[str]:
+    """The columns to leave out: named in the table, and not also named as categories."""
+    if isinstance(ignore, str):
+        raise ValueError(f"ignore must be a list of column names, got the string {ignore!r}")
+    named = [str(name) for name in ignore]
+    unknown = [name for name in named if name not in table.columns]
+    if unknown:
+        raise ValueError(f"ignore names column(s) {unknown} not in the table {_listing(table.names)}")
+    both = sorted(categorical.intersection(named))
+    if both:
+        raise ValueError(f"column(s) {both} are named both as categories and as columns to leave out")
     return set(named)
 
 

@@ -17,7 +17,7 @@ from mlpkit.cli.args import DEPRECATED_ALIASES, UsageError, flag, integer, integ
 from mlpkit.training.config import CHOICES, ConfigError, TrainConfig
 
 PARSERS = {int: integer, float: real, str: str, tuple: integers, "names": names}
-METAVARS = {"data": "NAME|PATH", "target": "COL", "hidden": "SIZES", "categorical": "COLS"}
+METAVARS = {"data": "NAME|PATH", "target": "COL", "hidden": "SIZES", "categorical": "COLS", "ignore": "COLS"}
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:

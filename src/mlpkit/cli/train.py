@@ -20,7 +20,7 @@ from mlpkit.cli.settings import add_setting_flags, train_config
 from mlpkit.training import Callback, TrainingDiverged, TrainingInterrupted
 
 # "setting=value" as Python says it: a number, a quoted name or a list of names
-PYTHON_SETTING = re.compile(r"\b(test_fraction|seed|target|categorical)=(\[[^\]]*\]|'[^']*'|[^\s,;]+)")
+PYTHON_SETTING = re.compile(r"\b(test_fraction|seed|target|categorical|ignore)=(\[[^\]]*\]|'[^']*'|[^\s,;]+)")
 
 
 def add_train_parser(subparsers) -> None:
@@ -250,9 +250,14 @@ def _training_data(args: argparse.Namespace, config):
 
     with _in_option_words():
         if is_mapped_source(config.data, args.labels):
-            if config.target is not None or config.categorical:
-                option = "--target" if config.target is not None else "--categorical"
-                raise UsageError(f"{option} applies to CSV and Parquet files, not to memory-mapped .npy data")
+            given = {
+                "--target": config.target,
+                "--categorical": config.categorical,
+                "--ignore": config.ignore,
+            }
+            for option, value in given.items():
+                if value not in (None, ()):
+                    raise UsageError(f"{option} applies to CSV and Parquet files, not to mapped .npy data")
             dataset = load_mapped(
                 config.data, args.labels, test_fraction=config.test_fraction, seed=config.seed
             )
@@ -268,7 +273,8 @@ def _training_data(args: argparse.Namespace, config):
             )
     config = config.settled(len(dataset.y_train))  # the data-size defaults, now that m is known
     _check_before_training(args, config, dataset)
-    return config, dataset, build_training(dataset, config)
+    with _in_option_words():
+        return config, dataset, build_training(dataset, config)
 
 
 @contextlib.contextmanager

@@ -120,7 +120,8 @@ class TrainConfig:
     ``shuffle``, ``seed`` (None: fresh entropy) and a learning-rate ``schedule`` (an object from
     :mod:`mlpkit.schedules`; None: constant). Validation and stopping: ``validation_fraction``,
     ``early_stopping``, ``patience``, ``tol``. The data a CLI run reads: ``data``, ``target``,
-    ``test_fraction``; how a regression target is learned: ``target_scaling``.
+    ``test_fraction``, ``categorical`` and ``ignore`` (columns to read as categories, to leave out); how a
+    regression target is learned: ``target_scaling``.
     """
 
     # each field with a "help" is also a flag of `mlpkit train` (--batch-size for batch_size),
@@ -160,6 +161,7 @@ class TrainConfig:
     )
     target: str | None = _setting(None, "CSV/Parquet target column (default: the last one)")
     categorical: tuple[str, ...] = _setting((), "CSV/Parquet columns to treat as categories, e.g. zip,store")
+    ignore: tuple[str, ...] = _setting((), "CSV/Parquet columns to leave out, e.g. id,name")
     table_scaling: str = _setting("robust", "scaling of a CSV/Parquet table's numeric columns")
     target_scaling: str = _setting(
         "standard", "regression: learn the target standardized, predict in its units (none: as it is)"
@@ -185,7 +187,8 @@ class TrainConfig:
                 raise ConfigError(name, getattr(self, name), "True or False")
         self._check_hidden()
         self._check_seed()
-        self._check_categorical()
+        self._check_names("categorical")
+        self._check_names("ignore")
         object.__setattr__(self, "optimizer_options", dict(self.optimizer_options))
 
     def _check_hidden(self) -> None:
@@ -207,13 +210,14 @@ class TrainConfig:
         if self.seed is not None:
             object.__setattr__(self, "seed", int(self.seed))
 
-    def _check_categorical(self) -> None:
-        names = self.categorical
+    def _check_names(self, field_name: str) -> None:
+        """A field that lists column names (``categorical``, ``ignore``) holds non-empty strings."""
+        names = getattr(self, field_name)
         if isinstance(names, str) or not isinstance(names, (tuple, list)):
-            raise ConfigError("categorical", names, "a list of column names")
+            raise ConfigError(field_name, names, "a list of column names")
         if not all(isinstance(name, str) and name for name in names):
-            raise ConfigError("categorical", names, "a list of column names")
-        object.__setattr__(self, "categorical", tuple(names))
+            raise ConfigError(field_name, names, "a list of column names")
+        object.__setattr__(self, field_name, tuple(names))
 
     @classmethod
     def settings(cls) -> tuple:
@@ -258,5 +262,6 @@ class TrainConfig:
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "schedule"}
         values["hidden"] = None if self.hidden is None else list(self.hidden)
         values["categorical"] = list(self.categorical)
+        values["ignore"] = list(self.ignore)
         values["optimizer_options"] = dict(self.optimizer_options)
         return values

@@ -33,18 +33,23 @@ from mlpkit.training.trainer import Trainer
 # ---------------------------------------------------------------------- building and training
 def fit_inputs(dataset: Source, config: TrainConfig) -> AffineScaler | FeatureSchema:
     """The inputs' preprocessing fitted on the training rows: a :class:`FeatureSchema` for a table's raw
-    columns (``config.categorical`` named as categories, ``config.table_scaling``; ``encoding="auto"``:
-    one-hot for small vocabularies, learned embeddings for larger ones), else the scaler that suits the
-    source, fitted in one pass, chunk by chunk."""
+    columns (``config.categorical`` named as categories, ``config.ignore`` left out,
+    ``config.table_scaling``; ``encoding="auto"``: one-hot for small vocabularies, learned embeddings
+    for larger ones), else the scaler that suits the source, fitted in one pass, chunk by chunk."""
     if is_table(dataset.X_train):
         return FeatureSchema.fit(
-            dataset.X_train, config.categorical, encoding="auto", scaling=config.table_scaling
+            dataset.X_train,
+            config.categorical,
+            encoding="auto",
+            scaling=config.table_scaling,
+            ignore=config.ignore,
         )
-    if config.categorical:
-        raise ValueError(
-            f"categorical={list(config.categorical)} applies to CSV and Parquet tables, "
-            f"not to {dataset.name}'s numeric rows"
-        )
+    for name in ("categorical", "ignore"):
+        if getattr(config, name):
+            raise ValueError(
+                f"{name}={list(getattr(config, name))} applies to CSV and Parquet tables, "
+                f"not to {dataset.name}'s numeric rows"
+            )
     return fit_scaler(dataset.X_train, dataset.scaling)
 
 
