@@ -110,8 +110,11 @@ class FeatureSchema:
         table = as_table(table)
         if scaling not in SCALINGS:
             raise ValueError(f"Unknown scaling {scaling!r}; expected one of {list(SCALINGS)}")
-        named = _check_categorical(table, categorical)
-        ignored = _check_ignored(table, ignore, named)
+        named = _named_columns(table, categorical, "categorical")
+        ignored = _named_columns(table, ignore, "ignore")
+        if named & ignored:
+            both = sorted(named & ignored)
+            raise ValueError(f"column(s) {both} are named both as categories and as columns to leave out")
         encodings = _encodings(encoding, table, named)
         if table.n_rows < 1:
             raise ValueError("cannot fit a feature schema on 0 rows")
@@ -263,29 +266,16 @@ class FeatureSchema:
 
 
 # ---------------------------------------------------------------------- fitting, per column
-def _check_categorical(table: ColumnTable, categorical: Iterable[str] | None) -> set[str]:
-    if categorical is None:
+def _named_columns(table: ColumnTable, names: Iterable[str] | None, option: str) -> set[str]:
+    """The columns an option (``categorical``, ``ignore``) names: a list of the table's column names."""
+    if names is None:
         return set()
-    if isinstance(categorical, str):
-        raise ValueError(f"categorical must be a list of column names, got the string {categorical!r}")
-    named = [str(name) for name in categorical]
+    if isinstance(names, str):
+        raise ValueError(f"{option} must be a list of column names, got the string {names!r}")
+    named = [str(name) for name in names]
     unknown = [name for name in named if name not in table.columns]
     if unknown:
-        raise ValueError(f"categorical names column(s) {unknown} not in the table {_listing(table.names)}")
-    return set(named)
-
-
-def _check_ignored(table: ColumnTable, ignore: Iterable[str], categorical: set[str]) -> set[str]:
-    """The columns to leave out: named in the table, and not also named as categories."""
-    if isinstance(ignore, str):
-        raise ValueError(f"ignore must be a list of column names, got the string {ignore!r}")
-    named = [str(name) for name in ignore]
-    unknown = [name for name in named if name not in table.columns]
-    if unknown:
-        raise ValueError(f"ignore names column(s) {unknown} not in the table {_listing(table.names)}")
-    both = sorted(categorical.intersection(named))
-    if both:
-        raise ValueError(f"column(s) {both} are named both as categories and as columns to leave out")
+        raise ValueError(f"{option} names column(s) {unknown} not in the table {_listing(table.names)}")
     return set(named)
 
 

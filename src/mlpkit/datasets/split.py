@@ -126,15 +126,14 @@ def content_split(
         test_parts.append(order[:n_test])
     test = np.sort(np.concatenate(test_parts))
     if test.shape[0] == 0:
-        why = _why_none(groups, test_fraction)
+        why = _why_none(groups, test_fraction, m)
         raise ValueError(f"test_fraction={test_fraction:g} holds out no rows out of {m}{why}")
     return np.setdiff1d(np.arange(m), test, assume_unique=True), test
 
 
-def _why_none(groups: list[np.ndarray], test_fraction: float) -> str:
-    """Why a stratified split held nothing out, when the fraction alone would hold rows out: every class
-    too small to give a row to the test split."""
-    m = sum(group.shape[0] for group in groups)
+def _why_none(groups: list[np.ndarray], test_fraction: float, m: int) -> str:
+    """Why a stratified split of ``m`` rows held nothing out, when the fraction alone would hold rows
+    out: every class too small to give a row to the test split."""
     if len(groups) < 2 or round(test_fraction * m) < 1:
         return ""
     largest = max(group.shape[0] for group in groups)

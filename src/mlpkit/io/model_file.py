@@ -233,12 +233,7 @@ def _scaler(archive: _Archive, n_features: int) -> AffineScaler | None:
         raise archive.error(
             f"preprocessing.method is {method!r:.40}; expected one of {list(SCALING_METHODS)}"
         )
-    float64 = np.dtype(np.float64)
-    offset, scale = (archive.read_array(name, (n_features,), float64) for name in SCALER_ARRAYS)
-    try:
-        return AffineScaler.from_arrays(offset, scale, method)
-    except ValueError as error:
-        raise archive.error(f"preprocessing: {error}") from None
+    return _affine(archive, SCALER_ARRAYS, n_features, method, "preprocessing")
 
 
 def _target_scaler(archive: _Archive, n_outputs: int) -> AffineScaler | None:
@@ -250,12 +245,17 @@ def _target_scaler(archive: _Archive, n_outputs: int) -> AffineScaler | None:
         raise archive.error(
             f'target_scaling must be null or {{"type": "affine", "method": "standard"}}, got {entry!r:.80}'
         )
+    return _affine(archive, TARGET_ARRAYS, n_outputs, "standard", "target_scaling")
+
+
+def _affine(archive: _Archive, names: tuple[str, str], size: int, method: str, entry: str) -> AffineScaler:
+    """The :class:`AffineScaler` whose float64 offset and scale ``(size,)`` are the arrays ``names``."""
     float64 = np.dtype(np.float64)
-    offset, scale = (archive.read_array(name, (n_outputs,), float64) for name in TARGET_ARRAYS)
+    offset, scale = (archive.read_array(name, (size,), float64) for name in names)
     try:
-        return AffineScaler.from_arrays(offset, scale, "standard")
+        return AffineScaler.from_arrays(offset, scale, method)
     except ValueError as error:
-        raise archive.error(f"target_scaling: {error}") from None
+        raise archive.error(f"{entry}: {error}") from None
 
 
 def _features(archive: _Archive) -> FeatureSchema | None:

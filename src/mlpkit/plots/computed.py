@@ -123,7 +123,10 @@ def engine_input(model: Any, X_rows: np.ndarray) -> np.ndarray:
 
 
 def output_activations(model: Any, X_rows: np.ndarray) -> np.ndarray:
-    """The output ``A_L`` as rows (m, n_L)."""
+    """The output ``A_L`` as rows (m, n_L); a :class:`Model`'s own (a regression target's scaling
+    undone, so in the target's units)."""
+    if isinstance(model, Model):
+        return model.outputs(check_model_rows(model, X_rows))
     return network_of(model).predict_proba(engine_input(model, X_rows)).T
 
 

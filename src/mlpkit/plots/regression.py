@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from mlpkit.metrics import r2_score
-from mlpkit.network import DNN
-from mlpkit.plots.computed import check_model_rows, engine_input, network_of, task_of
+from mlpkit.plots.computed import output_activations, task_of
 from mlpkit.plots.figures import check_output_path, new_figure, save
 
 MAX_PANELS = 6  # outputs drawn side by side; a model with more draws its first six
@@ -27,19 +26,11 @@ def require_regression(model: Any, kind: str) -> None:
         raise ValueError(f"plot kind {kind!r} needs a regression model, but the model's task is {task!r}")
 
 
-def predicted_values(model: Any, X_rows: np.ndarray) -> np.ndarray:
-    """Predictions ``(m, n_L)`` in the target's units: ``Model.outputs`` (its target scaling undone),
-    or a bare DNN's ``A_L`` as rows."""
-    if isinstance(model, DNN) or not hasattr(model, "outputs"):
-        return network_of(model).predict_proba(engine_input(model, X_rows)).T
-    return np.asarray(model.outputs(check_model_rows(model, X_rows)), dtype=np.float64)
-
-
 def plot_predictions(model: Any, X_rows: np.ndarray, y: np.ndarray, path: str | os.PathLike) -> Any:
     """Predicted against true values with the diagonal ``predicted = true``, per output."""
     require_regression(model, "predictions")
     path = check_output_path(path)
-    predicted = predicted_values(model, X_rows)
+    predicted = np.asarray(output_activations(model, X_rows), dtype=np.float64)  # (m, n_L), y's units
     truth = np.asarray(y, dtype=np.float64).reshape(predicted.shape[0], -1)
     if truth.shape != predicted.shape:
         raise ValueError(

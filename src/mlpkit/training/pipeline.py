@@ -53,7 +53,7 @@ def fit_inputs(dataset: Source, config: TrainConfig) -> AffineScaler | FeatureSc
     return fit_scaler(dataset.X_train, dataset.scaling)
 
 
-def fit_target_scaler(values: Source, targets: Targets, config: TrainConfig) -> AffineScaler | None:
+def fit_target_scaler(values: Columns, targets: Targets, config: TrainConfig) -> AffineScaler | None:
     """The regression target's standardization, fitted on the training rows in one pass, block by block.
 
     A target in the tens of thousands (a price) would start the network's squared error, and its
