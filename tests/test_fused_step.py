@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from mlpkit import DNN, Adam, Trainer, TrainingDiverged
+from mlpkit import DNN, Adam, Trainer, TrainingDiverged, TrainingInterrupted
 from mlpkit.fast import blas, fused, kernels
 from mlpkit.regularization import l2_cost, l2_scale
 from mlpkit.training import Callback
@@ -30,14 +30,16 @@ class CountingSteps:
         monkeypatch.setattr(fused.EpochStep, "__call__", counted)
 
 
-def reference_fit(net, X, Y, epochs, batch_size, seed, lr, l2=0.0, weight=None):
+def reference_fit(net, X, Y, epochs, batch_size, seed, lr, l2=0.0, weight=None, batches=None, thetas=None):
     """The notes' loop in plain numpy: the same seeded batch order, forward, loss, backward,
-    the L2 term and ``Adam.step`` (numpy's own update); returns each batch's loss."""
+    the L2 term and ``Adam.step`` (numpy's own update), for ``epochs`` epochs or the first
+    ``batches`` mini-batches; returns each batch's loss and the optimizer (and appends theta after
+    each step to ``thetas``)."""
     rng, optimizer, losses = np.random.default_rng(seed), Adam({"theta": net.theta}, lr), []
     m = X.shape[1]
     for _ in range(epochs):
         order = rng.permutation(m)
-        for start in range(0, m, batch_size):
+        for start in range(0, m, batch_size)[:batches]:
             index = order[start : start + batch_size]
             w = weight[index] if weight is not None else None
             if w is not None and not w.any():
@@ -54,17 +56,20 @@ def reference_fit(net, X, Y, epochs, batch_size, seed, lr, l2=0.0, weight=None):
                 loss += l2_cost(l2, total, squares)
             optimizer.step({"dtheta": gradient})
             losses.append(loss)
-    return losses, optimizer.t
+            if thetas is not None:
+                thetas.append(net.theta.copy())
+    return losses, optimizer
 
 
 class Recorder(Callback):
-    """Each mini-batch's loss, in order."""
+    """Each mini-batch's loss and the network's theta after it, in order."""
 
     def __init__(self):
-        self.losses = []
+        self.losses, self.thetas = [], []
 
     def on_batch_end(self, trainer, batch, loss):
         self.losses.append(loss)
+        self.thetas.append(trainer.net.theta.copy())
 
 
 def data(rng, m, sizes, dtype):
@@ -93,12 +98,44 @@ def test_epochs_of_compiled_steps_equal_the_numpy_reference(dtype, sizes, l2, we
         nets[0], "adam", 0.01, batch_size=16, seed=4, l2=l2, callbacks=[recorder], progress=False
     )
     trainer.fit(X, Y, epochs=3, sample_weight=weight)
-    expected, t = reference_fit(nets[1], X, Y.astype(dtype), 3, 16, 4, 0.01, l2, weight)
+    thetas = []
+    expected, reference = reference_fit(nets[1], X, Y.astype(dtype), 3, 16, 4, 0.01, l2, weight, None, thetas)
     assert counter.calls == 21  # every batch went to the compiled step (a zero-weight one declines)
     tolerance = {"float64": 1e-10, "float32": 2e-4}[dtype]
     np.testing.assert_allclose(recorder.losses[-len(expected) :], expected, rtol=tolerance)
+    # a callback reading the network after each batch sees that batch's step
+    np.testing.assert_allclose(recorder.thetas[-len(thetas) :], thetas, rtol=tolerance, atol=tolerance)
     np.testing.assert_allclose(nets[0].theta, nets[1].theta, rtol=tolerance, atol=tolerance)
-    assert trainer.optimizer.t == t == (20 if weights == "zero batches" else 21)
+    for moment in ("m", "v"):  # the step's own copies came back into the optimizer's state
+        actual, wanted = trainer.optimizer.state[moment]["theta"], reference.state[moment]["theta"]
+        np.testing.assert_allclose(actual, wanted, rtol=tolerance, atol=tolerance * 1e-3)
+    assert trainer.optimizer.t == reference.t == (20 if weights == "zero batches" else 21)
+
+
+@needs_fused_step
+def test_an_interrupt_between_compiled_batches_leaves_the_network_at_that_batch(monkeypatch, rng):
+    # no callback reads the batches, so the step's copy of theta comes back only at the pause
+    X, Y = data(rng, 160, [12, 9, 7, 4], "float64")
+    nets = [DNN([12, 9, 7, 4], "relu", "softmax", seed=3, dtype="float64") for _ in range(2)]
+    trainer = Trainer(nets[0], "adam", 0.01, batch_size=32, seed=6, progress=False)
+    updates = []
+
+    def interrupt_after_three(bar, size, total_loss):
+        updates.append(size)
+        if len(updates) == 3:
+            trainer.request_interrupt()
+
+    monkeypatch.setattr("mlpkit.training.loop.ProgressBar.update", interrupt_after_three)
+    counter = CountingSteps(monkeypatch)
+    with pytest.raises(TrainingInterrupted, match="after batch 3 of 5"):
+        trainer.fit(X, Y, epochs=1)
+    _, reference = reference_fit(nets[1], X, Y, 1, 32, 6, 0.01, batches=3)
+    assert counter.calls == 3 and trainer.optimizer.t == reference.t == 3
+    np.testing.assert_allclose(nets[0].theta, nets[1].theta, rtol=1e-12, atol=1e-15)
+    for moment in ("m", "v"):
+        np.testing.assert_allclose(
+            trainer.optimizer.state[moment]["theta"], reference.state[moment]["theta"], rtol=1e-12, atol=1e-18
+        )
 
 
 @needs_fused_step
