@@ -120,38 +120,49 @@ def flops_per_epoch(m: int, sizes: tuple[int, ...] = LAYER_SIZES) -> int:
 
 
 class GemmFloor:
-    """One training step's matrix products at one batch size, each timed alone in numpy with the
-    trainer's layouts (``Z_1 = W_1 X^T`` from gathered rows, ``Z_l = W_l A_{l-1}``,
-    ``dW_l = dZ_l A_{l-1}^T``, ``dA_{l-1} = W_l^T dZ_l`` above layer 1); called between the tools'
-    epochs, it returns their sum times the steps per epoch: the floor under the same load."""
+    """One training step's matrix products at one batch size, each timed alone in numpy in two
+    layouts, the faster counted: the notes' (``Z_l = W_l A_{l-1}``, ``dW_l = dZ_l A_{l-1}^T``,
+    ``dA_{l-1} = W_l^T dZ_l`` above layer 1, ``A_0`` the gathered rows transposed) and the compiled
+    step's (a sample per row, ``W_l`` stored transposed: ``Z_l^T = A_{l-1}^T W_l^T``,
+    ``dW_l^T = A_{l-1} dZ_l^T``, ``dA_{l-1}^T = dZ_l^T W_l``). Called between the tools' epochs, it
+    returns their sum times the steps per epoch: the floor under the same load."""
 
     def __init__(self, batch_size: int, rows: int, dtype=np.float32) -> None:
         rng = np.random.default_rng(0)
         self.steps = rows / batch_size
-        self.products = []
+        self.products = []  # per product, its (a, b, out) in each layout
         X = rng.random((batch_size, LAYER_SIZES[0]), dtype=dtype)  # the gathered rows
         for l in range(1, len(LAYER_SIZES)):
             n_in, n_out = LAYER_SIZES[l - 1], LAYER_SIZES[l]
-            W = rng.random((n_out, n_in), dtype=dtype)
-            dZ = rng.random((n_out, batch_size), dtype=dtype)
-            Z, dW = np.empty((n_out, batch_size), dtype), np.empty_like(W)
+            W, Wt = rng.random((n_out, n_in), dtype=dtype), rng.random((n_in, n_out), dtype=dtype)
+            dZ, dZt = rng.random((n_out, batch_size), dtype), rng.random((batch_size, n_out), dtype)
             A = X.T if l == 1 else rng.random((n_in, batch_size), dtype=dtype)
-            self.products += [(np.matmul, W, A, Z), (np.matmul, dZ, A.T, dW)]
+            At = X if l == 1 else rng.random((batch_size, n_in), dtype=dtype)
+            self.products += [
+                [(W, A, np.empty_like(dZ)), (At, Wt, np.empty_like(dZt))],
+                [(dZ, A.T, np.empty_like(W)), (At.T, dZt, np.empty_like(Wt))],
+            ]
             if l > 1:
-                self.products.append((np.matmul, W.T, dZ, np.empty((n_in, batch_size), dtype)))
+                self.products.append(
+                    [(W.T, dZ, np.empty((n_in, batch_size), dtype)), (dZt, Wt.T, np.empty_like(At))]
+                )
 
     def __call__(self, repeats: int = 200) -> float:
-        """Seconds per epoch of the products alone: the median time of each, summed, times the steps."""
+        """Seconds per epoch of the products alone: the median time of each (in its faster layout),
+        summed, times the steps."""
         total = 0.0
-        for product, a, b, out in self.products:
-            for _ in range(10):
-                product(a, b, out=out)
-            seconds = []
-            for _ in range(repeats):
-                started = time.perf_counter()
-                product(a, b, out=out)
-                seconds.append(time.perf_counter() - started)
-            total += statistics.median(seconds)
+        for layouts in self.products:
+            medians = []
+            for a, b, out in layouts:
+                for _ in range(10):
+                    np.matmul(a, b, out=out)
+                seconds = []
+                for _ in range(repeats):
+                    started = time.perf_counter()
+                    np.matmul(a, b, out=out)
+                    seconds.append(time.perf_counter() - started)
+                medians.append(statistics.median(seconds))
+            total += min(medians)
         return total * self.steps
 
 
@@ -561,7 +572,8 @@ def report(info, results, floor, memory, data_bytes, rates, epochs, command) -> 
         *summary_table(results, floor),
         "",
         f"GEMM floor: one step's matrix products ({flops / 1e9:.1f} GFLOP per epoch: `Z_l`, `dW_l`, and",
-        "`dA_{l-1}` above layer 1), each timed alone in numpy with the trainer's layouts (median of",
+        "`dA_{l-1}` above layer 1), each timed alone in numpy in the notes' layout and in the",
+        "compiled step's (a sample per row, `W_l` transposed), the faster counted (median of",
         "200 calls), summed and multiplied by the steps per epoch; measured after every round of",
         "epochs, so that it sees the same machine load as the tools (the median per batch size):",
         ", ".join(
