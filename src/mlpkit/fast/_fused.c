@@ -22,6 +22,14 @@
 #define MLPKIT_CLONES
 #endif
 
+/* a read prefetch into the second-level cache (x86: prefetcht1), where the compiler has one */
+#if defined(__GNUC__)
+#define PREFETCH_TO_L2(address) __builtin_prefetch((address), 0, 2)
+#else
+#define PREFETCH_TO_L2(address) ((void)(address))
+#endif
+enum { CACHE_LINE = 64, GATHER_AHEAD = 4 }; /* bytes; rows fetched ahead of the copy */
+
 /* CBLAS's constants: row-major layout, no transpose, transpose */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 typedef int64_t blas_int; /* numpy's OpenBLAS has 64-bit integers (ILP64) */
