@@ -196,10 +196,7 @@ def in_memory_dataset(X, y, train, test) -> Dataset:
 
 
 @pytest.mark.parametrize("kind", ["multiclass", "binary_text", "multilabel", "regression"])
-def test_training_from_mapped_shards_equals_training_in_memory(tmp_path, never_whole, kind, monkeypatch):
-    # the data path is under test: both runs take the numpy step (the compiled one, which takes
-    # in-memory rows only, stores its products in other layouts and so rounds differently)
-    monkeypatch.setattr("mlpkit.training.steps.serves", lambda *args: False)
+def test_training_from_mapped_shards_equals_training_in_memory(tmp_path, never_whole, kind):
     X = features(sum(SHARD_ROWS), seed=2)
     y = targets(kind, X)
     mapped = open_memmap(write_shards(tmp_path / "shards", X, y))

@@ -41,15 +41,15 @@ struct step_plan {
     void *gemm; /* cblas_sgemm or cblas_dgemm, with 64-bit integers */
     ptrdiff_t L;
     ptrdiff_t sizes[MAX_LAYERS + 1]; /* n_0 .. n_L */
-    void *W[MAX_LAYERS], *b[MAX_LAYERS], *dW[MAX_LAYERS], *db[MAX_LAYERS]; /* W_l, dW_l transposed */
-    void *Z[MAX_LAYERS];  /* Z_l, then A_l over it: (m, n_l) for hidden layers, (n_L, m) for L */
-    void *dA[MAX_LAYERS]; /* dA_l, then dZ_l over it, hidden layers: (m, n_l) */
-    void *dZ_output;      /* dZ_L (n_L, m) */
+    void *W[MAX_LAYERS], *b[MAX_LAYERS], *dW[MAX_LAYERS], *db[MAX_LAYERS];
+    void *Z[MAX_LAYERS];  /* Z_l, then A_l over it: (n_l, m) in the first n_l m entries */
+    void *dA[MAX_LAYERS]; /* dA_l, then dZ_l over it, hidden layers */
+    void *dZ_output;      /* dZ_L */
     const void *X_rows, *Y_rows; /* the epoch's data as rows: (rows, n_0) and (rows, n_L) */
     const void *weights;         /* the sample weights (rows,) in the step's type, or NULL */
     const int64_t *order;        /* the epoch's row order */
     void *X_batch, *Y_batch, *scale, *work; /* (m, n_0), (m, n_L), (m,), (4 m,) */
-    void *theta, *gradient, *m, *v; /* Adam's parameters (every W_l^T, then every b_l), dtheta, moments */
+    void *theta, *gradient, *m, *v; /* Adam's parameters (every W_l, then every b_l), dtheta, moments */
     ptrdiff_t n_theta, n_weights;   /* their size, and how many are weights (the L2 term's entries) */
     double loss, squares;           /* results: J, ||w||^2 before the step */
     ptrdiff_t hits;                 /* results: right predictions */
@@ -57,9 +57,6 @@ struct step_plan {
 
 /* independent partial sums in a row sum: enough to fill two AVX2 registers of floats */
 enum { LANES = 16 };
-
-/* columns summed at once by the kernels of a batch stored as rows (their sums in double) */
-enum { COLUMN_BLOCK = 64 };
 
 /* e^x in float, for x <= 0 (softmax's z - max), in a form the compiler vectorizes (the C
  * library's expf takes one value per call): x = k ln 2 + r with |r| <= ln(2) / 2, e^r from

@@ -95,41 +95,6 @@ void KERNEL(relu_backward)(real *dA, const real *A, real *db, ptrdiff_t n, ptrdi
     }
 }
 
-/* The same two kernels for a batch stored as rows, (m, n) in C order (the compiled step's hidden
- * layers, see _fused_step.h): b_l is added along each row, and db_l is the column sums, added in
- * double a block of COLUMN_BLOCK columns at a time (each block's rows read once, the sums held in
- * registers). */
-
-MLPKIT_CLONES
-void KERNEL(bias_relu_rows)(real *Z, const real *b, ptrdiff_t m, ptrdiff_t n) {
-    for (ptrdiff_t j = 0; j < m; j++) {
-        real *row = Z + j * n;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            const real z = row[i] + b[i];
-            row[i] = z < 0 ? 0 : z;
-        }
-    }
-}
-
-MLPKIT_CLONES
-void KERNEL(relu_backward_rows)(real *dA, const real *A, real *db, ptrdiff_t m, ptrdiff_t n) {
-    for (ptrdiff_t first = 0; first < n; first += COLUMN_BLOCK) {
-        const ptrdiff_t width = n - first < COLUMN_BLOCK ? n - first : COLUMN_BLOCK;
-        double sums[COLUMN_BLOCK] = {0};
-        for (ptrdiff_t j = 0; j < m; j++) {
-            real *row = dA + j * n + first;
-            const real *mask = A + j * n + first;
-            for (ptrdiff_t i = 0; i < width; i++) {
-                row[i] *= mask[i] > 0 ? (real)1 : (real)0;
-                sums[i] += row[i];
-            }
-        }
-        for (ptrdiff_t i = 0; i < width; i++) {
-            db[first + i] = (real)sums[i];
-        }
-    }
-}
-
 /* The softmax + cross-entropy output layer of a batch in one call (numpy: a dozen passes):
  *   A_L = softmax(Z_L), column by column, shifted by each column's max, written over Z;
  *   dZ_L = c_j (A_L - Y), with c_j = column_scale[j], or `scale` when column_scale is NULL (the

@@ -49,26 +49,25 @@ static int KERNEL(gather_scale)(real *scale, const real *weights, const int64_t 
     return 1;
 }
 
-/* The layouts, chosen because numpy's BLAS runs these products fastest (measured in
- * benchmarks/bench_speed.py's floor): the hidden layers' Z_l, A_l and dA_l, dZ_l are stored
- * (m, n_l), a sample per row (the notes' (n_l, m) matrices transposed); the weights W_l and dW_l
- * are stored transposed, (n_{l-1}, n_l) (the plan's copy of theta, see mlpkit.fast.fused); the
- * output layer's Z_L and dZ_L keep the notes' (n_L, m), the softmax kernel's layout. */
-
 /* Forward: Z_l = W_l A_{l-1} (+ b_l), A_l = relu(Z_l) over Z_l for the hidden layers; the output
  * layer's softmax, J, dZ_L and db_L in one kernel. Returns J; plan->hits gets the right predictions. */
 static double KERNEL(step_forward)(struct step_plan *plan, ptrdiff_t m, const real *scale) {
     KERNEL(gemm_function) gemm = (KERNEL(gemm_function))plan->gemm;
     const ptrdiff_t L = plan->L, *n = plan->sizes;
-    const real *A_prev = plan->X_batch; /* A_0 as rows (m, n_0) */
-    for (ptrdiff_t l = 1; l < L; l++) { /* Z_l^T = A_{l-1}^T W_l^T  (m, n_l) */
+    const real *X = plan->X_batch; /* (m, n_0): A_0 transposed */
+    for (ptrdiff_t l = 1; l <= L; l++) {
         real *Z = plan->Z[l - 1];
-        gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, n[l], n[l - 1], 1, A_prev, n[l - 1], plan->W[l - 1], n[l], 0, Z, n[l]);
-        KERNEL(bias_relu_rows)(Z, plan->b[l - 1], m, n[l]);
-        A_prev = Z;
+        const real *W = plan->W[l - 1];
+        if (l == 1) { /* Z_1 = W_1 X^T  (n_1, m) */
+            gemm(ROW_MAJOR, NO_TRANS, TRANS, n[1], m, n[0], 1, W, n[0], X, n[0], 0, Z, m);
+        } else { /* Z_l = W_l A_{l-1}  (n_l, m) */
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n[l], m, n[l - 1], 1, W, n[l - 1], plan->Z[l - 2], m, 0, Z, m);
+        }
+        if (l < L) {
+            KERNEL(bias_relu)(Z, plan->b[l - 1], n[l], m);
+        }
     }
-    real *ZL = plan->Z[L - 1]; /* Z_L = W_L A_{L-1}  (n_L, m) */
-    gemm(ROW_MAJOR, TRANS, TRANS, n[L], m, n[L - 1], 1, plan->W[L - 1], n[L], A_prev, n[L - 1], 0, ZL, m);
+    real *ZL = plan->Z[L - 1];
     const real *bL = plan->b[L - 1];
     for (ptrdiff_t i = 0; i < n[L]; i++) { /* Z_L += b_L */
         for (ptrdiff_t j = 0; j < m; j++) {
@@ -80,27 +79,22 @@ static double KERNEL(step_forward)(struct step_plan *plan, ptrdiff_t m, const re
 }
 
 /* Backward: dW_l = dZ_l A_{l-1}^T; dA_{l-1} = W_l^T dZ_l, dZ_{l-1} = dA_{l-1} * relu'(Z_{l-1}) in
- * place and db_{l-1}, down to layer 1 (each product in the layouts above). dZ_L carries the 1/m
- * (or the weights' scale) already. */
+ * place and db_{l-1}, down to layer 1. dZ_L carries the 1/m (or the weights' scale) already. */
 static void KERNEL(step_backward)(struct step_plan *plan, ptrdiff_t m) {
     KERNEL(gemm_function) gemm = (KERNEL(gemm_function))plan->gemm;
-    const ptrdiff_t L = plan->L, *n = plan->sizes;
-    const real *dZL = plan->dZ_output, *A_prev = plan->Z[L - 2];
-    /* dW_L^T = A_{L-1} dZ_L^T  (n_{L-1}, n_L); dA_{L-1}^T = dZ_L^T W_L  (m, n_{L-1}) */
-    gemm(ROW_MAJOR, TRANS, TRANS, n[L - 1], n[L], m, 1, A_prev, n[L - 1], dZL, m, 0, plan->dW[L - 1], n[L]);
-    real *dZ = plan->dA[L - 2];
-    gemm(ROW_MAJOR, TRANS, TRANS, m, n[L - 1], n[L], 1, dZL, m, plan->W[L - 1], n[L], 0, dZ, n[L - 1]);
-    KERNEL(relu_backward_rows)(dZ, A_prev, plan->db[L - 2], m, n[L - 1]);
-    for (ptrdiff_t l = L - 1; l >= 1; l--) {
-        A_prev = l > 1 ? plan->Z[l - 2] : plan->X_batch;
-        /* dW_l^T = A_{l-1} dZ_l^T  (n_{l-1}, n_l) */
-        gemm(ROW_MAJOR, TRANS, NO_TRANS, n[l - 1], n[l], m, 1, A_prev, n[l - 1], dZ, n[l], 0, plan->dW[l - 1], n[l]);
-        if (l == 1) {
+    const ptrdiff_t *n = plan->sizes;
+    real *dZ = plan->dZ_output;
+    for (ptrdiff_t l = plan->L; l >= 1; l--) {
+        real *dW = plan->dW[l - 1];
+        if (l == 1) { /* dW_1 = dZ_1 X  (n_1, n_0) */
+            gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n[1], n[0], m, 1, dZ, m, plan->X_batch, n[0], 0, dW, n[0]);
             break;
         }
-        real *dA = plan->dA[l - 2]; /* dA_{l-1}^T = dZ_l^T W_l  (m, n_{l-1}) */
-        gemm(ROW_MAJOR, NO_TRANS, TRANS, m, n[l - 1], n[l], 1, dZ, n[l], plan->W[l - 1], n[l], 0, dA, n[l - 1]);
-        KERNEL(relu_backward_rows)(dA, A_prev, plan->db[l - 2], m, n[l - 1]);
+        const real *A_prev = plan->Z[l - 2];
+        gemm(ROW_MAJOR, NO_TRANS, TRANS, n[l], n[l - 1], m, 1, dZ, m, A_prev, m, 0, dW, n[l - 1]);
+        real *dA = plan->dA[l - 2]; /* dA_{l-1} = W_l^T dZ_l  (n_{l-1}, m) */
+        gemm(ROW_MAJOR, TRANS, NO_TRANS, n[l - 1], m, n[l], 1, plan->W[l - 1], n[l - 1], dZ, m, 0, dA, m);
+        KERNEL(relu_backward)(dA, A_prev, plan->db[l - 2], n[l - 1], m);
         dZ = dA;
     }
 }

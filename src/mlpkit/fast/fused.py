@@ -4,10 +4,7 @@ For the trainer's most common case, a network of ReLU hidden layers with a softm
 output trained by plain :class:`~mlpkit.optimizers.Adam` on dense rows, each mini-batch is one call
 into ``_fused_step.h``: it gathers the rows, runs the products with numpy's own BLAS
 (:mod:`mlpkit.fast.blas`) and the element-wise kernels of :mod:`mlpkit.fast.kernels` between them,
-and updates ``theta``, so no Python runs between the products. The step works on its own copy of
-``theta`` and Adam's moments with each ``W_l`` stored transposed (numpy's BLAS runs the step's
-products fastest in that layout, see _fused_step.h); :meth:`EpochStep.store` puts them back in
-the network's arrays whenever Python reads them. Everything else (other
+and updates ``theta`` in place, so no Python runs between the products. Everything else (other
 activations or outputs, dropout, other optimizers, learned inputs, sparse or strided rows, several
 processes, ``MLPKIT_NUMPY_ONLY``, a numpy without its bundled OpenBLAS) trains through
 :class:`~mlpkit.fast.step.FastStep` and the optimizer's ``step``, the reference that tests hold this
@@ -94,42 +91,15 @@ def serves(net: DNN, optimizer, gradient: np.ndarray, dropout: float) -> bool:
 class _Buffers:
     """The per-batch-size arrays of the compiled step (as in :class:`~mlpkit.fast.step.FastStep`)."""
 
-    def __init__(self, net: DNN, m: int) -> None:
-        sizes, dtype = tuple(net.layer_sizes), net.dtype
+    def __init__(self, sizes: tuple[int, ...], m: int, dtype: np.dtype) -> None:
         self.m = m
-        self.state = _TransposedState(net)
         self.X_batch = np.empty((m, sizes[0]), dtype=dtype)
         self.Y_batch = np.empty((m, sizes[-1]), dtype=dtype)
-        # a sample per row in the hidden layers, the notes' (n_L, m) at the output (see _fused_step.h)
-        self.Z = [np.empty((m, n), dtype=dtype) for n in sizes[1:-1]]
-        self.Z.append(np.empty((sizes[-1], m), dtype=dtype))
-        self.dA = [np.empty((m, n), dtype=dtype) for n in sizes[1:-1]]
+        self.Z = [np.empty((n, m), dtype=dtype) for n in sizes[1:]]
+        self.dA = [np.empty((n, m), dtype=dtype) for n in sizes[1:-1]]
         self.dZ_output = np.empty((sizes[-1], m), dtype=dtype)
         self.scale = np.empty(m, dtype=dtype)
         self.work = np.empty(4 * m, dtype=dtype)
-
-
-class _TransposedState:
-    """The step's copy of ``theta``, ``dtheta`` and Adam's ``m``, ``v``: the same flat vectors with
-    each ``W_l`` block stored as ``W_l^T`` (``(n_{l-1}, n_l)``), the biases where they are."""
-
-    def __init__(self, net: DNN) -> None:
-        self.order = np.arange(net.theta.size)  # copy[k] = theta[order[k]]
-        for name, block in net.views(self.order).items():
-            if name.startswith("W"):
-                block.reshape(-1)[:] = block.T.ravel()
-        self.inverse = np.argsort(self.order)
-        self.theta, self.gradient, self.m, self.v = (np.empty_like(net.theta) for _ in range(4))
-
-    def load(self, theta: np.ndarray, m: np.ndarray, v: np.ndarray) -> None:
-        """Copy the network's ``theta`` and the moments in."""
-        for source, copy in ((theta, self.theta), (m, self.m), (v, self.v)):
-            np.take(source, self.order, out=copy)
-
-    def store(self, theta: np.ndarray, gradient: np.ndarray, m: np.ndarray, v: np.ndarray) -> None:
-        """Copy ``theta``, ``dtheta`` and the moments back into the network's and optimizer's arrays."""
-        for target, copy in ((theta, self.theta), (gradient, self.gradient), (m, self.m), (v, self.v)):
-            np.take(copy, self.inverse, out=target)
 
 
 class FusedSteps:
@@ -167,29 +137,26 @@ class FusedSteps:
         m = min(batch_size, rows.shape[0])
         key = (sizes, m, dtype)
         if key not in self._buffers:
-            self._buffers = {key: _Buffers(net, m)}  # one batch size at a time
+            self._buffers = {key: _Buffers(sizes, m, dtype)}  # one batch size at a time
         buffers = self._buffers[key]
-        plan = _plan(net, buffers)
+        plan = _plan(net, optimizer, gradient, buffers)
         plan.X_rows, plan.Y_rows = _address(rows), _address(target_rows)
         plan.weights = _address(sample_weight) if sample_weight is not None else None
         kernel = kernels._library()["train_step", dtype]
-        arrays = (net.theta, gradient, optimizer.state["m"]["theta"], optimizer.state["v"]["theta"])
-        return EpochStep(plan, kernel, optimizer, arrays, (rows, target_rows, sample_weight, buffers))
+        return EpochStep(plan, kernel, optimizer, (rows, target_rows, sample_weight, buffers))
 
 
-def _plan(net: DNN, buffers: _Buffers) -> StepPlan:
-    """The plan's network, optimizer and buffer addresses: theta and the moments are the step's
-    transposed copy (``buffers.state``)."""
+def _plan(net: DNN, optimizer: Adam, gradient: np.ndarray, buffers: _Buffers) -> StepPlan:
+    """The plan's network, optimizer and buffer addresses."""
     plan = StepPlan()
     plan.gemm = blas.gemm_addresses()[net.dtype]
     plan.L = net.L
     for l, n in enumerate(net.layer_sizes):
         plan.sizes[l] = n
-    state = buffers.state
-    params, views = net.views(state.theta), net.views(state.gradient, prefix="d")
+    views = net.views(gradient, prefix="d")
     for l in range(1, net.L + 1):
-        plan.W[l - 1] = _address(params[f"W{l}"])
-        plan.b[l - 1] = _address(params[f"b{l}"])
+        plan.W[l - 1] = _address(net.params[f"W{l}"])
+        plan.b[l - 1] = _address(net.params[f"b{l}"])
         plan.dW[l - 1] = _address(views[f"dW{l}"])
         plan.db[l - 1] = _address(views[f"db{l}"])
         plan.Z[l - 1] = _address(buffers.Z[l - 1])
@@ -198,8 +165,9 @@ def _plan(net: DNN, buffers: _Buffers) -> StepPlan:
     plan.dZ_output = _address(buffers.dZ_output)
     plan.X_batch, plan.Y_batch = _address(buffers.X_batch), _address(buffers.Y_batch)
     plan.scale, plan.work = _address(buffers.scale), _address(buffers.work)
-    plan.theta, plan.gradient = _address(state.theta), _address(state.gradient)
-    plan.m, plan.v = _address(state.m), _address(state.v)
+    plan.theta, plan.gradient = _address(net.theta), _address(gradient)
+    plan.m = _address(optimizer.state["m"]["theta"])
+    plan.v = _address(optimizer.state["v"]["theta"])
     plan.n_theta, plan.n_weights = net.theta.size, net.n_weights
     return plan
 
@@ -210,30 +178,12 @@ class EpochStep:
     (``J`` with the L2 penalty ``(lambda/2m) ||W||^2`` when ``l2 = lambda/m`` > 0, Adam's ``t``
     counted only when ``J`` is finite), or None when the batch's weights are all zero (no step)."""
 
-    def __init__(
-        self, plan: StepPlan, kernel: Callable, optimizer: Adam, arrays: tuple, keep_alive: tuple
-    ) -> None:
+    def __init__(self, plan: StepPlan, kernel: Callable, optimizer: Adam, keep_alive: tuple) -> None:
         self.plan, self.kernel, self.optimizer = plan, kernel, optimizer
-        self.arrays = arrays  # the network's theta, dtheta and Adam's m, v
         self.plan_address = ctypes.byref(plan)
         self.keep_alive = keep_alive  # the arrays the plan points into
         self.batch_size = keep_alive[-1].m  # the buffers' columns
         self.order: np.ndarray | None = None
-        self.ahead = False  # whether the step's copy holds steps the network's arrays lack
-        self.load()
-
-    def load(self) -> None:
-        """Start from the network's ``theta`` and Adam's moments."""
-        theta, _, m, v = self.arrays
-        self.keep_alive[-1].state.load(theta, m, v)
-        self.ahead = False
-
-    def store(self) -> None:
-        """Bring the network's ``theta``, ``dtheta`` and Adam's moments up to date, before Python
-        reads them."""
-        if self.ahead:
-            self.keep_alive[-1].state.store(*self.arrays)
-            self.ahead = False
 
     def __call__(self, order: np.ndarray, start: int, size: int, l2: float) -> tuple[float, float] | None:
         plan, optimizer = self.plan, self.optimizer
@@ -252,7 +202,6 @@ class EpochStep:
         step_size, eps_hat = optimizer._bias_corrected()
         c1, c2 = 1.0 - optimizer.beta_1, 1.0 - optimizer.beta_2  # in double, as mlpkit.fast.adam
         ran = self.kernel(self.plan_address, start, size, c1, c2, step_size, eps_hat, l2)
-        self.ahead = self.ahead or bool(ran)
         loss = plan.loss
         if not ran or not math.isfinite(loss):  # no step taken: not counted
             optimizer.t -= 1

@@ -22,7 +22,7 @@ from mlpkit.network import DNN, PREDICT_CHUNK
 from mlpkit.regularization import l2_scale
 from mlpkit.schedules import ReduceOnPlateau
 from mlpkit.sparse import is_sparse
-from mlpkit.training.callbacks import Callback, ProgressBar
+from mlpkit.training.callbacks import ProgressBar
 from mlpkit.training.data import TrainingData, generator_at
 from mlpkit.training.inputs import first_layer_input
 from mlpkit.training.state import EpochProgress
@@ -162,26 +162,10 @@ def _hits(trainer: Trainer, rows: _Rows, index: np.ndarray) -> float:
 
 def _run_batches(trainer: Trainer, rows: _Rows, progress: EpochProgress, learning_rate, bar) -> None:
     """The epoch's remaining mini-batches; raises on divergence, or on an interrupt between batches."""
+    m, batch_size = progress.rows, trainer.batch_size
     fused = None  # the whole step as one compiled call, when the trainer's setup allows it
     if trainer.communicator is None:
         fused = trainer._local.epoch_step(trainer, rows.X, rows.Y, rows.sample_weight)
-    try:
-        batch = _batches(trainer, rows, progress, learning_rate, bar, fused)
-    finally:
-        if fused is not None:  # the compiled step's parameters back where Python reads them
-            fused.store()
-    if trainer.interrupt_requested and progress.samples_done < progress.rows:
-        _pause(trainer, progress, batch, learning_rate)
-    if not _all_finite(trainer):  # the last step overflowed: no later loss would show it
-        raise _diverged(trainer, progress, "the weights became NaN or infinite", batch, learning_rate)
-
-
-def _batches(trainer: Trainer, rows: _Rows, progress: EpochProgress, learning_rate, bar, fused) -> int:
-    """Train the batches from the epoch's position on, up to its end or an interrupt; returns the
-    last batch's number."""
-    m, batch_size = progress.rows, trainer.batch_size
-    readers = [c for c in trainer.callbacks if type(c).on_batch_end is not Callback.on_batch_end]
-    batch = 0
     for start in range(progress.samples_done, m, batch_size):
         batch = start // batch_size + 1
         size = min(batch_size, m - start)
@@ -191,22 +175,19 @@ def _batches(trainer: Trainer, rows: _Rows, progress: EpochProgress, learning_ra
         if result is not None:
             loss, hits = result
         else:
-            if fused:  # it declined a batch of zero weight, which takes no step: _batch counts its hits
-                fused.store()
             loss, hits, size = _batch(trainer, rows, progress.order[start : start + batch_size])
         if not math.isfinite(loss):
             raise _diverged(trainer, progress, f"the loss became {loss}", batch, learning_rate)
         progress.total_loss += loss * size
         progress.correct += hits
         progress.samples_done = min(start + batch_size, m)
-        if fused and readers:  # a callback may read the weights after each batch
-            fused.store()
         for callback in trainer.callbacks:
             callback.on_batch_end(trainer, batch - 1, loss)
         bar.update(size, progress.total_loss)
         if trainer.interrupt_requested and progress.samples_done < m:
-            break
-    return batch
+            _pause(trainer, progress, batch, learning_rate)
+    if not _all_finite(trainer):  # the last step overflowed: no later loss would show it
+        raise _diverged(trainer, progress, "the weights became NaN or infinite", batch, learning_rate)
 
 
 def _fused_l2(trainer: Trainer, rows: _Rows, order: np.ndarray, start: int, size: int) -> float:
