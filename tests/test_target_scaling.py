@@ -180,23 +180,52 @@ def test_onnx_folds_the_scaling_into_the_output_layer(tmp_path, capsys):
     np.testing.assert_allclose(variable[:, 0], model.predict(rows), rtol=1e-5)
 
 
-def test_a_target_beyond_float32s_range_trains_in_float32_and_predicts_finite(tmp_path, capsys):
+def huge_target_file(folder: Path, suffix: str, magnitude: float = 1e39) -> Path:
+    """500 rows of 3 features and a target near ``magnitude`` (float32 ends at 3.4e38), as .npz or .csv."""
     rng = np.random.default_rng(5)
     X = rng.normal(size=(500, 3))
-    y = 1e39 * (1 + 0.1 * np.tanh(X @ [1.0, 2.0, 3.0]))  # float32 ends at 3.4e38
-    np.savez(tmp_path / "huge.npz", X=X, y=y)
-    assert (
-        cli(
-            "train", "--data", tmp_path / "huge.npz", "--epochs", "20", "--quiet", "--out", tmp_path / "m.npz"
-        )
-        == 0
-    )
+    y = magnitude * (1 + 0.1 * np.tanh(X @ [1.0, 2.0, 3.0]))
+    path = folder / f"huge{suffix}"
+    if suffix == ".npz":
+        np.savez(path, X=X, y=y)
+    else:
+        rows = [[*map(repr, row.tolist()), repr(float(target))] for row, target in zip(X, y, strict=True)]
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerows([["a", "b", "c", "y"], *rows])
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv"])
+def test_a_target_beyond_float32s_range_trains_in_float32_and_predicts_finite(suffix, tmp_path, capsys):
+    data = huge_target_file(tmp_path, suffix)
+    assert cli("train", "--data", data, "--epochs", "20", "--quiet", "--out", tmp_path / "m.npz") == 0
     capsys.readouterr()
     model = load(tmp_path / "m.npz")
     assert model.net.dtype == np.float32
-    dataset = load_dataset(str(tmp_path / "huge.npz"), seed=0)
+    dataset = load_dataset(str(data), seed=0)
     predicted = model.predict(dataset.X_test)
     assert np.isfinite(predicted).all() and r2_score(dataset.y_test, predicted) > 0.5
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv"])
+def test_an_unscaled_target_beyond_the_networks_range_is_refused_before_training(suffix, tmp_path, capsys):
+    data, out = huge_target_file(tmp_path, suffix), tmp_path / "m.npz"
+    assert cli("train", "--data", data, "--target-scaling", "none", "--quiet", "--out", out) == 2
+    message = capsys.readouterr().err
+    assert "beyond float32's range" in message and "--target-scaling standard" in message
+    assert not out.exists()
+    float64 = ["--target-scaling", "none", "--dtype", "float64", "--epochs", "2", "--quiet", "--out", out]
+    assert cli("train", "--data", data, *float64) == 0  # float64 holds 1e39 as it is
+
+
+def test_a_target_too_large_to_standardize_is_refused_before_training(tmp_path, capsys):
+    data, out = huge_target_file(tmp_path, ".csv", magnitude=1e299), tmp_path / "m.npz"
+    assert cli("train", "--data", data, "--quiet", "--out", out) == 2
+    message = capsys.readouterr().err
+    assert "reaches 1.1" in message and "too large to scale" in message  # (1e299)^2 passes float64's 1.8e308
+    assert not out.exists()
+    with pytest.raises(ValueError, match="column 1 reaches 1e\\+200, too large"):
+        AffineScaler("standard").fit(np.array([[1.0, 1e200], [2.0, -1e200]]))
 
 
 def test_the_predictions_plot_draws_the_test_split_in_the_targets_units(prices, tmp_path, capsys):

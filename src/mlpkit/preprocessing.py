@@ -47,8 +47,9 @@ class RowMoments:
         n = block.shape[0]
         if n == 0:
             return
-        mean = block.mean(axis=0, dtype=np.float64)
-        m2 = ((block - mean) ** 2).sum(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by the scaler's fit
+            mean = block.mean(axis=0, dtype=np.float64)
+            m2 = ((block - mean) ** 2).sum(axis=0)
         low, high = block.min(axis=0).astype(np.float64), block.max(axis=0).astype(np.float64)
         if self.count == 0:
             self.mean, self.m2, self.low, self.high = mean, m2, low, high
@@ -95,11 +96,12 @@ class AffineScaler:
         """Learn ``offset_`` and ``scale_`` from training rows ``(m, n_x)``; returns ``self``."""
         return self.fit_chunks([rows])
 
-    def fit_chunks(self, chunks: Iterable[np.ndarray]) -> AffineScaler:
+    def fit_chunks(self, chunks: Iterable[np.ndarray], label: str = "column") -> AffineScaler:
         """Learn ``offset_`` and ``scale_`` from consecutive blocks of training rows, in one pass.
 
         Rows in memory are one block; larger data comes a block at a time (e.g. memory-mapped
-        files). The statistics are merged over blocks in float64 (:class:`RowMoments`).
+        files). The statistics are merged over blocks in float64 (:class:`RowMoments`). ``label``
+        names a column in errors (``"column 3"``).
         """
         moments = RowMoments()
         for block in chunks:
@@ -107,6 +109,14 @@ class AffineScaler:
         if moments.count < 1:
             raise ValueError("cannot fit a scaler on 0 rows")
         offset, scale = self._statistics(moments)
+        overflowed = np.flatnonzero(~(np.isfinite(offset) & np.isfinite(scale)))
+        if len(overflowed):  # finite values whose sum or squared deviations pass float64's 1.8e308
+            column = int(overflowed[0])
+            largest = max(abs(moments.low[column]), abs(moments.high[column]))
+            raise ValueError(
+                f"{label} {column} reaches {largest:g}, too large to scale ({self.method}: its "
+                "statistics overflow float64); rescale it"
+            )
         scale = np.where(scale == 0, 1.0, scale)
         self.offset_, self.scale_ = offset.astype(np.float64), scale.astype(np.float64)
         return self

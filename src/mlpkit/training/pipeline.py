@@ -66,7 +66,7 @@ def fit_target_scaler(values: Columns, targets: Targets, config: TrainConfig) ->
     if config.target_scaling == "none":
         return None
     blocks = (targets.matrix(block, np.float64).T for block in row_chunks(values, "labels"))  # (m, n_L)
-    return AffineScaler("standard").fit_chunks(blocks)
+    return AffineScaler("standard").fit_chunks(blocks, label="the target's column")
 
 
 @dataclass
@@ -135,9 +135,22 @@ def build_training(dataset: Source, config: TrainConfig) -> TrainingData:
 def _target_rows(targets: Targets, target_scaler: AffineScaler | None, dtype: np.dtype):
     """Raw targets -> the rows of ``Y.T`` ``(m, n_L)`` the network learns: encoded, then scaled if it is."""
     if target_scaler is None:
-        return lambda raw: targets.matrix(raw, dtype).T
+        return lambda raw: targets.matrix(_within_range(targets, raw, dtype), dtype).T
     # in float64, then cast: a float32 network still learns a target beyond float32's range (1e39)
     return lambda raw: target_scaler.transform(targets.matrix(raw, np.float64).T).astype(dtype)
+
+
+def _within_range(targets: Targets, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``raw``, if a quantity learned as it is fits ``dtype`` (float32 ends at 3.4e38); else ValueError."""
+    if targets.task != "regression" or raw.size == 0:
+        return raw
+    largest, limit = float(np.max(np.abs(raw))), float(np.finfo(dtype).max)
+    if largest > limit:
+        raise ValueError(
+            f"the target reaches {largest:g}, beyond {np.dtype(dtype).name}'s range (±{limit:.2g}) "
+            "when learned unscaled: keep --target-scaling standard (the default), or train in float64"
+        )
+    return raw
 
 
 def _embedding_input(schema: FeatureSchema | None, config: TrainConfig) -> EmbeddingInput | None:
