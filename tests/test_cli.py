@@ -269,6 +269,20 @@ def test_csv_with_text_labels_train_evaluate_predict(iris_csv, tmp_path, capsys)
     assert report["rows"] == 30
 
 
+def test_the_data_may_be_given_as_the_first_argument(iris_csv, tmp_path, capsys):
+    common = ["--target", "species", "--hidden", "8", "--epochs", "3", "--seed", "1", "--quiet"]
+    assert main(["train", "--data", str(iris_csv), *common, "--out", str(tmp_path / "flag.npz")]) == 0
+    assert main(["train", str(iris_csv), *common, "--out", str(tmp_path / "first.npz")]) == 0
+    by_flag, by_position = mlpkit.load(tmp_path / "flag.npz"), mlpkit.load(tmp_path / "first.npz")
+    assert by_position.config["data"] == by_flag.config["data"] == str(iris_csv)
+    np.testing.assert_array_equal(by_position.net.theta, by_flag.net.theta)
+    capsys.readouterr()
+    twice = ["train", str(iris_csv), "--data", str(tmp_path / "other.csv")]
+    assert main([*twice, *common, "--out", str(tmp_path / "x.npz")]) == 2
+    assert "the data is given twice" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_predict_writes_a_file_atomically(trained, tmp_path):
     path, _ = trained
     np.savez(tmp_path / "rows.npz", X=load_iris().data[:5])

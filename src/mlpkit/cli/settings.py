@@ -47,6 +47,17 @@ def _add_flag(group, setting: Field, kind: type | str) -> None:
     )
 
 
+def _data(args: argparse.Namespace, flag_value: str) -> str:
+    """The data named by the positional DATA or by --data (not both, unless they agree)."""
+    positional = getattr(args, "data_file", None)
+    if positional is None or positional == flag_value:
+        return flag_value
+    default = next(setting.default for setting in TrainConfig.settings() if setting.name == "data")
+    if flag_value != default:
+        raise UsageError(f"the data is given twice, as DATA ({positional}) and --data ({flag_value})")
+    return positional
+
+
 def _value_type(name: str, hint: object) -> type | str:
     """The parser's kind for a field's annotation: ``int | None`` gives int, ``tuple[int, ...]`` tuple,
     ``tuple[str, ...]`` ``"names"`` (comma-separated column names)."""
@@ -66,6 +77,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     from mlpkit.io.bounds import MAX_UNITS
 
     values = {setting.name: getattr(args, setting.name) for setting in TrainConfig.settings()}
+    values["data"] = _data(args, values["data"])
     try:
         config = TrainConfig(**values)
     except ConfigError as error:

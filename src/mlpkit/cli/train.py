@@ -30,6 +30,9 @@ def add_train_parser(subparsers) -> None:
         help="train a network on a dataset and write the model file",
         description="Train a dense network (default: 784-256-128-10 on Fashion-MNIST); report test accuracy.",
     )
+    parser.add_argument(
+        "data_file", nargs="?", metavar="DATA", help="the data, as --data gives it (mlpkit train prices.csv)"
+    )
     add_setting_flags(parser)
     run_flags = parser.add_argument_group("run and output")
     run_flags.add_argument(
