@@ -212,3 +212,31 @@ def test_a_target_with_a_class_per_row_is_refused_as_naming_the_rows(tmp_path, c
         "--test-fraction 0.2 holds out no rows out of 30",
         "30 classes have at most 1 row(s) each",
     )
+
+
+@pytest.mark.parametrize(("separator", "name"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_file_separated_otherwise_is_refused_with_a_conversion_that_works(
+    separator, name, tmp_path, capsys
+):
+    import pandas as pd
+
+    rows = [
+        [f"{x:.1f}".replace(".", "," if separator == ";" else "."), y]
+        for x, y in zip(IRIS.data[:, 2], IRIS.target, strict=True)
+    ]
+    path = tmp_path / "european.csv"
+    path.write_text("\n".join(separator.join(map(str, row)) for row in [["petal", "species"], *rows]) + "\n")
+    out = tmp_path / "m.npz"
+    line = refuse(
+        capsys, ["train", path, "--out", out], f"european.csv: the header has no comma but is split by {name}"
+    )
+    assert not out.exists()
+    # the conversion the message gives reads the file back as the numbers it holds
+    options = {"sep": separator, "decimal": "," if separator == ";" else "."}
+    assert f"sep={separator!r}" in line and ("decimal=','" in line) == (separator == ";")
+    converted = pd.read_csv(path, **options)
+    np.testing.assert_allclose(converted["petal"], np.round(IRIS.data[:, 2], 1))
+    converted.to_csv(tmp_path / "converted.csv", index=False)
+    assert (
+        main(["train", str(tmp_path / "converted.csv"), "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    )

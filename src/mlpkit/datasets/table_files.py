@@ -85,6 +85,7 @@ def _csv_batches(path: Path, types: dict[str, str]) -> Iterator:
     for chunk in _record_chunks(path, CSV_BLOCK_BYTES):
         if header is None:
             header = chunk[: _first_record_end(chunk)]
+            _check_separator(path, header)
             text = chunk
         else:
             text = header + chunk
@@ -109,6 +110,25 @@ def _csv_batches(path: Path, types: dict[str, str]) -> Iterator:
         del table, text
     if header is None:
         raise ValueError(f"{path}: the file is empty; expected a header line and data rows")
+
+
+OTHER_SEPARATORS = {b";": "semicolon", b"\t": "tab", b"|": "vertical bar"}
+
+
+def _check_separator(path: Path, header: bytes) -> None:
+    """Refuse a header without commas that another separator splits: the file is not comma-separated
+    (a semicolon file, often with decimal commas, from a European spreadsheet; a tab file)."""
+    if b"," in header:
+        return
+    for separator, name in OTHER_SEPARATORS.items():
+        if separator in header:
+            sep = separator.decode()
+            decimals = ", with decimal=',' for numbers written 1,5" if sep == ";" else ""
+            raise ValueError(
+                f"{path}: the header has no comma but is split by {name}s ({sep!r}); mlpkit reads "
+                f"comma-separated files: convert it first (pandas: pd.read_csv(path, sep={sep!r})"
+                f".to_csv(new_path, index=False){decimals})"
+            )
 
 
 def _record_ends(block: bytes) -> np.ndarray:
