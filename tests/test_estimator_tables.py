@@ -298,3 +298,23 @@ def test_a_frame_of_numbers_with_gaps_is_imputed_where_scikit_learn_refuses_it()
     assert np.isfinite(predicted).all() and r2_score(y.iloc[500:], predicted) > 0.8
     with pytest.raises(ValueError, match="NaN"):
         mlpkit.MLPRegressor(max_iter=5).fit(X.to_numpy(), y)  # an array with NaN: refused, as in scikit-learn
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 20 epochs are enough here
+def test_a_column_of_numbers_with_question_marks_trains_as_the_numbers_with_gaps():
+    rng = np.random.default_rng(3)
+    numbers = rng.integers(1, 11, 200).astype(float)
+    numbers[rng.choice(200, 15, replace=False)] = np.nan
+    y = (np.nan_to_num(numbers, nan=5.0) > 5).astype(int)
+    marked = pd.DataFrame(
+        {"nuclei": [("?" if np.isnan(v) else str(int(v))) for v in numbers], "x": rng.normal(size=200)}
+    )
+    gaps = marked.assign(nuclei=numbers)  # what pandas gives with na_values="?"
+    fits = [
+        mlpkit.MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(frame, y)
+        for frame in (marked, gaps)
+    ]
+    assert [feature.kind for feature in fits[0].features_.features] == ["numeric", "numeric"]
+    for ours, reference in zip(fits[0].coefs_, fits[1].coefs_, strict=True):
+        np.testing.assert_array_equal(ours, reference)
+    np.testing.assert_array_equal(fits[0].predict_proba(marked), fits[1].predict_proba(gaps))

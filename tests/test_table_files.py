@@ -188,3 +188,17 @@ def test_numeric_rows_for_a_model_without_a_schema(tmp_path):
         ValueError, match=r"words.csv, column 'b' holds text \('x', ...\); this model takes numbers"
     ):
         read_csv_features(words, 2)
+
+
+def test_numbers_whose_missing_ones_are_marked_are_a_numeric_column(tmp_path, monkeypatch):
+    monkeypatch.setattr(table_files_module, "CSV_BLOCK_BYTES", 64)  # the first block has no mark
+    cells = [str(i % 7) for i in range(60)] + ["?", "2.5", " ? ", "--", "-", "."]
+    lines = ["nuclei,word,y"] + [f"{cell},{'?' if i == 61 else 'w'},{i % 2}" for i, cell in enumerate(cells)]
+    path = write(tmp_path / "uci.csv", "\n".join(lines) + "\n")
+    table = read_csv(path)
+    # pandas, told which cells are missing, reads the same numbers
+    expected = pd.read_csv(path, na_values=["?", " ? ", "--", "-", "."], keep_default_na=False)["nuclei"]
+    assert table.X.column("nuclei").is_numeric
+    assert values(table.X, "nuclei") == [None if np.isnan(v) else v for v in expected]
+    assert values(table.X, "word")[61] == "?" and not table.X.column("word").is_numeric  # words stay text
+    assert values(read_csv(path, categorical=["nuclei"]).X, "nuclei")[60] == "?"  # asked for as text

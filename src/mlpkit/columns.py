@@ -82,6 +82,32 @@ def categorical_column(name: str, codes: np.ndarray, texts: Sequence[str]) -> Co
     return Column(name, remap[np.asarray(codes, dtype=np.int64)], tuple(index))
 
 
+PLACEHOLDER_MARKS = frozenset("?-.*/_")  # '?' (the UCI archive's missing value), '-', '--', '.', '*'
+
+
+def _placeholder(text: str) -> bool:
+    """A cell that marks a missing number: up to three marks ('?', '-', '--', '.'), or blanks."""
+    stripped = text.strip()
+    return len(stripped) <= 3 and all(mark in PLACEHOLDER_MARKS for mark in stripped)
+
+
+def marked_numbers(column: Column) -> Column:
+    """A text column of numbers whose missing ones are marked (``"?"``, ``"-"``) as the numeric column
+    it stands for, the marks missing; any other column as it is. A mark is not a category: read as
+    one, it would turn the column's numbers into categories and lose their order."""
+    texts = column.categories
+    if texts is None or not any(_placeholder(text) for text in texts):
+        return column
+    numbers = np.full(len(texts) + 1, np.nan)  # the last entry serves the missing code -1
+    for index, text in enumerate(texts):
+        if not _placeholder(text):
+            try:
+                numbers[index] = float(text)
+            except ValueError:  # a word: the column is text
+                return column
+    return Column(column.name, numbers[column.values])
+
+
 def numeric_column(name: str, values) -> Column:
     """A numeric column: ``values`` as float64 (NaN stays the missing value)."""
     return Column(name, np.asarray(values, dtype=np.float64).reshape(-1))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpkit.columns import ColumnTable
+from mlpkit.columns import ColumnTable, marked_numbers
 
 TABLE_TYPES = (".csv", ".parquet")
 NULL_CELLS = ("", "NA", "N/A", "NaN", "nan", "None", "null", "NULL")
@@ -225,9 +225,13 @@ def _target_piece(path: Path, array, name: str, offset: int) -> np.ndarray:
     return np.array([str(value) for value in array.cast(pa.string()).to_pylist()], dtype=np.str_)
 
 
-def _read_once(path: Path, batches: Iterator, target: str | None, label: str | None, rows: int) -> tuple:
+def _read_once(
+    path: Path, batches: Iterator, target: str | None, label: str | None, rows: int, text: Iterable[str] = ()
+) -> tuple:
     """One pass: the feature columns, the target values (or None) and the target's name; ``rows`` is
-    an upper bound of the rows, so each column is allocated once."""
+    an upper bound of the rows, so each column is allocated once. A column of numbers with marks
+    for the missing ones (``"?"``) becomes numeric, unless ``text`` (the columns asked for as text)
+    names it."""
     from mlpkit.arrow_columns import ColumnBuilder, arrow_column
 
     names = _check_header(path, [str(name) for name in next(batches)])
@@ -247,7 +251,9 @@ def _read_once(path: Path, batches: Iterator, target: str | None, label: str | N
         del batch
     if offset == 0:
         raise ValueError(f"{path}: no data rows after the header")
-    table = ColumnTable((builder.finish() for builder in builders.values()), str(path))
+    text = set(text)
+    columns = (builder.finish() for builder in builders.values())
+    table = ColumnTable((c if c.name in text else marked_numbers(c) for c in columns), str(path))
     return table, (np.concatenate(targets) if target_name is not None else None), target_name
 
 
@@ -294,15 +300,15 @@ def read_table_file(
         raise FileNotFoundError(f"{path}: no such file")
     if not path.is_file():
         raise ValueError(f"{path}: not a file")
-    label = "last" if labelled else None
+    label, categorical = "last" if labelled else None, list(categorical)
     if path.suffix.lower() == ".parquet":
-        return _read_once(path, _parquet_batches(path), target, label, _parquet_rows(path))
+        return _read_once(path, _parquet_batches(path), target, label, _parquet_rows(path), categorical)
     types = {**dict.fromkeys(numeric, "number"), **dict.fromkeys(categorical, "text")}
     widened: dict[str, int] = {}
     rows = _count_records(path)
     while True:
         try:
-            return _read_once(path, _csv_batches(path, types), target, label, rows)
+            return _read_once(path, _csv_batches(path, types), target, label, rows, categorical)
         except _Retype as retype:
             name = _header(path)[retype.column]
             widened[name] = widened.get(name, 0) + 1
