@@ -281,6 +281,14 @@ def test_the_data_may_be_given_as_the_first_argument(iris_csv, tmp_path, capsys)
     assert main([*twice, *common, "--out", str(tmp_path / "x.npz")]) == 2
     assert "the data is given twice" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
+    # evaluate likewise: MODEL DATA reports what MODEL --data DATA reports
+    reports = []
+    for data in ([str(iris_csv)], ["--data", str(iris_csv)]):
+        assert main(["evaluate", str(tmp_path / "flag.npz"), *data, "--json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0] == reports[1] and reports[0]["rows"] == 30
+    assert main(["evaluate", str(tmp_path / "flag.npz"), str(iris_csv), "--data", "iris"]) == 2
+    assert "the data is given twice" in capsys.readouterr().err
 
 
 def test_predict_writes_a_file_atomically(trained, tmp_path):

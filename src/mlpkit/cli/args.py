@@ -49,6 +49,17 @@ FLAG_NAMES = {"output": "output-activation"}
 DEPRECATED_ALIASES = {"output": "--output"}  # old spellings, still accepted
 
 
+def data_given_once(
+    positional: str | None, flag_value: str | None, flag_default: str | None = None
+) -> str | None:
+    """The data named by a command's positional DATA or by its --data: not both, unless they agree."""
+    if positional is None or positional == flag_value:
+        return flag_value
+    if flag_value != flag_default:
+        raise UsageError(f"the data is given twice, as DATA ({positional}) and --data ({flag_value})")
+    return positional
+
+
 def flag(name: str) -> str:
     """The option of a field: ``--batch-size`` for ``batch_size``, ``--output-activation`` for ``output``."""
     return "--" + FLAG_NAMES.get(name, name).replace("_", "-")

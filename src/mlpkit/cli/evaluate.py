@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from mlpkit.cli.args import EXIT_OK, UsageError, escape, print_json
+from mlpkit.cli.args import EXIT_OK, UsageError, data_given_once, escape, print_json
 
 AT_ROW = re.compile(r"at row (\d+)")
 
@@ -25,6 +25,9 @@ def add_evaluate_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
+    parser.add_argument(
+        "data_file", nargs="?", metavar="DATA", help="the data, as --data gives it (evaluate m.npz test.csv)"
+    )
     parser.add_argument(
         "--data", metavar="NAME|PATH", help="dataset name or file (default: the training data)"
     )
@@ -58,7 +61,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from mlpkit.tasks import encode_test_targets
 
     model = load(args.model)
-    source = data_source(model, args.model, args.data)
+    source = data_source(model, args.model, data_given_once(args.data_file, args.data))
     rows, values, where = evaluation_rows(model, source)
     try:
         targets = encode_test_targets(model, values)

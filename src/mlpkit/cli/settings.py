@@ -13,7 +13,16 @@ import types
 import typing
 from dataclasses import Field
 
-from mlpkit.cli.args import DEPRECATED_ALIASES, UsageError, flag, integer, integers, names, real
+from mlpkit.cli.args import (
+    DEPRECATED_ALIASES,
+    UsageError,
+    data_given_once,
+    flag,
+    integer,
+    integers,
+    names,
+    real,
+)
 from mlpkit.training.config import CHOICES, ConfigError, TrainConfig
 
 PARSERS = {int: integer, float: real, str: str, tuple: integers, "names": names}
@@ -48,14 +57,9 @@ def _add_flag(group, setting: Field, kind: type | str) -> None:
 
 
 def _data(args: argparse.Namespace, flag_value: str) -> str:
-    """The data named by the positional DATA or by --data (not both, unless they agree)."""
-    positional = getattr(args, "data_file", None)
-    if positional is None or positional == flag_value:
-        return flag_value
+    """The data named by the positional DATA or by --data (whose default is the configuration's)."""
     default = next(setting.default for setting in TrainConfig.settings() if setting.name == "data")
-    if flag_value != default:
-        raise UsageError(f"the data is given twice, as DATA ({positional}) and --data ({flag_value})")
-    return positional
+    return data_given_once(getattr(args, "data_file", None), flag_value, default)
 
 
 def _value_type(name: str, hint: object) -> type | str:
