@@ -202,3 +202,17 @@ def test_numbers_whose_missing_ones_are_marked_are_a_numeric_column(tmp_path, mo
     assert values(table.X, "nuclei") == [None if np.isnan(v) else v for v in expected]
     assert values(table.X, "word")[61] == "?" and not table.X.column("word").is_numeric  # words stay text
     assert values(read_csv(path, categorical=["nuclei"]).X, "nuclei")[60] == "?"  # asked for as text
+
+
+def test_a_file_without_a_header_line_is_refused_with_a_conversion_that_works(tmp_path):
+    rows = "1000025,5,1,1,2\n1002945,5,4,4,2\n1015425,3,1,1,2\n1016277,6,8,8,4\n1017023,4,1,1,2\n"
+    path = write(tmp_path / "wisconsin.data.csv", rows)
+    with pytest.raises(
+        ValueError, match=r"the first line holds numbers \(1000025, 5, 1, 1, \.\.\.\), not column names"
+    ):
+        read_csv(path)
+    # the message's pandas line gives the columns the numbers 0, 1, ...: a header this reader accepts
+    pd.read_csv(path, header=None).to_csv(tmp_path / "named.csv", index=False)
+    table = read_csv(tmp_path / "named.csv")
+    assert table.X.names == ["0", "1", "2", "3"] and table.y.tolist() == [2, 2, 2, 4, 2]
+    assert values(table.X, "0")[0] == 1000025

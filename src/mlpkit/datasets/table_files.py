@@ -190,10 +190,27 @@ def _check_header(path: Path, names: list[str]) -> list[str]:
     for index, name in enumerate(names):
         if not name.strip():
             raise ValueError(f"{path}: header cell {index + 1} is empty; every column needs a name")
+    if _looks_like_data(names):
+        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        raise ValueError(
+            f"{path}: the first line holds numbers ({shown}), not column names: the file has no header "
+            "line; add one (pandas: pd.read_csv(path, header=None).to_csv(new_path, index=False) "
+            "names the columns 0, 1, ...)"
+        )
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"{path}: header repeats column name(s) {duplicates}")
     return names
+
+
+def _looks_like_data(names: list[str]) -> bool:
+    """Whether a header is a row of data: every cell a number, and not the column numbers 0..n-1 or
+    1..n that a headerless table is given when written out (pandas' default names)."""
+    try:
+        numbers = [float(name) for name in names]
+    except ValueError:
+        return False
+    return numbers not in (list(range(len(names))), list(range(1, len(names) + 1)))
 
 
 def _target_piece(path: Path, array, name: str, offset: int) -> np.ndarray:
