@@ -95,8 +95,11 @@ def test_errors_name_file_row_and_column(tmp_path, text, message):
 
 def test_unknown_target_and_bad_files(tmp_path):
     path = write(tmp_path / "t.csv", "a,b,c\n1,2,3\n")
-    with pytest.raises(ValueError, match=r"no target column 'd'; the columns are \['a', 'b', 'c'\]"):
+    with pytest.raises(ValueError, match=r"no target column 'd'; the columns are \['a', 'b', 'c'\]$"):
         read_csv(path, target="d")
+    spaced = write(tmp_path / "spaced.csv", "a, b, Price\n1,2,3\n")  # blanks after the commas
+    with pytest.raises(ValueError, match=r"no target column 'price'; .*; did you mean ' Price'\?"):
+        read_csv(spaced, target="price")
     (tmp_path / "latin.csv").write_bytes(b"a,b,label\n1,2,\xff\xfe\n")
     with pytest.raises(ValueError, match=r"latin.csv: not UTF-8 text"):
         read_csv(tmp_path / "latin.csv")

@@ -229,6 +229,8 @@ def test_ignore_leaves_an_identifier_out_and_predict_accepts_it(tmp_path, capsys
     ("flags", "message"),
     [
         (["--ignore", "custmer"], "ignore names column(s) ['custmer'] not in the table"),
+        (["--ignore", "incme"], "did you mean 'income'?"),  # a close spelling
+        (["--categorical", "CITY"], "did you mean 'city'?"),  # the same name but for case
         (
             ["--ignore", "city", "--categorical", "city"],
             "named both as categories and as columns to leave out",

@@ -8,6 +8,7 @@ as integer codes into the column's distinct texts. numpy and the standard librar
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 
 MISSING_CODE = -1
+
+
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """``"; did you mean 'Age'?"`` when one of ``names`` is ``name`` but for case and surrounding
+    blanks (or, failing that, a close spelling); else ``""``. For messages about a column not found."""
+    names = list(names)
+    folded = name.strip().casefold()
+    same = [other for other in names if other.strip().casefold() == folded]
+    close = same or difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def number_text(value: float) -> str:

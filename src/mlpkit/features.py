@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpkit.columns import Column, ColumnTable, as_categorical
+from mlpkit.columns import Column, ColumnTable, as_categorical, did_you_mean
 from mlpkit.feature_columns import (
     MAX_CATEGORIES,
     SCALINGS,
@@ -275,7 +275,8 @@ def _named_columns(table: ColumnTable, names: Iterable[str] | None, option: str)
     named = [str(name) for name in names]
     unknown = [name for name in named if name not in table.columns]
     if unknown:
-        raise ValueError(f"{option} names column(s) {unknown} not in the table {_listing(table.names)}")
+        hint = did_you_mean(unknown[0], table.names)
+        raise ValueError(f"{option} names column(s) {unknown} not in the table {_listing(table.names)}{hint}")
     return set(named)
 
 

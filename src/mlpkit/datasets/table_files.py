@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpkit.columns import ColumnTable, marked_numbers
+from mlpkit.columns import ColumnTable, did_you_mean, marked_numbers
 
 TABLE_TYPES = (".csv", ".parquet")
 NULL_CELLS = ("", "NA", "N/A", "NaN", "nan", "None", "null", "NULL")
@@ -288,7 +288,10 @@ def _target_name(path: Path, names: list[str], target: str | None, label: str | 
     """The target column: ``target`` if given, else the last column (``label == "last"``) or none."""
     if target is not None:
         if target not in names:
-            raise ValueError(f"{path}: no target column {target!r}; the columns are {columns_listing(names)}")
+            raise ValueError(
+                f"{path}: no target column {target!r}; the columns are {columns_listing(names)}"
+                f"{did_you_mean(target, names)}"
+            )
         return target
     if label == "last":
         if len(names) < 2:
