@@ -211,9 +211,11 @@ def test_a_file_without_a_header_line_is_refused_with_a_conversion_that_works(tm
     rows = "1000025,5,1,1,2\n1002945,5,4,4,2\n1015425,3,1,1,2\n1016277,6,8,8,4\n1017023,4,1,1,2\n"
     path = write(tmp_path / "wisconsin.data.csv", rows)
     with pytest.raises(
-        ValueError, match=r"the first line holds numbers \(1000025, 5, 1, 1, \.\.\.\), not column names"
+        ValueError, match=r"the first line holds numbers that repeat \(1000025, 5, 1, 1, \.\.\.\)"
     ):
         read_csv(path)
+    heights = write(tmp_path / "heights.csv", "142.24,144.78,y\n1,0,a\n0,2,b\n")  # numbers as names
+    assert read_csv(heights).X.names == ["142.24", "144.78"]
     # the message's pandas line gives the columns the numbers 0, 1, ...: a header this reader accepts
     pd.read_csv(path, header=None).to_csv(tmp_path / "named.csv", index=False)
     table = read_csv(tmp_path / "named.csv")

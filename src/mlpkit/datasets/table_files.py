@@ -190,27 +190,26 @@ def _check_header(path: Path, names: list[str]) -> list[str]:
     for index, name in enumerate(names):
         if not name.strip():
             raise ValueError(f"{path}: header cell {index + 1} is empty; every column needs a name")
-    if _looks_like_data(names):
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates and _all_numbers(names):  # names do not repeat; a row of data often does
         shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
         raise ValueError(
-            f"{path}: the first line holds numbers ({shown}), not column names: the file has no header "
-            "line; add one (pandas: pd.read_csv(path, header=None).to_csv(new_path, index=False) "
-            "names the columns 0, 1, ...)"
+            f"{path}: the first line holds numbers that repeat ({shown}), not column names: the file "
+            "has no header line; add one (pandas: pd.read_csv(path, header=None).to_csv(new_path, "
+            "index=False) names the columns 0, 1, ...)"
         )
-    duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"{path}: header repeats column name(s) {duplicates}")
     return names
 
 
-def _looks_like_data(names: list[str]) -> bool:
-    """Whether a header is a row of data: every cell a number, and not the column numbers 0..n-1 or
-    1..n that a headerless table is given when written out (pandas' default names)."""
+def _all_numbers(names: list[str]) -> bool:
+    """Whether every header cell reads as a number."""
     try:
-        numbers = [float(name) for name in names]
+        [float(name) for name in names]
     except ValueError:
         return False
-    return numbers not in (list(range(len(names))), list(range(1, len(names) + 1)))
+    return True
 
 
 def _target_piece(path: Path, array, name: str, offset: int) -> np.ndarray:
