@@ -283,10 +283,16 @@ def test_the_data_may_be_given_as_the_first_argument(iris_csv, tmp_path, capsys)
     assert not (tmp_path / "x.npz").exists()
     # evaluate likewise: MODEL DATA reports what MODEL --data DATA reports
     reports = []
-    for data in ([str(iris_csv)], ["--data", str(iris_csv)]):
-        assert main(["evaluate", str(tmp_path / "flag.npz"), *data, "--json"]) == 0
+    model = str(tmp_path / "flag.npz")
+    for argv in ([model, str(iris_csv), "--json"], [model, "--data", str(iris_csv), "--json"]):
+        assert main(["evaluate", *argv]) == 0
         reports.append(json.loads(capsys.readouterr().out))
-    assert reports[0] == reports[1] and reports[0]["rows"] == 30
+    assert main(["evaluate", model, "--json", str(iris_csv)]) == 0  # DATA after an option
+    reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0] == reports[1] == reports[2] and reports[0]["rows"] == 30
+    with pytest.raises(SystemExit) as usage:  # argparse's own exit, as for any unknown argument
+        main(["evaluate", model, "--json", str(iris_csv), "stray"])
+    assert usage.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "flag.npz"), str(iris_csv), "--data", "iris"]) == 2
     assert "the data is given twice" in capsys.readouterr().err
 

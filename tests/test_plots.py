@@ -375,6 +375,8 @@ def test_cli_plot_draws_every_kind(model_files, data, kind, size, tmp_path, caps
         ("digits", ["--kind", "boundary"], "exactly two input features, this one has 64"),
         ("moons", ["--kind", "heatmap"], "invalid choice: 'heatmap'"),
         ("moons", ["--kind", "confusion", "--data", "digits"], "64 feature columns but the model takes 2"),
+        ("moons", ["--kind", "confusion", "digits"], "64 feature columns but the model takes 2"),  # DATA
+        ("moons", ["--kind", "confusion", "digits", "--data", "iris"], "the data is given twice"),
         ("moons", ["--kind", "curves", "--out-format", "png"], "unrecognized arguments"),
     ],
 )

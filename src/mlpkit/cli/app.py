@@ -81,12 +81,24 @@ def _reader_gone() -> int:
     return EXIT_BROKEN_PIPE
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed command line. argparse settles an optional positional (a command's DATA) at the
+    first positionals it meets, so a DATA given after an option (``evaluate m.npz --json t.csv``)
+    is left over: one such word is taken as DATA; anything else left over is a usage error."""
+    args, extra = parser.parse_known_args(argv)
+    if len(extra) == 1 and not extra[0].startswith("-") and getattr(args, "data_file", "") is None:
+        args.data_file = extra[0]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     from mlpkit.training import TrainingDiverged
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]  # to print a resume command
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow surfaces as TrainingDiverged

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlpkit.cli.args import EXIT_OK, UsageError, escape
+from mlpkit.cli.args import EXIT_OK, UsageError, data_given_once, escape
 from mlpkit.cli.evaluate import data_source, evaluation_rows
 
 
@@ -21,6 +21,9 @@ def add_plot_parser(subparsers) -> None:
         ),
     )
     parser.add_argument("model", metavar="MODEL", help="model file written by mlpkit train")
+    parser.add_argument(
+        "data_file", nargs="?", metavar="DATA", help="the data, as --data gives it (plot m.npz test.csv ...)"
+    )
     parser.add_argument("--kind", required=True, choices=KINDS, help="what to draw")
     parser.add_argument(
         "--data", metavar="NAME|PATH", help="dataset name or file (default: the training data)"
@@ -43,7 +46,8 @@ def run_plot(args: argparse.Namespace) -> int:
     )
 
     require_matplotlib()
-    check_outputs({"--out": args.out}, {"MODEL": args.model, "--data": args.data})
+    data = data_given_once(args.data_file, args.data)
+    check_outputs({"--out": args.out}, {"MODEL": args.model, "--data": data})
     try:
         out = check_output_path(args.out)
     except ValueError as error:
@@ -53,7 +57,7 @@ def run_plot(args: argparse.Namespace) -> int:
     rows = values = None
     where = ""
     if args.kind in KINDS_NEEDING_DATA:
-        rows, values, where = evaluation_rows(model, data_source(model, args.model, args.data))
+        rows, values, where = evaluation_rows(model, data_source(model, args.model, data))
         where = f" on {where}"
     plot_model(model, args.kind, out, rows, values)
     print(escape(f"{args.kind} of {args.model}{where} written to {out}"))
