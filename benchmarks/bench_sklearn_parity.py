@@ -33,6 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from bench_speed import GemmFloor  # this folder's speed benchmark
 from mlpkit import MLPClassifier
 from mlpkit.io import atomic_write
 
@@ -114,34 +115,9 @@ def fashion_mnist(seeds: list[int], epochs: int, dtype: str) -> tuple[dict[str, 
 
 
 def matmul_floor(n_rows: int, dtype: str, sizes: tuple[int, ...] = (784, 100, 10), batch: int = 200) -> float:
-    """Seconds per epoch of the matrix products alone: ``Z_l``, ``dW_l``, and ``dA_{l-1}`` for l > 1,
-    in the notes' layout and in the compiled step's (a sample per row, ``W_l`` transposed), the
-    faster of the two."""
-    rng = np.random.default_rng(0)
-    layouts = {"notes": [], "rows": []}
-    for l in range(1, len(sizes)):
-        W = rng.random((sizes[l], sizes[l - 1]), dtype=dtype)
-        A_rows = rng.random((batch, sizes[l - 1]), dtype=dtype)  # (m, n_{l-1}), rows gathered
-        dZ = rng.random((sizes[l], batch), dtype=dtype)
-        Wt, dZt = np.ascontiguousarray(W.T), np.ascontiguousarray(dZ.T)
-        layouts["notes"] += [lambda W=W, A=A_rows.T: W @ A, lambda dZ=dZ, A=A_rows.T: dZ @ A.T]
-        layouts["rows"] += [lambda Wt=Wt, A=A_rows: A @ Wt, lambda dZt=dZt, A=A_rows: A.T @ dZt]
-        if l > 1:
-            layouts["notes"].append(lambda W=W, dZ=dZ: W.T @ dZ)
-            layouts["rows"].append(lambda Wt=Wt, dZt=dZt: dZt @ Wt.T)
-    return min(_products_seconds(products) for products in layouts.values()) * -(-n_rows // batch)
-
-
-def _products_seconds(products: list) -> float:
-    """Median seconds of one pass over ``products``."""
-    seconds = []
-    for _ in range(7):
-        started = time.perf_counter()
-        for _ in range(50):
-            for product in products:
-                product()
-        seconds.append((time.perf_counter() - started) / 50)
-    return statistics.median(seconds)
+    """Seconds per epoch of the matrix products alone (``Z_l``, ``dW_l``, and ``dA_{l-1}`` for l > 1),
+    each in its faster layout: :class:`bench_speed.GemmFloor` for this network."""
+    return GemmFloor(batch, n_rows, np.dtype(dtype).type, sizes)()
 
 
 def pixels(images: np.ndarray, dtype: str) -> np.ndarray:

@@ -127,13 +127,15 @@ class GemmFloor:
     ``dW_l^T = A_{l-1} dZ_l^T``, ``dA_{l-1}^T = dZ_l^T W_l``). Called between the tools' epochs, it
     returns their sum times the steps per epoch: the floor under the same load."""
 
-    def __init__(self, batch_size: int, rows: int, dtype=np.float32) -> None:
+    def __init__(
+        self, batch_size: int, rows: int, dtype=np.float32, sizes: tuple[int, ...] = LAYER_SIZES
+    ) -> None:
         rng = np.random.default_rng(0)
         self.steps = rows / batch_size
         self.products = []  # per product, its (a, b, out) in each layout
-        X = rng.random((batch_size, LAYER_SIZES[0]), dtype=dtype)  # the gathered rows
-        for l in range(1, len(LAYER_SIZES)):
-            n_in, n_out = LAYER_SIZES[l - 1], LAYER_SIZES[l]
+        X = rng.random((batch_size, sizes[0]), dtype=dtype)  # the gathered rows
+        for l in range(1, len(sizes)):
+            n_in, n_out = sizes[l - 1], sizes[l]
             W, Wt = rng.random((n_out, n_in), dtype=dtype), rng.random((n_in, n_out), dtype=dtype)
             dZ, dZt = rng.random((n_out, batch_size), dtype), rng.random((batch_size, n_out), dtype)
             A = X.T if l == 1 else rng.random((n_in, batch_size), dtype=dtype)
