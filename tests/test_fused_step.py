@@ -113,6 +113,35 @@ def test_epochs_of_compiled_steps_equal_the_numpy_reference(dtype, sizes, l2, we
 
 
 @needs_fused_step
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_steps_whose_gather_and_adam_are_shared_between_threads_equal_the_numpy_reference(
+    dtype, threads, monkeypatch, rng
+):
+    # 37,330 parameters and 128 x 300 gathered values: both loops go to the pool (_pool.h), in as
+    # many parts as numpy's BLAS has threads, with L2 and sample weights on
+    from threadpoolctl import threadpool_limits
+
+    sizes, l2 = [300, 120, 10], 0.3
+    X, Y = data(rng, 300, sizes, dtype)
+    weight = rng.uniform(0.5, 2.0, 300)
+    nets = [DNN(sizes, "relu", "softmax", seed=2, dtype=dtype) for _ in range(2)]
+    counter, recorder = CountingSteps(monkeypatch), Recorder()
+    settings = {"batch_size": 128, "seed": 4, "l2": l2, "progress": False}
+    trainer = Trainer(nets[0], "adam", 0.01, callbacks=[recorder], **settings)
+    with threadpool_limits(limits=threads, user_api="blas"):
+        trainer.fit(X, Y, epochs=2, sample_weight=weight)
+    expected, reference = reference_fit(nets[1], X, Y, 2, 128, 4, 0.01, l2, weight)
+    assert counter.calls == 6
+    tolerance = {"float64": 1e-10, "float32": 2e-4}[dtype]
+    np.testing.assert_allclose(recorder.losses, expected, rtol=tolerance)
+    np.testing.assert_allclose(nets[0].theta, nets[1].theta, rtol=tolerance, atol=tolerance)
+    for moment in ("m", "v"):
+        actual, wanted = trainer.optimizer.state[moment]["theta"], reference.state[moment]["theta"]
+        np.testing.assert_allclose(actual, wanted, rtol=tolerance, atol=tolerance * 1e-3)
+
+
+@needs_fused_step
 def test_an_interrupt_between_compiled_batches_leaves_the_network_at_that_batch(monkeypatch, rng):
     # no callback reads the batches, so the step's copy of theta comes back only at the pause
     X, Y = data(rng, 160, [12, 9, 7, 4], "float64")
@@ -197,12 +226,15 @@ def test_columns_stored_feature_major_train_in_numpy(monkeypatch, rng):
 
 def test_numpy_only_turns_the_blas_lookup_off(monkeypatch):
     monkeypatch.setenv("MLPKIT_NUMPY_ONLY", "1")
-    blas.gemm_addresses.cache_clear()
+    lookups = (blas._bundled, blas.gemm_addresses, blas.thread_addresses)
+    for lookup in lookups:
+        lookup.cache_clear()
     try:
-        assert blas.gemm_addresses() is None
+        assert blas.gemm_addresses() is None and blas.thread_addresses() is None
     finally:
         monkeypatch.delenv("MLPKIT_NUMPY_ONLY")
-        blas.gemm_addresses.cache_clear()
+        for lookup in lookups:
+            lookup.cache_clear()
 
 
 @needs_fused_step

@@ -8,7 +8,8 @@
  * 1 - 0.999 rounded to float keeps few digits.
  * Loaded with ctypes (no Python C API); x86-64 builds carry an AVX2 clone of each kernel, picked
  * at load time. _fused_step.h builds a whole training step from these kernels and the BLAS that
- * numpy uses, reached through a function pointer (no BLAS to link against here).
+ * numpy uses, reached through a function pointer (no BLAS to link against here); _pool.h gives the
+ * step and numpy's BLAS one set of threads.
  */
 #include <float.h>
 #include <math.h>
@@ -29,6 +30,9 @@
 #define PREFETCH_TO_L2(address) ((void)(address))
 #endif
 enum { CACHE_LINE = 64, GATHER_AHEAD = 4 }; /* bytes; rows fetched ahead of the copy */
+enum { PARALLEL_MIN = 1 << 15 };              /* values: below, a loop stays on one thread */
+
+#include "_pool.h"
 
 /* CBLAS's constants: row-major layout, no transpose, transpose */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };

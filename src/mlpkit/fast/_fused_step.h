@@ -99,11 +99,48 @@ static void KERNEL(step_backward)(struct step_plan *plan, ptrdiff_t m) {
     }
 }
 
+/* A step's loops that the pool's threads share (see _pool.h), each part taking a slice: the
+ * gather's rows, Adam's entries. */
+struct KERNEL(step_region) {
+    struct step_plan *plan;
+    const int64_t *order; /* the batch's rows */
+    ptrdiff_t m;
+    real c1, c2, step_size, eps_hat, l2; /* Adam's, as in adam_step */
+    ptrdiff_t n_l2;
+    double squares[POOL_MAX_PARTS]; /* each part's ||w||^2 */
+};
+
+static void KERNEL(gather_part)(void *context, int part, int parts) {
+    const struct KERNEL(step_region) *region = context;
+    const struct step_plan *plan = region->plan;
+    const ptrdiff_t from = region->m * part / parts, to = region->m * (part + 1) / parts;
+    const ptrdiff_t n_0 = plan->sizes[0], n_L = plan->sizes[plan->L];
+    KERNEL(gather_rows)((real *)plan->X_batch + from * n_0, plan->X_rows, region->order + from, to - from, n_0);
+    KERNEL(gather_rows)((real *)plan->Y_batch + from * n_L, plan->Y_rows, region->order + from, to - from, n_L);
+}
+
+static void KERNEL(adam_part)(void *context, int part, int parts) {
+    struct KERNEL(step_region) *region = context;
+    struct step_plan *plan = region->plan;
+    const ptrdiff_t n = plan->n_theta, line = CACHE_LINE / (ptrdiff_t)sizeof(real); /* parts apart by lines */
+    const ptrdiff_t from = n * part / parts / line * line;
+    const ptrdiff_t to = part + 1 == parts ? n : n * (part + 1) / parts / line * line;
+    const ptrdiff_t n_l2 = region->n_l2 < from ? 0 : (region->n_l2 < to ? region->n_l2 - from : to - from);
+    region->squares[part] = KERNEL(adam_step)((real *)plan->theta + from, (real *)plan->gradient + from,
+                                              (real *)plan->m + from, (real *)plan->v + from, to - from,
+                                              region->c1, region->c2, region->step_size, region->eps_hat,
+                                              region->l2, n_l2);
+}
+
+/* How many parts a loop over `size` values takes: one below PARALLEL_MIN, where a hand-off to
+ * another thread costs more than it saves. */
+static int KERNEL(parts_for)(ptrdiff_t size) { return size < PARALLEL_MIN ? 1 : pool_parts(); }
+
 /* One training step on the mini-batch order[start .. start + m): gather, forward, backward, and,
  * when J is finite, Adam over theta with the L2 gradient l2 w on its first n_weights entries
  * (l2 = lambda / m, 0 for none). Adam's scalars as in adam_step. Sets plan->loss (J without the
  * penalty), plan->hits and plan->squares (||w||^2 before the step); returns 0 when the batch's
- * weights are all zero (nothing done), 1 when it ran. */
+ * weights are all zero (nothing done), 1 when it ran. The gather and Adam run on the pool's threads. */
 int KERNEL(train_step)(struct step_plan *plan, ptrdiff_t start, ptrdiff_t m, double c1, double c2,
                        double step_size, double eps_hat, double l2) {
     const int64_t *order = plan->order + start;
@@ -114,15 +151,20 @@ int KERNEL(train_step)(struct step_plan *plan, ptrdiff_t start, ptrdiff_t m, dou
             return 0;
         }
     }
-    KERNEL(gather_rows)(plan->X_batch, plan->X_rows, order, m, plan->sizes[0]);
-    KERNEL(gather_rows)(plan->Y_batch, plan->Y_rows, order, m, plan->sizes[plan->L]);
+    struct KERNEL(step_region) region = {
+        plan, order, m, (real)c1, (real)c2, (real)step_size, (real)eps_hat, (real)l2,
+        l2 != 0 ? plan->n_weights : 0, {0},
+    };
+    pool_for(KERNEL(gather_part), &region, KERNEL(parts_for)(m * plan->sizes[0]));
     plan->loss = KERNEL(step_forward)(plan, m, scale);
     KERNEL(step_backward)(plan, m);
     plan->squares = 0;
     if (isfinite(plan->loss)) {
-        const ptrdiff_t n_l2 = l2 != 0 ? plan->n_weights : 0;
-        plan->squares = KERNEL(adam_step)(plan->theta, plan->gradient, plan->m, plan->v, plan->n_theta,
-                                          (real)c1, (real)c2, (real)step_size, (real)eps_hat, (real)l2, n_l2);
+        const int parts = KERNEL(parts_for)(plan->n_theta);
+        pool_for(KERNEL(adam_part), &region, parts);
+        for (int part = 0; part < parts; part++) {
+            plan->squares += region.squares[part];
+        }
     }
     return 1;
 }

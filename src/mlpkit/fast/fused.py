@@ -143,6 +143,7 @@ class FusedSteps:
         plan.X_rows, plan.Y_rows = _address(rows), _address(target_rows)
         plan.weights = _address(sample_weight) if sample_weight is not None else None
         kernel = kernels._library()["train_step", dtype]
+        kernels.install_pool()
         return EpochStep(plan, kernel, optimizer, (rows, target_rows, sample_weight, buffers))
 
 

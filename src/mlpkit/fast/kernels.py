@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mlpkit.fast import blas
+
 _SCALARS = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 _POINTER, _SIZE = ctypes.c_void_p, ctypes.c_ssize_t
 # train_step(plan, start, m, c1, c2, step_size, eps_hat, l2) -> 1 if it ran, 0 if the weights were all 0
@@ -39,29 +41,53 @@ def _signatures(real: type) -> dict[str, tuple[list, type | None]]:
 
 
 @cache
-def _library() -> dict[tuple[str, np.dtype], ctypes._CFuncPtr] | None:
-    """The kernels of the compiled ``_fused`` extension next to this file, by (name, dtype), or
-    None when it was not built."""
+def _extension() -> ctypes.CDLL | None:
+    """The compiled ``_fused`` extension next to this file, or None when it was not built, or was
+    built before the kernels of :func:`_signatures`, or ``MLPKIT_NUMPY_ONLY`` is set."""
     if os.environ.get("MLPKIT_NUMPY_ONLY"):
         return None
     for candidate in sorted(Path(__file__).parent.glob("_fused*.so")):
-        kernels = {}
         try:
             library = ctypes.CDLL(str(candidate))
-            for dtype, real in _SCALARS.items():
-                for name, (argtypes, restype) in _signatures(real).items():
-                    function = getattr(library, f"{name}_{dtype.name}")
-                    function.argtypes, function.restype = argtypes, restype
-                    kernels[name, dtype] = function
+            for dtype in _SCALARS:
+                for name in _signatures(ctypes.c_double):
+                    getattr(library, f"{name}_{dtype.name}")
+            return library
         except (OSError, AttributeError):  # not loadable, or an older build without every kernel
             continue
-        for dtype in _SCALARS:  # the whole step (mlpkit.fast.fused): absent from older builds
-            function = getattr(library, f"train_step_{dtype.name}", None)
-            if function is not None:
-                function.argtypes, function.restype = _TRAIN_STEP
-                kernels["train_step", dtype] = function
-        return kernels
     return None
+
+
+@cache
+def _library() -> dict[tuple[str, np.dtype], ctypes._CFuncPtr] | None:
+    """The kernels of the compiled extension by (name, dtype), or None when it was not built."""
+    library = _extension()
+    if library is None:
+        return None
+    kernels = {}
+    for dtype, real in _SCALARS.items():
+        for name, (argtypes, restype) in _signatures(real).items():
+            function = getattr(library, f"{name}_{dtype.name}")
+            function.argtypes, function.restype = argtypes, restype
+            kernels[name, dtype] = function
+        function = getattr(library, f"train_step_{dtype.name}", None)  # mlpkit.fast.fused: newer builds
+        if function is not None:
+            function.argtypes, function.restype = _TRAIN_STEP
+            kernels["train_step", dtype] = function
+    return kernels
+
+
+@cache
+def install_pool() -> bool:
+    """Give numpy's OpenBLAS the compiled step's thread pool (``_pool.h``), once per process: its
+    parallel products and the step's own parallel loops then share one set of threads. False when
+    the build, or numpy's OpenBLAS, lacks what it takes; the step then runs its loops on one thread."""
+    library, addresses = _extension(), blas.thread_addresses()
+    install = getattr(library, "pool_install", None) if library is not None else None
+    if install is None or addresses is None:
+        return False
+    install.argtypes, install.restype = [_POINTER, _POINTER], ctypes.c_int
+    return bool(install(*addresses))
 
 
 def available() -> bool:
