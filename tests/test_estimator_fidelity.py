@@ -234,6 +234,35 @@ def test_early_stopping_splits_multiclass_rows_stratified(iris):
     np.testing.assert_array_equal(validation["counts"], [10, 10, 10])  # 20% of each 50-row class
 
 
+@pytest.mark.parametrize("n_rows", [20, 9])
+def test_early_stopping_on_too_few_rows_to_stratify_splits_as_scikit_learn_does(n_rows):
+    # 3 classes, and a validation share of 2 rows (20) or 1 row of a class with 2 (9): no stratified
+    # split exists; scikit-learn does not stratify multi-class targets, and fits (or refuses) alike
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((n_rows, 3)), np.arange(n_rows) % 3
+    sizes = []
+    ours = MLPClassifier((4,), early_stopping=True, max_iter=3, random_state=0)
+    original = ours._validation_loss_and_score
+
+    def record(X_val, Y_val, weight, codes=None):
+        sizes.append(X_val.shape[0])
+        return original(X_val, Y_val, weight, codes)
+
+    ours._validation_loss_and_score = record
+    theirs = SklearnMLPClassifier((4,), early_stopping=True, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if n_rows == 20:
+            theirs.fit(X, y)
+            ours.fit(X, y)
+            assert set(sizes) == {2} and len(theirs.validation_scores_) == len(ours.validation_scores_) == 3
+        else:
+            with pytest.raises(ValueError, match="validation set is too small"):
+                theirs.fit(X, y)
+            with pytest.raises(ValueError, match="validation set is too small"):
+                ours.fit(X, y)
+
+
 def test_a_diverging_run_with_early_stopping_ends_with_the_best_weights(iris):
     X, y = iris
     params = dict(hidden_layer_sizes=100, activation="identity", solver="sgd", learning_rate_init=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
@@ -151,11 +153,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         class_weight = compute_sample_weight(self.class_weight, y)
         return class_weight if sample_weight is None else class_weight * sample_weight
 
-    def _stratification(self, Y: np.ndarray) -> np.ndarray | None:
+    def _stratification(self, Y: np.ndarray, fraction: float) -> np.ndarray | None:
         """What the early-stopping split is stratified by. Binary (one output): the 0/1 target as
         scikit-learn has it, so a class of one row is refused with its message. Multi-class: the
-        class index when every class has >= 2 rows (scikit-learn never stratifies these), else None.
-        Multi-label: None."""
+        class index when a stratified split can be made (every class has >= 2 rows, and both parts
+        have a row for each class), else None, as scikit-learn never stratifies these. Multi-label:
+        None."""
         if self._label_binarizer.y_type_ == "multilabel-indicator":
             return None
         if Y.shape[1] == 1:
@@ -163,7 +166,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
         classes = Y.argmax(axis=1)
         counts = np.bincount(classes)
-        return classes if counts[counts > 0].min() >= 2 else None
+        n_classes, n_validation = np.count_nonzero(counts), math.ceil(fraction * len(classes))
+        smaller_part = min(n_validation, len(classes) - n_validation)
+        stratifiable = counts[counts > 0].min() >= 2 and n_classes <= smaller_part
+        return classes if stratifiable else None
 
     def _validation_score(self, AL: np.ndarray, Y: np.ndarray, weight: np.ndarray | None) -> float:
         decode = self._label_binarizer.inverse_transform

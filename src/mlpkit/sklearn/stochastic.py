@@ -114,7 +114,7 @@ class StochasticSolver:
     def _split_validation(self, X, Y, weight, codes, fraction: float):
         """scikit-learn's early-stopping split (``validation_fraction`` of the rows), stratified by class."""
         optional = [array for array in (weight, codes) if array is not None]
-        stratify = self._stratification(Y)
+        stratify = self._stratification(Y, fraction)
         parts = train_test_split(
             X, Y, *optional, test_size=fraction, random_state=self._split_seed, stratify=stratify
         )
@@ -129,8 +129,8 @@ class StochasticSolver:
             )
         return X_train, Y_train, weight_train, codes_train, (X_val, Y_val, weight_val, codes_val)
 
-    def _stratification(self, Y: np.ndarray) -> np.ndarray | None:
-        """The class of each row, to stratify the validation split by (None: not stratified)."""
+    def _stratification(self, Y: np.ndarray, fraction: float) -> np.ndarray | None:
+        """The class of each row, to stratify a ``fraction`` validation split by (None: not stratified)."""
         return None
 
     def _trained_vector(self) -> np.ndarray:
