@@ -85,3 +85,17 @@ def test_products_from_other_threads_while_a_network_trains(rng):
     assert not any(thread.is_alive() for thread in threads)
     assert results == [expected] * 15
     assert np.isfinite(net.theta).all()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_products_on_any_number_of_threads_equal_a_float64_reference(threads):
+    # more threads than cores: the pool starts a worker per job, as OpenBLAS starts a thread per job
+    from threadpoolctl import threadpool_limits
+
+    assert kernels.install_pool()
+    A, B = np.random.default_rng(1).standard_normal((2, 500, 500))
+    expected = np.einsum("ij,jk->ik", A, B)  # numpy's own loops, no BLAS
+    with threadpool_limits(limits=threads, user_api="blas"):
+        np.testing.assert_allclose(A @ B, expected, rtol=1e-10, atol=1e-10)
+        product = A.astype(np.float32) @ B.astype(np.float32)
+    np.testing.assert_allclose(product, expected, rtol=1e-3, atol=1e-3)
