@@ -318,3 +318,39 @@ def test_a_column_of_numbers_with_question_marks_trains_as_the_numbers_with_gaps
     for ours, reference in zip(fits[0].coefs_, fits[1].coefs_, strict=True):
         np.testing.assert_array_equal(ours, reference)
     np.testing.assert_array_equal(fits[0].predict_proba(marked), fits[1].predict_proba(gaps))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_prices_written_with_signs_train_as_the_numbers_they_write():
+    rng = np.random.default_rng(4)
+    amounts = rng.uniform(100, 90000, 200)
+    y = (amounts > 40000).astype(int)
+    written = pd.DataFrame({"price": [f"${v:,.2f}" for v in amounts], "x": rng.normal(size=200)})
+    numbers = written.assign(price=[float(f"{v:.2f}") for v in amounts])  # what the signs write
+    written.loc[7, "price"], numbers.loc[7, "price"] = "?", np.nan  # a gap: both read as tables
+    fits = [
+        mlpkit.MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(frame, y)
+        for frame in (written, numbers)
+    ]
+    assert [feature.kind for feature in fits[0].features_.features] == ["numeric", "numeric"]
+    for ours, reference in zip(fits[0].coefs_, fits[1].coefs_, strict=True):
+        np.testing.assert_array_equal(ours, reference)
+    np.testing.assert_array_equal(fits[0].predict_proba(written), fits[1].predict_proba(numbers))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_column_whose_categories_are_mostly_seen_once_is_warned_about():
+    rng = np.random.default_rng(5)
+    m = 120
+    frame = pd.DataFrame(
+        {
+            "ticket": [f"T{i}" for i in rng.permutation(m)],  # one per row: an identifier
+            "city": rng.choice([f"c{i}" for i in range(25)], m),  # 25 cities, about 5 rows each
+            "x": rng.normal(size=m),
+        }
+    )
+    y = np.arange(m) % 2
+    message = r"column 'ticket' has 120 distinct values in 120 training rows"
+    with pytest.warns(UserWarning, match=message) as seen:
+        mlpkit.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(frame, y)
+    assert not any("'city'" in str(warning.message) for warning in seen)

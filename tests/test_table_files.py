@@ -207,6 +207,36 @@ def test_numbers_whose_missing_ones_are_marked_are_a_numeric_column(tmp_path, mo
     assert values(read_csv(path, categorical=["nuclei"]).X, "nuclei")[60] == "?"  # asked for as text
 
 
+def test_numbers_written_with_currency_thousands_and_percent_signs_are_numbers(tmp_path):
+    rng = np.random.default_rng(0)
+    amounts, shares = rng.uniform(-5000, 90000, 50), rng.uniform(0, 100, 50)
+    frame = pd.DataFrame(
+        {
+            "price": [f"{'-' if v < 0 else ''}${abs(v):,.2f}" for v in amounts],
+            "share": [f"{v:.1f}%" for v in shares],
+            "count": [f"{int(v):,}" for v in np.abs(amounts)],
+            "decimal_comma": [f"{v:.1f}".replace(".", ",") for v in shares],  # 1,5: not thousands
+            "euro": [f"€{v:,.2f}".replace(",", " ").replace(".", ",") for v in np.abs(amounts)],
+            "y": np.arange(50) % 2,
+        }
+    )
+    path = tmp_path / "sheet.csv"
+    frame.to_csv(path, index=False)
+    table = read_csv(path)
+
+    # pandas, told what the signs are, reads the same numbers
+    def plain(column):
+        return pd.to_numeric(frame[column].str.replace(r"[$,%]", "", regex=True))
+
+    for column in ("price", "share", "count"):
+        assert table.X.column(column).is_numeric
+        np.testing.assert_allclose(table.X.column(column).values, plain(column))
+    assert not table.X.column("decimal_comma").is_numeric  # "1,5" may mean 1.5: left as text
+    assert not table.X.column("euro").is_numeric  # "€1 234,56": grouped by blanks, a decimal comma
+    word = write(tmp_path / "word.csv", 'price,y\n"$1,000",0\nfree,1\n"$2,500.50",0\n')
+    assert not read_csv(word).X.column("price").is_numeric  # a word among them keeps the column text
+
+
 def test_a_file_without_a_header_line_is_refused_with_a_conversion_that_works(tmp_path):
     rows = "1000025,5,1,1,2\n1002945,5,4,4,2\n1015425,3,1,1,2\n1016277,6,8,8,4\n1017023,4,1,1,2\n"
     path = write(tmp_path / "wisconsin.data.csv", rows)

@@ -241,3 +241,32 @@ def test_ignore_names_only_columns_it_can_leave_out(flags, message, trained, cap
     _, data, _, _ = trained
     assert main(["train", "--data", str(data), "--epochs", "1", "--quiet", *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_train_warns_of_a_column_seen_once_and_reads_written_prices(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    m = 300
+    prices = rng.uniform(10, 20000, m)
+    frame = pd.DataFrame(
+        {
+            "ticket": [f"T-{i:04d}" for i in rng.permutation(m)],
+            "price": [f"${v:,.2f}" for v in prices],
+            "y": np.where(prices > 10000, "dear", "cheap"),
+        }
+    )
+    frame.to_csv(tmp_path / "sales.csv", index=False)
+    out = tmp_path / "m.npz"
+    assert main(["train", str(tmp_path / "sales.csv"), "--epochs", "3", "--quiet", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: column 'ticket' has 240 distinct values in 240 training rows" in err  # 80% trains
+    assert "--ignore ticket" in err and "'price'" not in err
+    model = load(out)
+    assert {feature.name: feature.kind for feature in model.features.features}["price"] == "numeric"
+    # the same rows with the prices as plain numbers: the same predictions
+    frame.assign(price=[float(f"{v:.2f}") for v in prices]).to_csv(tmp_path / "plain.csv", index=False)
+    predictions = []
+    for name in ("sales.csv", "plain.csv"):
+        target = tmp_path / f"p-{name}"
+        assert main(["predict", str(out), str(tmp_path / name), "--out", str(target)]) == 0
+        predictions.append(pd.read_csv(target).iloc[:, 0].tolist())
+    assert predictions[0] == predictions[1]

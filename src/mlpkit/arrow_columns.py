@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.types as pat
 
-from mlpkit.columns import MISSING_CODE, Column, ColumnTable, categorical_column, cell_text, marked_numbers
+from mlpkit.columns import MISSING_CODE, Column, ColumnTable, categorical_column, cell_text, numbers_from_text
 
 
 def is_number_type(kind: pa.DataType) -> bool:
@@ -105,5 +105,5 @@ def arrow_table(table: pa.Table | pa.RecordBatch, source: str | None = None) -> 
             chunks = [pa.array([], type=data.type)]
         for chunk in chunks:
             builder.add(arrow_column(str(name), chunk))
-        columns.append(marked_numbers(builder.finish()))
+        columns.append(numbers_from_text(builder.finish()))
     return ColumnTable(columns, source)

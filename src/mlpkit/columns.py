@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -102,21 +103,47 @@ def _placeholder(text: str) -> bool:
     return len(stripped) <= 3 and all(mark in PLACEHOLDER_MARKS for mark in stripped)
 
 
-def marked_numbers(column: Column) -> Column:
-    """A text column of numbers whose missing ones are marked (``"?"``, ``"-"``) as the numeric column
-    it stands for, the marks missing; any other column as it is. A mark is not a category: read as
-    one, it would turn the column's numbers into categories and lose their order."""
+# a number as a spreadsheet writes it: a sign, a currency symbol, thousands grouped by commas (the
+# groups of exactly three digits: "1,5" stays text, as a decimal comma may mean), a percent sign
+_WRITTEN_NUMBER = re.compile(r"\s*([+-]?)\s*[$€£¥]?\s*([+-]?)(\d{1,3}(?:,\d{3})+|\d*)(\.\d*)?\s*%?\s*")
+
+
+def written_number(text: str) -> float | None:
+    """The number a cell such as ``"$1,234.50"``, ``"-€5"`` or ``"57.5%"`` writes (1234.5, -5.0, 57.5:
+    a percentage as written), or None when it writes none."""
+    match = _WRITTEN_NUMBER.fullmatch(text)
+    if match is None or (match[1] and match[2]):
+        return None
+    digits = match[3].replace(",", "") + (match[4] or "")
+    if not any(character.isdigit() for character in digits):
+        return None
+    value = float(digits)
+    return -value if "-" in match[1] + match[2] else value
+
+
+def numbers_from_text(column: Column) -> Column:
+    """A text column of numbers written with marks as the numeric column it stands for: missing
+    numbers marked (``"?"``, ``"-"``) become missing, numbers written with a currency symbol,
+    thousands separators or a percent sign become those numbers. Any other column as it is (a word
+    among the numbers keeps it text). As categories, such a column would lose the numbers' order."""
     texts = column.categories
-    if texts is None or not any(_placeholder(text) for text in texts):
+    if texts is None:
         return column
     numbers = np.full(len(texts) + 1, np.nan)  # the last entry serves the missing code -1
+    marked = False  # plain numbers alone stay text: the table, or the user, chose text for them
     for index, text in enumerate(texts):
-        if not _placeholder(text):
-            try:
-                numbers[index] = float(text)
-            except ValueError:  # a word: the column is text
-                return column
-    return Column(column.name, numbers[column.values])
+        if _placeholder(text):
+            marked = True
+            continue
+        try:
+            numbers[index] = float(text)
+            continue
+        except ValueError:
+            value = written_number(text)
+        if value is None:  # a word: the column is text
+            return column
+        numbers[index], marked = value, True
+    return Column(column.name, numbers[column.values]) if marked else column
 
 
 def numeric_column(name: str, values) -> Column:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpkit.columns import Column, ColumnTable, as_categorical, did_you_mean
+from mlpkit.columns import MISSING_CODE, Column, ColumnTable, as_categorical, did_you_mean, written_number
 from mlpkit.feature_columns import (
     MAX_CATEGORIES,
     SCALINGS,
@@ -39,6 +39,7 @@ SCHEMA_FORMAT = "mlpkit-features"
 SCHEMA_VERSION = 1
 MAX_SCHEMA_COLUMNS = 1 << 16
 MAX_LISTED = 12
+SEEN_ONCE_MIN = 20  # distinct values of a categorical column before it may be called seen-once
 
 
 def embedding_dim(n_c: int) -> int:
@@ -80,6 +81,9 @@ class FeatureSchema:
         self.dropped = list(dropped)
         self.scaling = scaling
         self.ignored = list(ignored)  # columns left out by request; a table may still carry them
+        # (column, distinct values, rows with a value) of each categorical column whose values are
+        # mostly seen once in the training rows: filled by fit, for the caller to warn about
+        self.seen_once: list[tuple[str, int, int]] = []
         names = [feature.name for feature in self.features] + self.dropped + self.ignored
         if len(set(names)) != len(names):
             raise ValueError(f"a column appears twice in the schema: {names}")
@@ -118,7 +122,7 @@ class FeatureSchema:
         encodings = _encodings(encoding, table, named)
         if table.n_rows < 1:
             raise ValueError("cannot fit a feature schema on 0 rows")
-        features, dropped = [], []
+        features, dropped, seen_once = [], [], []
         for column in table.columns.values():
             if column.name in ignored:
                 continue
@@ -128,11 +132,14 @@ class FeatureSchema:
                 dropped.append(column.name)
             else:
                 features.append(feature)
+                seen_once += _seen_once(feature, column)
         if not features:
             if not dropped:
                 raise ValueError("every column is left out (ignore); there is nothing to learn from")
             raise ValueError(f"no column has any value in the training rows (columns {_listing(dropped)})")
-        return cls(features, dropped, scaling, [name for name in table.names if name in ignored])
+        schema = cls(features, dropped, scaling, [name for name in table.names if name in ignored])
+        schema.seen_once = seen_once
+        return schema
 
     # ------------------------------------------------------------------ what it makes
     @property
@@ -313,6 +320,25 @@ def _fit_column(
     return feature.encoded(encoding, embedding_dim(feature.n_c))
 
 
+def _seen_once(feature: NumericFeature | CategoricalFeature, column: Column) -> list[tuple[str, int, int]]:
+    """``[(name, distinct values, rows with a value)]`` when a categorical column has at least
+    SEEN_ONCE_MIN distinct values and more than half as many as rows: most categories are then seen
+    once or twice, too seldom to learn what carries to new rows."""
+    if not isinstance(feature, CategoricalFeature):
+        return []
+    rows = int(np.count_nonzero(column.values != MISSING_CODE))
+    values = len(feature.categories)
+    return [(feature.name, values, rows)] if values >= SEEN_ONCE_MIN and 2 * values > rows else []
+
+
+def seen_once_note(name: str, values: int, rows: int) -> str:
+    """Why a column of :attr:`FeatureSchema.seen_once` is worth a warning (the caller adds what to do)."""
+    return (
+        f"column {name!r} has {values} distinct values in {rows} training rows: a category seen about "
+        "once teaches little that carries to new rows (an identifier, a date, free text?)"
+    )
+
+
 def _numbers(column: Column, table: ColumnTable) -> np.ndarray:
     """A numeric column's values; text cells that hold numbers are read as numbers, others refused."""
     if column.is_numeric:
@@ -322,6 +348,10 @@ def _numbers(column: Column, table: ColumnTable) -> np.ndarray:
         try:
             parsed.append(float(text))
         except ValueError:
+            number = written_number(text)  # "$1,234.50", "57%": read so at training too
+            if number is not None:
+                parsed.append(number)
+                continue
             row = int(np.flatnonzero(column.values == code)[0])
             raise ValueError(
                 f"{table.where(row)}, column {column.name!r}: {text[:40]!r} is not a number, "

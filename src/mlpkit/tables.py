@@ -18,7 +18,7 @@ from mlpkit.columns import (
     ColumnTable,
     categorical_column,
     cell_text,
-    marked_numbers,
+    numbers_from_text,
     numeric_column,
     object_column,
 )
@@ -37,7 +37,7 @@ def array_column(name: str, values) -> Column:
     if kind == "b":
         return categorical_column(name, values.astype(np.int32), ["False", "True"])
     if kind in "USOMm":
-        return marked_numbers(object_column(name, values.astype(object)))
+        return numbers_from_text(object_column(name, values.astype(object)))
     raise ValueError(f"column {name!r} has dtype {values.dtype}; expected numbers, text or booleans")
 
 
@@ -62,7 +62,7 @@ def series_column(name: str, series) -> Column:
         return numeric_column(name, series.to_numpy(dtype=np.float64, na_value=np.nan))
     if kind in "bOSUMm":
         codes, uniques = series.factorize(use_na_sentinel=True)
-        return marked_numbers(categorical_column(name, codes, [cell_text(value) for value in uniques]))
+        return numbers_from_text(categorical_column(name, codes, [cell_text(value) for value in uniques]))
     raise ValueError(f"column {name!r} has dtype {dtype}; expected numbers, text, categories or booleans")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from mlpkit.cli.args import EXIT_INTERRUPTED, EXIT_OK, UsageError, flag, print_json, say
 from mlpkit.cli.settings import add_setting_flags, train_config
+from mlpkit.features import seen_once_note
 from mlpkit.training import Callback, TrainingDiverged, TrainingInterrupted
 
 # "setting=value" as Python says it: a number, a quoted name or a list of names
@@ -137,6 +138,9 @@ def _say_data(args: argparse.Namespace, dataset, model) -> None:
         say(args, f"features  {first}")
         for line in rest:
             say(args, f"          {line}")
+        for name, values, rows in model.features.seen_once:
+            advice = f"leave it out with --ignore {name}, or give it as numbers"
+            _warn(f"{seen_once_note(name, values, rows)}; {advice}")
     if model.target_scaler is not None:
         mean, sd = model.target_scaler.offset_[0], model.target_scaler.scale_[0]
         say(args, f"target    learned as (y - {mean:.6g}) / {sd:.6g}; test scores in y's own units")

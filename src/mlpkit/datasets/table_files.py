@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlpkit.columns import ColumnTable, did_you_mean, marked_numbers
+from mlpkit.columns import ColumnTable, did_you_mean, numbers_from_text
 
 TABLE_TYPES = (".csv", ".parquet")
 NULL_CELLS = ("", "NA", "N/A", "NaN", "nan", "None", "null", "NULL")
@@ -269,7 +269,7 @@ def _read_once(
         raise ValueError(f"{path}: no data rows after the header")
     text = set(text)
     columns = (builder.finish() for builder in builders.values())
-    table = ColumnTable((c if c.name in text else marked_numbers(c) for c in columns), str(path))
+    table = ColumnTable((c if c.name in text else numbers_from_text(c) for c in columns), str(path))
     return table, (np.concatenate(targets) if target_name is not None else None), target_name
 
 

@@ -11,12 +11,14 @@ array path would refuse it); a complete DataFrame of numbers keeps that array pa
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.sparse import issparse
 
 from mlpkit.columns import ColumnTable
 from mlpkit.embeddings import EmbeddingInput
-from mlpkit.features import FeatureSchema
+from mlpkit.features import FeatureSchema, seen_once_note
 from mlpkit.tables import as_table, is_table
 
 
@@ -65,6 +67,9 @@ def fit_schema(estimator, X) -> ColumnTable:
         estimator.features_ = FeatureSchema.fit(table, categorical)
     except ValueError as error:
         raise ValueError(f"{type(estimator).__name__}: {error}") from None
+    for name, values, rows in estimator.features_.seen_once:
+        note = f"{seen_once_note(name, values, rows)}; drop it from X, or give it as numbers"
+        warnings.warn(f"{type(estimator).__name__}: {note}", stacklevel=4)
     estimator.feature_names_in_ = np.asarray(table.names, dtype=object)
     estimator.n_features_in_ = len(table.names)
     return table
