@@ -310,14 +310,20 @@ def test_a_column_of_numbers_with_question_marks_trains_as_the_numbers_with_gaps
         {"nuclei": [("?" if np.isnan(v) else str(int(v))) for v in numbers], "x": rng.normal(size=200)}
     )
     gaps = marked.assign(nuclei=numbers)  # what pandas gives with na_values="?"
+    assert_trains_as(marked, gaps, y)
+
+
+def assert_trains_as(written: pd.DataFrame, numbers: pd.DataFrame, y: np.ndarray) -> None:
+    """A table whose first column holds numbers written as text fits, and predicts, to the bit as the
+    table of those numbers does (both with a gap, so that both are read as tables)."""
     fits = [
         mlpkit.MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(frame, y)
-        for frame in (marked, gaps)
+        for frame in (written, numbers)
     ]
     assert [feature.kind for feature in fits[0].features_.features] == ["numeric", "numeric"]
     for ours, reference in zip(fits[0].coefs_, fits[1].coefs_, strict=True):
         np.testing.assert_array_equal(ours, reference)
-    np.testing.assert_array_equal(fits[0].predict_proba(marked), fits[1].predict_proba(gaps))
+    np.testing.assert_array_equal(fits[0].predict_proba(written), fits[1].predict_proba(numbers))
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -328,14 +334,7 @@ def test_prices_written_with_signs_train_as_the_numbers_they_write():
     written = pd.DataFrame({"price": [f"${v:,.2f}" for v in amounts], "x": rng.normal(size=200)})
     numbers = written.assign(price=[float(f"{v:.2f}") for v in amounts])  # what the signs write
     written.loc[7, "price"], numbers.loc[7, "price"] = "?", np.nan  # a gap: both read as tables
-    fits = [
-        mlpkit.MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(frame, y)
-        for frame in (written, numbers)
-    ]
-    assert [feature.kind for feature in fits[0].features_.features] == ["numeric", "numeric"]
-    for ours, reference in zip(fits[0].coefs_, fits[1].coefs_, strict=True):
-        np.testing.assert_array_equal(ours, reference)
-    np.testing.assert_array_equal(fits[0].predict_proba(written), fits[1].predict_proba(numbers))
+    assert_trains_as(written, numbers, y)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
