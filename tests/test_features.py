@@ -274,3 +274,33 @@ def test_ignored_columns_round_trip_and_a_bad_entry_is_refused():
     for bad in ("id", [1], None):
         with pytest.raises(ValueError, match="features.ignored must be a list of column names"):
             FeatureSchema.from_dict({**schema.to_dict(), "ignored": bad})
+
+
+def test_a_column_of_iso_dates_is_the_numeric_column_of_its_days():
+    texts = ["2024-01-01", "2024-02-29 12:00", None, "2023-12-31T06:30:00", "2024-03-01"] * 8
+    frame = pd.DataFrame({"day": texts, "x": np.arange(40.0)})
+    schema = FeatureSchema.fit(frame)
+    day = schema.features[0]
+    assert day.kind == "numeric" and day.dates and day.indicator
+    # pandas' own reading of the dates, as days since 1970-01-01, fitted as an ordinary number column
+    instants = pd.to_datetime(pd.Series(texts), format="ISO8601")
+    days = (instants - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+    reference = FeatureSchema.fit(frame.assign(day=days))
+    assert (day.median, day.center, day.scale) == pytest.approx(
+        (reference.features[0].median, reference.features[0].center, reference.features[0].scale)
+    )
+    expected = reference.transform(frame.assign(day=days)).dense
+    np.testing.assert_allclose(schema.transform(frame).dense, expected)
+    # a later date than any trained on is a larger number, not an unseen category
+    later = schema.transform(pd.DataFrame({"day": ["2030-01-01"], "x": [0.0]})).dense[0, 0]
+    assert later > schema.transform(frame).dense[:, 0].max()
+    assert FeatureSchema.from_dict(schema.to_dict()) == schema  # stored with the flag
+    older = schema.to_dict()
+    older["columns"][1].pop("dates", None)  # "x": a file of an earlier version has no flag
+    assert not FeatureSchema.from_dict(older).features[1].dates
+    with pytest.raises(ValueError, match=r"column 'day': 'soon' is not a date"):
+        schema.transform(pd.DataFrame({"day": ["2024-01-01", "soon"], "x": [0.0, 1.0]}))
+    named = FeatureSchema.fit(frame, ["day"])  # named as categories: kept so
+    assert named.features[0].kind == "categorical"
+    mixed = FeatureSchema.fit(frame.assign(day=["2024-01-01", "01/02/2024"] * 20))  # not all ISO: text
+    assert mixed.features[0].kind == "categorical"

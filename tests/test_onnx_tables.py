@@ -191,3 +191,17 @@ def test_cli_exports_a_table_model_and_refuses_one_it_cannot(tmp_path):
     done = subprocess.run([*command, str(tmp_path / "e.onnx")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
     assert "empty string" in done.stderr and not (tmp_path / "e.onnx").exists()
+
+
+def test_a_date_column_goes_into_the_graph_as_its_days():
+    rng = np.random.default_rng(7)
+    days = pd.date_range("2023-01-01", periods=150, freq="36h")
+    schema = FeatureSchema.fit(pd.DataFrame({"day": days, "x": rng.normal(size=150)}))
+    net = DNN([schema.dense_width, 4, 1], "tanh", "identity", seed=0)
+    model = Model(net, task="regression", features=schema)
+    later = pd.DataFrame({"day": pd.to_datetime(["2024-06-01 06:00", "2022-12-01 00:00"]), "x": [0.1, -0.2]})
+    feed = onnx_inputs(model, later)
+    since_1970 = (later["day"] - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)  # pandas' own days
+    np.testing.assert_allclose(feed["day"][:, 0], since_1970, rtol=1e-7)
+    got = run(to_onnx(model), feed)
+    np.testing.assert_allclose(got["variable"].ravel(), model.predict(later), rtol=1e-5, atol=1e-5)

@@ -270,3 +270,24 @@ def test_train_warns_of_a_column_seen_once_and_reads_written_prices(tmp_path, ca
         assert main(["predict", str(out), str(tmp_path / name), "--out", str(target)]) == 0
         predictions.append(pd.read_csv(target).iloc[:, 0].tolist())
     assert predictions[0] == predictions[1]
+
+
+def test_a_date_column_trains_as_days_and_predicts_a_later_date(tmp_path, capsys):
+    rng = np.random.default_rng(8)
+    days = pd.date_range("2022-01-01", periods=400, freq="D")
+    trend = np.arange(400) / 400
+    frame = pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "x": rng.normal(size=400)})
+    frame["y"] = np.where(trend + 0.1 * frame["x"] > 0.5, "late", "early")
+    frame.to_csv(tmp_path / "days.csv", index=False)
+    out = tmp_path / "m.npz"
+    assert main(["train", str(tmp_path / "days.csv"), "--epochs", "20", "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "dates as days, median 2022-" in printed.out and "warning" not in printed.err
+    assert load(out).features.features[0].dates
+    (tmp_path / "new.csv").write_text("day,x\n2023-06-01,0.0\n2021-01-01,0.0\n")
+    assert main(["predict", str(out), str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.csv")]) == 0
+    assert pd.read_csv(tmp_path / "p.csv").iloc[:, 0].tolist() == ["late", "early"]  # beyond both ends
+    (tmp_path / "bad.csv").write_text("day,x\n2023-06-01,0.0\nsoon,0.0\n")
+    assert main(["predict", str(out), str(tmp_path / "bad.csv"), "--out", str(tmp_path / "q.csv")]) == 2
+    assert "column 'day': 'soon' is not a date" in capsys.readouterr().err
+    assert not (tmp_path / "q.csv").exists()

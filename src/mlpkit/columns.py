@@ -3,7 +3,8 @@
 A :class:`ColumnTable` is what :mod:`mlpkit.features` fits and transforms: named columns of
 equal length, rows as samples (:func:`mlpkit.tables.as_table` makes one from any table).
 Numbers are numeric columns; text, booleans and dates are categorical ones, stored compactly
-as integer codes into the column's distinct texts. numpy and the standard library only.
+as integer codes into the column's distinct texts (a feature schema reads a column of ISO dates
+as numbers of days: :func:`dates_as_days`). numpy and the standard library only.
 """
 
 from __future__ import annotations
@@ -144,6 +145,45 @@ def numbers_from_text(column: Column) -> Column:
             return column
         numbers[index], marked = value, True
     return Column(column.name, numbers[column.values]) if marked else column
+
+
+# an ISO date, with a time of day or not: 2024-01-31, 2024-01-31 12:30, 2024-01-31T12:30:00.5
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?")
+MILLISECONDS_PER_DAY = 86_400_000
+
+
+def date_days(text: str) -> float | None:
+    """Days since 1970-01-01 of an ISO date such as ``2024-01-31`` or ``2024-01-31 12:30:00`` (the
+    time of day as a fraction, to the millisecond), or None for any other text."""
+    text = text.strip()
+    if _ISO_DATE.fullmatch(text) is None:
+        return None
+    try:
+        return int(np.datetime64(text, "ms").astype(np.int64)) / MILLISECONDS_PER_DAY
+    except ValueError:  # 2024-13-01
+        return None
+
+
+def dates_as_days(column: Column) -> Column | None:
+    """A text column whose every value is an ISO date, as the numeric column of its days since
+    1970-01-01 (missing values stay missing); None for any other column. As categories, dates would
+    lose their order, and a date after the training rows would be unseen."""
+    texts = column.categories
+    if not texts:
+        return None
+    days = np.full(len(texts) + 1, np.nan)  # the last entry serves the missing code -1
+    for index, text in enumerate(texts):
+        value = date_days(text)
+        if value is None:
+            return None
+        days[index] = value
+    return Column(column.name, days[column.values])
+
+
+def day_text(days: float) -> str:
+    """The ISO date (and time to the second, when not midnight) of a number of days since 1970-01-01."""
+    instant = str(np.datetime64(round(days * MILLISECONDS_PER_DAY / 1000), "s"))
+    return instant.removesuffix("T00:00:00").replace("T", " ")
 
 
 def numeric_column(name: str, values) -> Column:

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from mlpkit.columns import Column
+from mlpkit.columns import Column, day_text
 
 SCALINGS = ("robust", "standard")
 LINEAR_RANGE = 3.0  # robust scaling's 3 asinh(z / 3): about z within +-3 IQR, logarithmic beyond
@@ -38,7 +38,8 @@ def _check_finite(column_name: str, values: np.ndarray, where: Where) -> None:
 @dataclass(frozen=True)
 class NumericFeature:
     """A numeric column: a missing ``x`` becomes ``median``; ``z = (x - center) / scale`` (robust: then
-    ``3 asinh(z / 3)``); plus a 0/1 "was missing" column when the training rows had gaps (``indicator``)."""
+    ``3 asinh(z / 3)``); plus a 0/1 "was missing" column when the training rows had gaps (``indicator``).
+    With ``dates``, ``x`` is a date's days since 1970-01-01 (the column holds ISO dates)."""
 
     name: str
     median: float
@@ -47,6 +48,7 @@ class NumericFeature:
     indicator: bool
     scaling: str
     missing_rows: int = 0
+    dates: bool = False
     kind = "numeric"
 
     @property
@@ -91,6 +93,9 @@ class NumericFeature:
 
     def describe(self) -> str:
         gaps = f", {self.missing_rows} missing -> median + indicator" if self.indicator else ""
+        if self.dates:
+            median = day_text(self.median)
+            return f"{self.name:<16} dates as days, median {median}, scale {self.scale:.4g} days{gaps}"
         return f"{self.name:<16} numeric, median {self.median:.4g}, scale {self.scale:.4g}{gaps}"
 
     def to_dict(self) -> dict:
@@ -102,6 +107,7 @@ class NumericFeature:
             "scale": self.scale,
             "indicator": self.indicator,
             "missing_rows": self.missing_rows,
+            **({"dates": True} if self.dates else {}),  # absent from the files of earlier versions
         }
 
 
@@ -223,7 +229,8 @@ def feature_from_dict(item: object, where: str, scaling: str) -> NumericFeature 
         median, center = _real(item, "median", where), _real(item, "center", where)
         indicator = _flag(item, "indicator", where)
         rows = _count(item, "missing_rows", where, 1 << 62)
-        return NumericFeature(name, median, center, scale, indicator, scaling, rows)
+        dates = _flag(item, "dates", where) if "dates" in item else False
+        return NumericFeature(name, median, center, scale, indicator, scaling, rows, dates)
     if item.get("kind") != "categorical":
         raise ValueError(f"{where}.kind is {item.get('kind')!r:.40}; expected 'numeric' or 'categorical'")
     categories = item.get("categories")

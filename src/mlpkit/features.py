@@ -17,11 +17,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mlpkit.columns import MISSING_CODE, Column, ColumnTable, as_categorical, did_you_mean, written_number
+from mlpkit.columns import (
+    MISSING_CODE,
+    Column,
+    ColumnTable,
+    as_categorical,
+    date_days,
+    dates_as_days,
+    did_you_mean,
+    written_number,
+)
 from mlpkit.feature_columns import (
     MAX_CATEGORIES,
     SCALINGS,
@@ -185,7 +194,8 @@ class FeatureSchema:
         for feature in self.features:
             column = table.column(feature.name)
             if isinstance(feature, NumericFeature):
-                feature.fill(_numbers(column, table), dense[:, start : start + feature.width], table.where)
+                values = _days(column, table) if feature.dates else _numbers(column, table)
+                feature.fill(values, dense[:, start : start + feature.width], table.where)
             else:
                 indices = feature.indices(as_categorical(column))
                 if feature.encoding == "embedding":
@@ -311,6 +321,10 @@ def _fit_column(
 ) -> NumericFeature | CategoricalFeature | None:
     if column.is_numeric and not named:
         return NumericFeature.fit(column, scaling, where)
+    days = None if named else dates_as_days(column)
+    if days is not None:  # ISO dates: their days, in order, so that a later date is not unseen
+        feature = NumericFeature.fit(days, scaling, where)
+        return replace(feature, dates=True) if feature is not None else None
     encoding = encodings.get(column.name, "auto")
     feature = CategoricalFeature.fit(as_categorical(column), max_categories)
     if feature is None:
@@ -337,6 +351,21 @@ def seen_once_note(name: str, values: int, rows: int) -> str:
         f"column {name!r} has {values} distinct values in {rows} training rows: a category seen about "
         "once teaches little that carries to new rows (an identifier, a date, free text?)"
     )
+
+
+def _days(column: Column, table: ColumnTable) -> np.ndarray:
+    """A date column's days since 1970-01-01: ISO dates parsed (or numbers taken as days), others refused."""
+    if column.is_numeric:
+        return column.values
+    days = dates_as_days(column)
+    if days is None:
+        code = next(code for code, text in enumerate(column.categories) if date_days(text) is None)
+        row = int(np.flatnonzero(column.values == code)[0])
+        raise ValueError(
+            f"{table.where(row)}, column {column.name!r}: {column.categories[code][:40]!r} is not a date "
+            "(YYYY-MM-DD, with a time or not), and the model was trained on dates in this column"
+        )
+    return days.values
 
 
 def _numbers(column: Column, table: ColumnTable) -> np.ndarray:

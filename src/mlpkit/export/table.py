@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mlpkit.columns import as_categorical
+from mlpkit.columns import as_categorical, date_days
 from mlpkit.export.graph import GraphBuilder, GraphInput
 from mlpkit.feature_columns import FIRST_CATEGORY, LINEAR_RANGE, MISSING, UNSEEN, NumericFeature
 from mlpkit.features import FeatureSchema
@@ -151,7 +151,9 @@ def onnx_inputs(model: Any, table) -> dict[str, np.ndarray]:
     feed = {}
     for feature in schema.features:
         column = table.column(feature.name)
-        if isinstance(feature, NumericFeature) and not column.is_numeric:
+        if isinstance(feature, NumericFeature) and feature.dates and not column.is_numeric:
+            values = np.array([*_parse_dates(feature.name, column.categories), np.nan])[column.values]
+        elif isinstance(feature, NumericFeature) and not column.is_numeric:
             values = np.array([*_parse(feature.name, column.categories), np.nan])[column.values]
         elif isinstance(feature, NumericFeature):
             values = column.values
@@ -161,6 +163,14 @@ def onnx_inputs(model: Any, table) -> dict[str, np.ndarray]:
         dtype = np.float32 if isinstance(feature, NumericFeature) else object
         feed[feature.name] = np.asarray(values, dtype=dtype).reshape(-1, 1)
     return feed
+
+
+def _parse_dates(name: str, texts) -> list[float]:
+    """A date column's days since 1970-01-01, the number the exported graph takes for it."""
+    days = [date_days(text) for text in texts]
+    if None in days:
+        raise ValueError(f"column {name!r} holds text that is not a date: {texts[days.index(None)]!r:.40}")
+    return days
 
 
 def _parse(name: str, texts) -> list[float]:
