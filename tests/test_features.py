@@ -277,13 +277,13 @@ def test_ignored_columns_round_trip_and_a_bad_entry_is_refused():
 
 
 def test_a_column_of_iso_dates_is_the_numeric_column_of_its_days():
-    texts = ["2024-01-01", "2024-02-29 12:00", None, "2023-12-31T06:30:00", "2024-03-01"] * 8
+    texts = ["2024-01-01", "2024-02-29 12:00", None, "2023-12-31T06:30:00", "2024-03-01 02:00+01:00"] * 8
     frame = pd.DataFrame({"day": texts, "x": np.arange(40.0)})
     schema = FeatureSchema.fit(frame)
     day = schema.features[0]
     assert day.kind == "numeric" and day.dates and day.indicator
     # pandas' own reading of the dates, as days since 1970-01-01, fitted as an ordinary number column
-    instants = pd.to_datetime(pd.Series(texts), format="ISO8601")
+    instants = pd.to_datetime(pd.Series(texts), format="ISO8601", utc=True).dt.tz_localize(None)
     days = (instants - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
     reference = FeatureSchema.fit(frame.assign(day=days))
     assert (day.median, day.center, day.scale) == pytest.approx(

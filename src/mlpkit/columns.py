@@ -147,21 +147,30 @@ def numbers_from_text(column: Column) -> Column:
     return Column(column.name, numbers[column.values]) if marked else column
 
 
-# an ISO date, with a time of day or not: 2024-01-31, 2024-01-31 12:30, 2024-01-31T12:30:00.5
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?")
+# an ISO date, with a time of day or not, and with its offset from UTC or not: 2024-01-31,
+# 2024-01-31 12:30, 2024-01-31T12:30:00.5, 2024-01-31 12:30:00+01:00, 2024-01-31T11:30Z
+_ISO_DATE = re.compile(
+    r"(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?)(Z|([+-])(\d{2}):?(\d{2}))?"
+)
 MILLISECONDS_PER_DAY = 86_400_000
+MINUTES_PER_DAY = 1440
 
 
 def date_days(text: str) -> float | None:
-    """Days since 1970-01-01 of an ISO date such as ``2024-01-31`` or ``2024-01-31 12:30:00`` (the
-    time of day as a fraction, to the millisecond), or None for any other text."""
-    text = text.strip()
-    if _ISO_DATE.fullmatch(text) is None:
+    """Days since 1970-01-01 (UTC, when the date gives its offset) of an ISO date such as
+    ``2024-01-31`` or ``2024-01-31 12:30:00+01:00`` (the time of day as a fraction, to the
+    millisecond), or None for any other text."""
+    match = _ISO_DATE.fullmatch(text.strip())
+    if match is None:
         return None
     try:
-        return int(np.datetime64(text, "ms").astype(np.int64)) / MILLISECONDS_PER_DAY
+        days = int(np.datetime64(match[1], "ms").astype(np.int64)) / MILLISECONDS_PER_DAY
     except ValueError:  # 2024-13-01
         return None
+    if match[3]:  # local time = UTC + offset
+        offset = (int(match[4]) * 60 + int(match[5])) / MINUTES_PER_DAY
+        days -= offset if match[3] == "+" else -offset
+    return days
 
 
 def dates_as_days(column: Column) -> Column | None:
