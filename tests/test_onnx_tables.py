@@ -205,3 +205,13 @@ def test_a_date_column_goes_into_the_graph_as_its_days():
     np.testing.assert_allclose(feed["day"][:, 0], since_1970, rtol=1e-7)
     got = run(to_onnx(model), feed)
     np.testing.assert_allclose(got["variable"].ravel(), model.predict(later), rtol=1e-5, atol=1e-5)
+
+
+def test_the_feed_reads_numbers_written_with_signs_as_predict_does():
+    model = table_model()
+    rows = new_rows().dropna(subset=["income"])
+    written = rows.assign(income=[f"${value:,.2f}" for value in rows["income"]])
+    plain = rows.assign(income=[float(f"{value:.2f}") for value in rows["income"]])
+    np.testing.assert_array_equal(onnx_inputs(model, written)["income"], onnx_inputs(model, plain)["income"])
+    with pytest.raises(ValueError, match=r"column 'income': 'lots' is not a number"):
+        onnx_inputs(model, rows.assign(income=["lots"] * len(rows)))

@@ -122,6 +122,15 @@ def written_number(text: str) -> float | None:
     return -value if "-" in match[1] + match[2] else value
 
 
+def text_number(text: str) -> float | None:
+    """The number a text cell holds, plain (``"2.5"``) or written with signs (:func:`written_number`),
+    or None for a word."""
+    try:
+        return float(text)
+    except ValueError:
+        return written_number(text)
+
+
 def numbers_from_text(column: Column) -> Column:
     """A text column of numbers written with marks as the numeric column it stands for: missing
     numbers marked (``"?"``, ``"-"``) become missing, numbers written with a currency symbol,

@@ -29,7 +29,7 @@ from mlpkit.columns import (
     date_days,
     dates_as_days,
     did_you_mean,
-    written_number,
+    text_number,
 )
 from mlpkit.feature_columns import (
     MAX_CATEGORIES,
@@ -194,7 +194,7 @@ class FeatureSchema:
         for feature in self.features:
             column = table.column(feature.name)
             if isinstance(feature, NumericFeature):
-                values = _days(column, table) if feature.dates else _numbers(column, table)
+                values = numeric_values(feature, column, table)
                 feature.fill(values, dense[:, start : start + feature.width], table.where)
             else:
                 indices = feature.indices(as_categorical(column))
@@ -353,37 +353,25 @@ def seen_once_note(name: str, values: int, rows: int) -> str:
     )
 
 
-def _days(column: Column, table: ColumnTable) -> np.ndarray:
-    """A date column's days since 1970-01-01: ISO dates parsed (or numbers taken as days), others refused."""
+def numeric_values(feature: NumericFeature, column: Column, table: ColumnTable) -> np.ndarray:
+    """The raw values ``(m,)`` of a numeric feature's column: numbers as they are; text read as an ISO
+    date's days (a date feature) or as a number, plain or written with signs (``"$1,234.50"``, read
+    so at training too); a cell that is neither is refused, naming its row."""
     if column.is_numeric:
         return column.values
-    days = dates_as_days(column)
-    if days is None:
-        code = next(code for code, text in enumerate(column.categories) if date_days(text) is None)
-        row = int(np.flatnonzero(column.values == code)[0])
-        raise ValueError(
-            f"{table.where(row)}, column {column.name!r}: {column.categories[code][:40]!r} is not a date "
-            "(YYYY-MM-DD, with a time or not), and the model was trained on dates in this column"
-        )
-    return days.values
-
-
-def _numbers(column: Column, table: ColumnTable) -> np.ndarray:
-    """A numeric column's values; text cells that hold numbers are read as numbers, others refused."""
-    if column.is_numeric:
-        return column.values
-    parsed = []
+    read, what, trained = (
+        (date_days, "a date (YYYY-MM-DD, with a time or not)", "dates")
+        if feature.dates
+        else (text_number, "a number", "numbers")
+    )
+    values = []
     for code, text in enumerate(column.categories):
-        try:
-            parsed.append(float(text))
-        except ValueError:
-            number = written_number(text)  # "$1,234.50", "57%": read so at training too
-            if number is not None:
-                parsed.append(number)
-                continue
+        value = read(text)
+        if value is None:
             row = int(np.flatnonzero(column.values == code)[0])
             raise ValueError(
-                f"{table.where(row)}, column {column.name!r}: {text[:40]!r} is not a number, "
-                "and the model was trained on numbers in this column"
-            ) from None
-    return np.array([*parsed, np.nan])[column.values]
+                f"{table.where(row)}, column {column.name!r}: {text[:40]!r} is not {what}, "
+                f"and the model was trained on {trained} in this column"
+            )
+        values.append(value)
+    return np.array([*values, np.nan])[column.values]

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from mlpkit.columns import as_categorical, date_days
+from mlpkit.columns import as_categorical
 from mlpkit.export.graph import GraphBuilder, GraphInput
 from mlpkit.feature_columns import FIRST_CATEGORY, LINEAR_RANGE, MISSING, UNSEEN, NumericFeature
-from mlpkit.features import FeatureSchema
+from mlpkit.features import FeatureSchema, numeric_values
 from mlpkit.tables import as_table
 
 MISSING_TEXT = ""
@@ -151,30 +151,11 @@ def onnx_inputs(model: Any, table) -> dict[str, np.ndarray]:
     feed = {}
     for feature in schema.features:
         column = table.column(feature.name)
-        if isinstance(feature, NumericFeature) and feature.dates and not column.is_numeric:
-            values = np.array([*_parse_dates(feature.name, column.categories), np.nan])[column.values]
-        elif isinstance(feature, NumericFeature) and not column.is_numeric:
-            values = np.array([*_parse(feature.name, column.categories), np.nan])[column.values]
-        elif isinstance(feature, NumericFeature):
-            values = column.values
+        if isinstance(feature, NumericFeature):
+            values = numeric_values(feature, column, table)  # as predict reads them
         else:
             column = as_categorical(column)
             values = np.array([*column.categories, MISSING_TEXT], dtype=object)[column.values]
         dtype = np.float32 if isinstance(feature, NumericFeature) else object
         feed[feature.name] = np.asarray(values, dtype=dtype).reshape(-1, 1)
     return feed
-
-
-def _parse_dates(name: str, texts) -> list[float]:
-    """A date column's days since 1970-01-01, the number the exported graph takes for it."""
-    days = [date_days(text) for text in texts]
-    if None in days:
-        raise ValueError(f"column {name!r} holds text that is not a date: {texts[days.index(None)]!r:.40}")
-    return days
-
-
-def _parse(name: str, texts) -> list[float]:
-    try:
-        return [float(text) for text in texts]
-    except ValueError as error:
-        raise ValueError(f"column {name!r} holds text that is not a number: {error}") from None

@@ -34,6 +34,10 @@ enum { PARALLEL_MIN = 1 << 15 };              /* values: below, a loop stays on 
 
 #include "_pool.h"
 
+/* How many parts a loop over `size` values takes: one below PARALLEL_MIN, where a hand-off to
+ * another thread costs more than it saves. */
+static int parts_for(ptrdiff_t size) { return size < PARALLEL_MIN ? 1 : pool_parts(); }
+
 /* CBLAS's constants: row-major layout, no transpose, transpose */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 typedef int64_t blas_int; /* numpy's OpenBLAS has 64-bit integers (ILP64) */

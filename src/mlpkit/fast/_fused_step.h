@@ -132,10 +132,6 @@ static void KERNEL(adam_part)(void *context, int part, int parts) {
                                               region->l2, n_l2);
 }
 
-/* How many parts a loop over `size` values takes: one below PARALLEL_MIN, where a hand-off to
- * another thread costs more than it saves. */
-static int KERNEL(parts_for)(ptrdiff_t size) { return size < PARALLEL_MIN ? 1 : pool_parts(); }
-
 /* One training step on the mini-batch order[start .. start + m): gather, forward, backward, and,
  * when J is finite, Adam over theta with the L2 gradient l2 w on its first n_weights entries
  * (l2 = lambda / m, 0 for none). Adam's scalars as in adam_step. Sets plan->loss (J without the
@@ -155,12 +151,12 @@ int KERNEL(train_step)(struct step_plan *plan, ptrdiff_t start, ptrdiff_t m, dou
         plan, order, m, (real)c1, (real)c2, (real)step_size, (real)eps_hat, (real)l2,
         l2 != 0 ? plan->n_weights : 0, {0},
     };
-    pool_for(KERNEL(gather_part), &region, KERNEL(parts_for)(m * plan->sizes[0]));
+    pool_for(KERNEL(gather_part), &region, parts_for(m * plan->sizes[0]));
     plan->loss = KERNEL(step_forward)(plan, m, scale);
     KERNEL(step_backward)(plan, m);
     plan->squares = 0;
     if (isfinite(plan->loss)) {
-        const int parts = KERNEL(parts_for)(plan->n_theta);
+        const int parts = parts_for(plan->n_theta);
         pool_for(KERNEL(adam_part), &region, parts);
         for (int part = 0; part < parts; part++) {
             plan->squares += region.squares[part];
